@@ -1,0 +1,259 @@
+"""Custom actions of the menpai assistant (rasa-sdk 3.6, Python 3.10).
+
+Actions are thin: they read web's retrieval result from the message metadata
+and the slots, decide the dialogue act, and return a structured payload —
+never finished prose. web renders the payload from the guide for the channel.
+
+Metadata web sends with every message::
+
+    {"plate": "NA010001" | null,
+     "retrieval": {"abstain": bool, "confidence": float, "aspect": str | null,
+                   "candidates": [{"item", "title", "score", "situation",
+                                   "situations": [{"id", "name"}]}]},
+     "choice": {"kind": "situation" | "item", "value": str} | null}
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Literal, Optional, Text, TypedDict
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+MAX_FAILED = 2  # after two failed attempts a person takes over
+UNSURE_FLOOR = 0.12  # below this confidence the candidates are not worth offering
+SWITCH_CONFIDENCE = 0.6  # a follow-up that clearly names another item switches to it
+
+ASPECT_OF_INTENT = {
+    "ask_fee": "fee",
+    "ask_time": "time",
+    "ask_where": "where",
+    "ask_hours": "hours",
+    "ask_online": "online",
+}
+
+
+class Option(TypedDict):
+    value: str
+    label: str
+
+
+class AnswerPayload(TypedDict):
+    kind: Literal["answer"]
+    item: str
+    situation: Optional[str]
+    aspect: str
+
+
+class ChoicesPayload(TypedDict):
+    kind: Literal["choices"]
+    choice_kind: Literal["situation", "item"]
+    item: Optional[str]
+    aspect: str
+    options: List[Option]
+
+
+class HandoffPayload(TypedDict):
+    kind: Literal["handoff"]
+    reason: Literal["asked", "failed", "complaint"]
+
+
+class SimplePayload(TypedDict):
+    kind: Literal["decline", "rephrase", "text"]
+    key: str
+    offer_human: bool
+
+
+class Candidate(TypedDict, total=False):
+    item: str
+    title: str
+    score: float
+    situation: Optional[str]
+    situations: List[Dict[str, str]]
+
+
+def retrieval_of(tracker: Tracker) -> Dict[str, Any]:
+    metadata = tracker.latest_message.get("metadata") or {}
+    retrieval = metadata.get("retrieval") or {}
+    return retrieval if isinstance(retrieval, dict) else {}
+
+
+def candidates_of(retrieval: Dict[str, Any]) -> List[Candidate]:
+    return [c for c in retrieval.get("candidates") or [] if isinstance(c, dict) and c.get("item")]
+
+
+def answer_events(
+    dispatcher: CollectingDispatcher, candidate: Candidate, aspect: str, situation: Optional[str] = None
+) -> List[EventType]:
+    """Answer for one item, or ask back for the situation when it matters and is unknown."""
+    item = candidate["item"]
+    situations = candidate.get("situations") or []
+    situation = situation or candidate.get("situation")
+    if situation is None and len(situations) > 1 and aspect == "materials":
+        options: List[Option] = [{"value": s["id"], "label": s["name"]} for s in situations]
+        payload: ChoicesPayload = {
+            "kind": "choices", "choice_kind": "situation", "item": item, "aspect": aspect, "options": options,
+        }
+        dispatcher.utter_message(json_message=dict(payload))
+        return [
+            SlotSet("item", item),
+            SlotSet("situation", None),
+            SlotSet("aspect", aspect),
+            SlotSet("pending", {"kind": "situation", "item": item, "options": options}),
+            SlotSet("failed_attempts", 0.0),
+        ]
+    answer: AnswerPayload = {"kind": "answer", "item": item, "situation": situation, "aspect": aspect}
+    dispatcher.utter_message(json_message=dict(answer))
+    return [
+        SlotSet("item", item),
+        SlotSet("situation", situation),
+        SlotSet("aspect", aspect),
+        SlotSet("pending", None),
+        SlotSet("failed_attempts", 0.0),
+    ]
+
+
+def handoff_events(dispatcher: CollectingDispatcher, reason: str) -> List[EventType]:
+    payload: HandoffPayload = {"kind": "handoff", "reason": reason}  # type: ignore[typeddict-item]
+    dispatcher.utter_message(json_message=dict(payload))
+    return [SlotSet("failed_attempts", 0.0), SlotSet("offered_human", False), SlotSet("pending", None)]
+
+
+def failed_events(dispatcher: CollectingDispatcher, tracker: Tracker, key: str) -> List[EventType]:
+    """Count a failure; the second one brings a person."""
+    failed = float(tracker.get_slot("failed_attempts") or 0) + 1
+    if failed >= MAX_FAILED:
+        return handoff_events(dispatcher, "failed")
+    payload: SimplePayload = {"kind": "decline" if key == "decline" else "rephrase", "key": key,
+                              "offer_human": True}
+    dispatcher.utter_message(json_message=dict(payload))
+    return [SlotSet("failed_attempts", failed), SlotSet("offered_human", True)]
+
+
+def respond_to_question(dispatcher: CollectingDispatcher, tracker: Tracker, unsure_key: str) -> List[EventType]:
+    """The main act: answer, offer the top three, or count a failure."""
+    retrieval = retrieval_of(tracker)
+    candidates = candidates_of(retrieval)
+    aspect = retrieval.get("aspect") or "materials"
+    if candidates and not retrieval.get("abstain", True):
+        return answer_events(dispatcher, candidates[0], aspect)
+    if candidates and float(retrieval.get("confidence") or 0) >= UNSURE_FLOOR and unsure_key == "rephrase":
+        options: List[Option] = [{"value": c["item"], "label": c.get("title") or c["item"]} for c in candidates[:3]]
+        payload: ChoicesPayload = {
+            "kind": "choices", "choice_kind": "item", "item": None, "aspect": aspect, "options": options,
+        }
+        dispatcher.utter_message(json_message=dict(payload))
+        return [SlotSet("pending", {"kind": "item", "options": options, "candidates": candidates[:3]})]
+    return failed_events(dispatcher, tracker, unsure_key)
+
+
+class ActionAnswerService(Action):
+    def name(self) -> Text:
+        return "action_answer_service"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        return respond_to_question(dispatcher, tracker, "rephrase")
+
+
+class ActionDecline(Action):
+    """Out of scope — unless retrieval is sure the question is about a service after all."""
+
+    def name(self) -> Text:
+        return "action_decline"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        return respond_to_question(dispatcher, tracker, "decline")
+
+
+class ActionFollowUp(Action):
+    """A question about one aspect (fee, time, where, hours, online) of the current item."""
+
+    def name(self) -> Text:
+        return "action_follow_up"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name", "")
+        aspect = ASPECT_OF_INTENT.get(intent, "materials")
+        retrieval = retrieval_of(tracker)
+        candidates = candidates_of(retrieval)
+        current = tracker.get_slot("item")
+        if (
+            candidates
+            and not retrieval.get("abstain", True)
+            and float(retrieval.get("confidence") or 0) >= SWITCH_CONFIDENCE
+            and candidates[0]["item"] != current
+        ):
+            return answer_events(dispatcher, candidates[0], aspect)
+        if current:
+            situation = tracker.get_slot("situation")
+            answer: AnswerPayload = {"kind": "answer", "item": current, "situation": situation, "aspect": aspect}
+            dispatcher.utter_message(json_message=dict(answer))
+            return [SlotSet("aspect", aspect)]
+        return failed_events(dispatcher, tracker, "which_service")
+
+
+class ActionChoose(Action):
+    """The resident picked an option (a button, or typed 第二个)."""
+
+    def name(self) -> Text:
+        return "action_choose"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        pending = tracker.get_slot("pending") or {}
+        options: List[Option] = pending.get("options") or []
+        metadata = tracker.latest_message.get("metadata") or {}
+        choice = metadata.get("choice") or {}
+        value: Optional[str] = choice.get("value") if isinstance(choice, dict) else None
+        if value is None:
+            picked = tracker.get_slot("option") or next(tracker.get_latest_entity_values("option"), None)
+            value = _pick(options, picked)
+        if not pending or value is None or value not in [o["value"] for o in options]:
+            return respond_to_question(dispatcher, tracker, "rephrase")
+        aspect = tracker.get_slot("aspect") or "materials"
+        if pending.get("kind") == "situation":
+            candidate: Candidate = {"item": pending["item"], "situations": []}
+            return [*answer_events(dispatcher, candidate, aspect, situation=value), SlotSet("option", None)]
+        chosen = next((c for c in pending.get("candidates") or [] if c.get("item") == value), {"item": value})
+        return [*answer_events(dispatcher, dict(chosen), aspect), SlotSet("option", None)]  # type: ignore[arg-type]
+
+
+def _pick(options: List[Option], picked: Optional[str]) -> Optional[str]:
+    if not options or picked is None:
+        return None
+    if picked == "last":
+        return options[-1]["value"]
+    if picked.isdigit() and 1 <= int(picked) <= len(options):
+        return options[int(picked) - 1]["value"]
+    for o in options:
+        if picked in o["label"] or picked == o["value"]:
+            return o["value"]
+    return None
+
+
+class ActionHandoff(Action):
+    def name(self) -> Text:
+        return "action_handoff"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name", "")
+        return handoff_events(dispatcher, "complaint" if intent == "complain" else "asked")
+
+
+class ActionConfirm(Action):
+    """Yes/no: yes to an offered person hands over; otherwise nothing is pending."""
+
+    def name(self) -> Text:
+        return "action_confirm"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name", "")
+        if tracker.get_slot("offered_human"):
+            if intent == "affirm":
+                return handoff_events(dispatcher, "asked")
+            payload: SimplePayload = {"kind": "text", "key": "ok_no_human", "offer_human": False}
+            dispatcher.utter_message(json_message=dict(payload))
+            return [SlotSet("offered_human", False)]
+        payload = {"kind": "text", "key": "anything_else", "offer_human": False}
+        dispatcher.utter_message(json_message=dict(payload))
+        return []

@@ -1,0 +1,172 @@
+"""Action unit tests (rasa-sdk style): build a Tracker and a CollectingDispatcher,
+run the action, compare the whole event list and the payloads. Run with .venv-bot."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.actions import (
+    ActionAnswerService,
+    ActionChoose,
+    ActionConfirm,
+    ActionDecline,
+    ActionFollowUp,
+    ActionHandoff,
+)
+
+ID_RENEW = {
+    "item": "id-card-renew", "title": "换身份证", "score": 0.9, "situation": None,
+    "situations": [{"id": "expired", "name": "到期换证"}, {"id": "damaged", "name": "证件损坏换证"}],
+}
+DIBAO = {"item": "dibao", "title": "低保", "score": 0.5, "situation": "a", "situations": [{"id": "a", "name": "A"}]}
+ELDERLY = {"item": "elderly-allowance", "title": "高龄津贴", "score": 0.4, "situation": None, "situations": []}
+
+
+def tracker(intent: str, retrieval: Optional[Dict[str, Any]] = None, slots: Optional[Dict[str, Any]] = None,
+            entities: Optional[List[Dict[str, Any]]] = None, choice: Optional[Dict[str, str]] = None) -> Tracker:
+    metadata: Dict[str, Any] = {"plate": "NA010001"}
+    if retrieval is not None:
+        metadata["retrieval"] = retrieval
+    if choice is not None:
+        metadata["choice"] = choice
+    base = {"item": None, "situation": None, "aspect": None, "pending": None, "failed_attempts": 0.0,
+            "offered_human": False, "option": None}
+    base.update(slots or {})
+    return Tracker("resident-1", base, {"intent": {"name": intent, "confidence": 0.9}, "entities": entities or [],
+                                        "text": "x", "metadata": metadata}, [], False, None, {}, "action_listen")
+
+
+def run(action: Any, t: Tracker) -> tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+    d = CollectingDispatcher()
+    events = action.run(d, t, {})
+    return events, [m["custom"] for m in d.messages]
+
+
+def sure(*cands: Dict[str, Any], aspect: Optional[str] = None, conf: float = 0.9) -> Dict[str, Any]:
+    return {"abstain": False, "confidence": conf, "aspect": aspect, "candidates": list(cands)}
+
+
+def unsure(*cands: Dict[str, Any], conf: float = 0.2) -> Dict[str, Any]:
+    return {"abstain": True, "confidence": conf, "aspect": None, "candidates": list(cands)}
+
+
+def test_answer_service_asks_back_for_the_situation() -> None:
+    events, msgs = run(ActionAnswerService(), tracker("ask_service", sure(ID_RENEW, DIBAO)))
+    options = [{"value": "expired", "label": "到期换证"}, {"value": "damaged", "label": "证件损坏换证"}]
+    assert msgs == [{"kind": "choices", "choice_kind": "situation", "item": "id-card-renew",
+                     "aspect": "materials", "options": options}]
+    assert events == [
+        SlotSet("item", "id-card-renew"), SlotSet("situation", None), SlotSet("aspect", "materials"),
+        SlotSet("pending", {"kind": "situation", "item": "id-card-renew", "options": options}),
+        SlotSet("failed_attempts", 0.0),
+    ]
+
+
+def test_answer_service_answers_when_situation_is_known() -> None:
+    events, msgs = run(ActionAnswerService(), tracker("ask_service", sure(dict(ID_RENEW, situation="damaged"))))
+    assert msgs == [{"kind": "answer", "item": "id-card-renew", "situation": "damaged", "aspect": "materials"}]
+    assert events == [SlotSet("item", "id-card-renew"), SlotSet("situation", "damaged"),
+                      SlotSet("aspect", "materials"), SlotSet("pending", None), SlotSet("failed_attempts", 0.0)]
+
+
+def test_answer_service_fee_question_does_not_ask_for_situation() -> None:
+    _, msgs = run(ActionAnswerService(), tracker("ask_service", sure(ID_RENEW, aspect="fee")))
+    assert msgs == [{"kind": "answer", "item": "id-card-renew", "situation": None, "aspect": "fee"}]
+
+
+def test_answer_service_unsure_offers_top_three() -> None:
+    events, msgs = run(ActionAnswerService(), tracker("ask_service", unsure(ID_RENEW, DIBAO, ELDERLY)))
+    options = [{"value": "id-card-renew", "label": "换身份证"}, {"value": "dibao", "label": "低保"},
+               {"value": "elderly-allowance", "label": "高龄津贴"}]
+    assert msgs == [{"kind": "choices", "choice_kind": "item", "item": None, "aspect": "materials",
+                     "options": options}]
+    assert events == [SlotSet("pending", {"kind": "item", "options": options,
+                                          "candidates": [ID_RENEW, DIBAO, ELDERLY]})]
+
+
+def test_answer_service_nothing_fits_counts_a_failure_then_hands_over() -> None:
+    events, msgs = run(ActionAnswerService(), tracker("ask_service", unsure(conf=0.01)))
+    assert msgs == [{"kind": "rephrase", "key": "rephrase", "offer_human": True}]
+    assert events == [SlotSet("failed_attempts", 1.0), SlotSet("offered_human", True)]
+    events, msgs = run(ActionAnswerService(), tracker("ask_service", unsure(conf=0.01),
+                                                      slots={"failed_attempts": 1.0}))
+    assert msgs == [{"kind": "handoff", "reason": "failed"}]
+    assert events == [SlotSet("failed_attempts", 0.0), SlotSet("offered_human", False), SlotSet("pending", None)]
+
+
+def test_follow_up_fee_about_the_current_item() -> None:
+    t = tracker("ask_fee", unsure(conf=0.05), slots={"item": "id-card-renew", "situation": "expired"})
+    events, msgs = run(ActionFollowUp(), t)
+    assert msgs == [{"kind": "answer", "item": "id-card-renew", "situation": "expired", "aspect": "fee"}]
+    assert events == [SlotSet("aspect", "fee")]
+
+
+def test_follow_up_naming_another_item_switches() -> None:
+    t = tracker("ask_fee", sure(DIBAO, conf=0.95), slots={"item": "id-card-renew"})
+    events, msgs = run(ActionFollowUp(), t)
+    assert msgs == [{"kind": "answer", "item": "dibao", "situation": "a", "aspect": "fee"}]
+    assert events[0] == SlotSet("item", "dibao")
+
+
+def test_follow_up_without_an_item_asks_which_service() -> None:
+    events, msgs = run(ActionFollowUp(), tracker("ask_where", unsure(conf=0.05)))
+    assert msgs == [{"kind": "rephrase", "key": "which_service", "offer_human": True}]
+    assert events == [SlotSet("failed_attempts", 1.0), SlotSet("offered_human", True)]
+
+
+def test_choose_option_by_typed_ordinal() -> None:
+    pending = {"kind": "situation", "item": "id-card-renew",
+               "options": [{"value": "expired", "label": "到期换证"}, {"value": "damaged", "label": "证件损坏换证"}]}
+    t = tracker("choose_option", slots={"pending": pending, "aspect": "materials", "option": "2"})
+    events, msgs = run(ActionChoose(), t)
+    assert msgs == [{"kind": "answer", "item": "id-card-renew", "situation": "damaged", "aspect": "materials"}]
+    assert events == [SlotSet("item", "id-card-renew"), SlotSet("situation", "damaged"),
+                      SlotSet("aspect", "materials"), SlotSet("pending", None), SlotSet("failed_attempts", 0.0),
+                      SlotSet("option", None)]
+
+
+def test_choose_item_by_button_then_asks_situation() -> None:
+    pending = {"kind": "item", "options": [{"value": "id-card-renew", "label": "换身份证"}],
+               "candidates": [ID_RENEW]}
+    t = tracker("choose_option", slots={"pending": pending}, choice={"kind": "item", "value": "id-card-renew"})
+    _, msgs = run(ActionChoose(), t)
+    assert msgs[0]["kind"] == "choices" and msgs[0]["choice_kind"] == "situation"
+
+
+def test_choose_without_pending_falls_back_to_retrieval() -> None:
+    _, msgs = run(ActionChoose(), tracker("choose_option", sure(DIBAO), slots={"option": "1"}))
+    assert msgs == [{"kind": "answer", "item": "dibao", "situation": "a", "aspect": "materials"}]
+
+
+@pytest.mark.parametrize(("intent", "reason"), [("request_human", "asked"), ("complain", "complaint")])
+def test_handoff_reason(intent: str, reason: str) -> None:
+    events, msgs = run(ActionHandoff(), tracker(intent))
+    assert msgs == [{"kind": "handoff", "reason": reason}]
+    assert events == [SlotSet("failed_attempts", 0.0), SlotSet("offered_human", False), SlotSet("pending", None)]
+
+
+def test_decline_out_of_scope_offers_a_person() -> None:
+    events, msgs = run(ActionDecline(), tracker("out_of_scope", unsure(conf=0.01)))
+    assert msgs == [{"kind": "decline", "key": "decline", "offer_human": True}]
+    assert events == [SlotSet("failed_attempts", 1.0), SlotSet("offered_human", True)]
+
+
+def test_decline_defers_to_a_confident_retrieval() -> None:
+    _, msgs = run(ActionDecline(), tracker("out_of_scope", sure(DIBAO)))
+    assert msgs[0]["kind"] == "answer" and msgs[0]["item"] == "dibao"
+
+
+def test_confirm_yes_after_offer_hands_over() -> None:
+    events, msgs = run(ActionConfirm(), tracker("affirm", slots={"offered_human": True}))
+    assert msgs == [{"kind": "handoff", "reason": "asked"}]
+
+
+def test_confirm_no_after_offer() -> None:
+    events, msgs = run(ActionConfirm(), tracker("deny", slots={"offered_human": True}))
+    assert msgs == [{"kind": "text", "key": "ok_no_human", "offer_human": False}]
+    assert events == [SlotSet("offered_human", False)]

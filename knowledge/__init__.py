@@ -1,0 +1,3 @@
+"""Guides → index → retrieval → answers for the 数字政务门牌 assistant."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,146 @@
+"""Calibrate the retriever's confidence from the guides alone (no evaluation data).
+
+Leave-one-out: every ask of every guide is searched with its own index entry
+left out, and labelled by whether the top item is still its guide; every
+out-of-scope ask is searched with its whole topic left out (a topic nobody
+wrote down yet), labelled wrong. A logistic regression on the retriever's
+confidence features then maps them to P(top item is right).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from typing import Any
+
+import numpy as np
+
+from knowledge.index import OOS_PREFIX, Index
+from knowledge.library import Library
+from knowledge.retrieval import Calibration, Retriever
+
+logger = logging.getLogger(__name__)
+
+OPENINGS = ["", "你好，", "您好，麻烦问一下，", "同志你好，请问", "打扰一下，我想问问，", "请问一下，"]
+FILLERS = [
+    "我年纪大了不太懂这些",
+    "家里孩子都在外地上班",
+    "我一个人在家腿脚也不方便",
+    "之前问了好几个人都说不清楚",
+    "村里干部让我来问问",
+    "我不太会用手机",
+]
+CLOSINGS = ["", "，谢谢", "，谢谢你了", "，麻烦你了"]
+# Questions that name no service at all (follow-ups, small talk): no item is the right answer.
+NO_ITEM = [
+    "那要多少钱",
+    "要多久",
+    "在哪里办",
+    "几点开门",
+    "周六上班吗",
+    "要带什么",
+    "能在网上办吗",
+    "要本人去吗",
+    "多少天能拿到",
+    "怎么办理",
+    "需要什么材料",
+    "在哪",
+    "收费吗",
+    "中午休息吗",
+    "可以代办吗",
+    "要排队吗",
+    "你好",
+    "谢谢",
+    "在吗",
+    "好的",
+    "人工",
+    "我要投诉",
+    "怎么弄啊",
+    "手续麻烦吗",
+    "去哪个窗口",
+    "电话多少",
+    "能快点吗",
+    "不会弄",
+    "材料要复印吗",
+    "要照片吗",
+    "how much",
+    "where do i go",
+]
+
+
+def _fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 3000, lr: float = 0.5) -> np.ndarray:
+    """Plain gradient descent on the log-loss; returns [bias, w1..wn]."""
+    xb = np.hstack([np.ones((len(x), 1)), x])
+    w = np.zeros(xb.shape[1])
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-xb @ w))
+        grad = xb.T @ (p - y) / len(y) + l2 * np.r_[0.0, w[1:]]
+        w -= lr * grad
+    return w
+
+
+def fit_calibration(index: Index, lib: Library) -> dict[str, Any]:
+    retriever = Retriever(index)
+    ids_by_text: dict[tuple[str, str], int] = {(e.item, e.text): i for i, e in enumerate(index.entries)}
+    topic_ids: dict[str, list[int]] = {}
+    for i, e in enumerate(index.entries):
+        if e.item.startswith(OOS_PREFIX):
+            topic_ids.setdefault(e.item, []).append(i)
+    rows: list[tuple[float, ...]] = []
+    labels: list[int] = []
+    positive = []  # True where the sample is an in-scope question (answering it right is the goal)
+    rng = random.Random(7)
+    for code, guide in lib.guides.items():
+        faq_text = {f.q: f"{guide.title} {f.q}" for f in guide.faqs}
+        for n, ask in enumerate(guide.asks):
+            exclude = frozenset({ids_by_text[(code, ask)]}) if (code, ask) in ids_by_text else frozenset()
+            # Residents also write long: greetings, their story, a second question. Every other
+            # ask is also tried that way, with the FAQ entry it borrows left out as well.
+            variants = [(ask, exclude)]
+            if n % 2 == 0 and guide.faqs:
+                faq = rng.choice(guide.faqs).q
+                long = f"{rng.choice(OPENINGS)}{ask}，{rng.choice(FILLERS)}，{faq}{rng.choice(CLOSINGS)}"
+                extra = ids_by_text.get((code, faq_text[faq]))
+                variants.append((long, exclude | ({extra} if extra is not None else set())))
+            for text, excl in variants:
+                r = retriever.rank(index.normalizer(text), exclude=frozenset(excl))
+                rows.append(r.features)
+                labels.append(int(bool(r.ranked) and r.ranked[0][0] == code))
+                positive.append(True)
+    for topic in lib.out_of_scope.values():
+        exclude = frozenset(topic_ids.get(OOS_PREFIX + topic.id, []))
+        for ask in topic.asks:
+            r = retriever.rank(index.normalizer(ask), exclude=exclude)
+            rows.append(r.features)
+            labels.append(0)
+            positive.append(False)
+    for text in NO_ITEM:
+        r = retriever.rank(index.normalizer(text))
+        rows.append(r.features)
+        labels.append(0)
+        positive.append(False)
+    x, y = np.asarray(rows, dtype=float), np.asarray(labels, dtype=float)
+    w = _fit_logistic(x, y)
+    calib = Calibration(weights=tuple(float(v) for v in w[1:]), bias=float(w[0]))
+    probs = np.asarray([calib(r) for r in rows])
+    pos = np.asarray(positive)
+    # The threshold that gets most questions right: answer an in-scope one correctly, abstain otherwise.
+    best = max(
+        (float(np.mean(np.where(pos, (probs >= t) & (y == 1), probs < t))), float(t))
+        for t in np.arange(0.02, 0.9, 0.01)
+    )
+    result = {
+        "weights": list(calib.weights),
+        "bias": calib.bias,
+        "samples": len(y),
+        "positives": int(y.sum()),
+        "loo_top1": round(float(y[pos].mean()), 4),
+        "best_threshold": round(float(best[1]), 2),
+        "accuracy_at_best": round(best[0], 4),
+        "log_loss": round(float(-np.mean(y * np.log(probs + 1e-9) + (1 - y) * np.log(1 - probs + 1e-9))), 4),
+    }
+    logger.info("calibration: %s", result)
+    if not all(math.isfinite(v) for v in calib.weights):
+        raise ValueError(f"calibration did not converge: {result}")
+    return result

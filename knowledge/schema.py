@@ -1,0 +1,274 @@
+"""Typed models for the guide library: service guides, halls and door plates.
+
+A guide is the single source of truth for one catalogue item. Everything the
+assistant says about an item is rendered from these models, so the fields
+follow the elements of a Chinese 办事指南 (see ../shared/reference/gov-specs.md
+§3.1) written in plain language.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+
+CODE_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+Code = Annotated[str, Field(pattern=CODE_PATTERN, min_length=2, max_length=48)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class MaterialForm(enum.StrEnum):
+    """How a material is handed in."""
+
+    ORIGINAL = "原件"
+    COPY = "复印件"
+    ORIGINAL_AND_COPY = "原件和复印件"
+    ELECTRONIC = "电子"
+    FILLED_ON_SITE = "现场填写"
+
+
+class Material(_Model):
+    """One thing the resident brings (or fills in) for one situation."""
+
+    name: NonEmpty
+    form: MaterialForm
+    copies: int = Field(default=1, ge=1, le=20)
+    source: NonEmpty = Field(description="where to get it, in plain words")
+    notes: str = ""
+    skippable_if_shared: bool = Field(
+        default=False,
+        description="can be skipped when the hall reads it from shared electronic records",
+    )
+    optional: bool = Field(default=False, description="only needed in the case named in notes")
+
+
+class Situation(_Model):
+    """A 情形: one real-life case of an item, with its own material list."""
+
+    id: Code
+    name: NonEmpty
+    when: NonEmpty = Field(description="how the resident recognises this case")
+    materials: list[Material] = Field(min_length=1)
+    notes: str = ""
+
+
+class Fee(_Model):
+    free: bool
+    amount: str = Field(default="", description="e.g. 20元; empty when free")
+    basis: str = Field(default="", description="legal or pricing basis")
+
+    @model_validator(mode="after")
+    def _amount_when_paid(self) -> Fee:
+        if not self.free and not self.amount:
+            raise ValueError("a fee that is not free needs an amount, e.g. amount: 20元")
+        return self
+
+
+class TimeLimit(_Model):
+    legal: NonEmpty = Field(description="法定时限, e.g. 60个工作日")
+    promised: NonEmpty = Field(description="承诺时限, e.g. 当场办结 or 10个工作日")
+    same_day: bool = Field(default=False, description="即办件: done on the spot")
+
+
+class HallLevel(enum.StrEnum):
+    CITY = "city"
+    TOWN = "town"
+    VILLAGE = "village"
+
+
+class Where(_Model):
+    levels: list[HallLevel] = Field(default_factory=list, description="hall kinds that accept it")
+    note: NonEmpty = Field(description="which window, which office, in plain words")
+    citywide: bool = Field(default=False, description="全市通办: any hall in the city accepts it")
+
+
+class ChannelKind(enum.StrEnum):
+    PC = "pc"
+    MOBILE = "mobile"
+    MINIPROGRAM = "miniprogram"
+    PHONE = "phone"
+
+
+class Channel(_Model):
+    kind: ChannelKind
+    name: NonEmpty
+    url: HttpUrl | None = None
+    how: str = Field(default="", description="where to tap, in plain words")
+
+
+class Online(_Model):
+    fully_online: bool = Field(description="零跑腿: the whole thing can be done without a trip")
+    channels: list[Channel] = Field(default_factory=list)
+    note: str = ""
+
+
+class SelfService(_Model):
+    name: NonEmpty
+    where: NonEmpty
+
+
+class FAQ(_Model):
+    q: NonEmpty
+    a: NonEmpty
+
+
+class Source(_Model):
+    name: NonEmpty
+    url: HttpUrl | None = None
+
+
+class Guide(_Model):
+    """A plain-language guide (办事攻略) for one catalogue item."""
+
+    code: Code
+    title: NonEmpty
+    summary: NonEmpty = Field(description="what this is and who it is for, one paragraph")
+    dept: NonEmpty
+    eligibility: list[NonEmpty] = Field(min_length=1)
+    situations: list[Situation] = Field(min_length=1)
+    fee: Fee
+    time_limit: TimeLimit
+    where: Where
+    online: Online
+    self_service: list[SelfService] = Field(default_factory=list)
+    steps: list[NonEmpty] = Field(min_length=2)
+    prerequisites: list[Code] = Field(default_factory=list)
+    follow_ups: list[Code] = Field(default_factory=list)
+    faqs: list[FAQ] = Field(min_length=3)
+    tips: list[NonEmpty] = Field(default_factory=list)
+    asks: list[NonEmpty] = Field(min_length=8)
+    bundle: bool = False
+    members: list[Code] = Field(default_factory=list)
+    source: Source
+    last_checked: dt.date
+    sample: bool = Field(default=True, description="shipped guides are sample data")
+
+    @field_validator("asks")
+    @classmethod
+    def _asks_distinct(cls, asks: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for ask in asks:
+            if ask in seen:
+                raise ValueError(f"the ask {ask!r} is listed twice")
+            seen.add(ask)
+        return asks
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Guide:
+        ids = [s.id for s in self.situations]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"situation ids must be unique, repeated: {', '.join(dupes)}")
+        if self.bundle and len(self.members) < 2:
+            raise ValueError("a bundle (bundle: true) lists at least two member item codes")
+        if not self.bundle and self.members:
+            raise ValueError("members is only for bundles; set bundle: true or remove members")
+        if not self.where.levels and not self.online.fully_online:
+            raise ValueError("where.levels is empty but the item cannot be done fully online")
+        return self
+
+    def situation(self, situation_id: str | None) -> Situation:
+        """The named situation, or the first one when none is named."""
+        for s in self.situations:
+            if s.id == situation_id:
+                return s
+        return self.situations[0]
+
+
+class Weekday(enum.StrEnum):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class Session(_Model):
+    """One opening period, e.g. 08:00–12:00."""
+
+    start: str
+    end: str
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Session:
+        for value in (self.start, self.end):
+            if not _HHMM.match(value):
+                raise ValueError(f"time {value!r} must be HH:MM, e.g. 08:30")
+        if self.start >= self.end:
+            raise ValueError(f"opening {self.start}-{self.end} ends before it starts")
+        return self
+
+
+class OpeningRule(_Model):
+    days: list[Weekday] = Field(min_length=1)
+    sessions: list[Session] = Field(min_length=1)
+
+
+class Hall(_Model):
+    code: Code
+    name: NonEmpty
+    level: HallLevel
+    town: NonEmpty
+    address: NonEmpty
+    lng: float = Field(ge=73, le=136)
+    lat: float = Field(ge=3, le=54)
+    datum: str = Field(pattern="^GCJ-02$", description="coordinates are GCJ-02 (Chinese map apps)")
+    phone: NonEmpty
+    hours: list[OpeningRule] = Field(min_length=1)
+    hours_note: str = ""
+    items: list[Code] = Field(min_length=1)
+
+
+class Holiday(_Model):
+    date: dt.date
+    name: NonEmpty
+    closed: bool = Field(default=True, description="false for a make-up working day (调休上班)")
+
+
+class HallsFile(_Model):
+    datum: str = Field(pattern="^GCJ-02$")
+    halls: list[Hall]
+    holidays: list[Holiday] = Field(default_factory=list)
+
+
+class Plate(_Model):
+    code: Annotated[str, Field(pattern=r"^[A-Z]{2}\d{6}$")]
+    town: NonEmpty
+    community: NonEmpty
+    address: NonEmpty
+    building: str = ""
+    lng: float = Field(ge=73, le=136)
+    lat: float = Field(ge=3, le=54)
+
+
+class CatalogueItem(_Model):
+    code: Code
+    name: NonEmpty
+    dept: NonEmpty
+    scope: NonEmpty
+    bundle: bool = False
+
+
+class OutOfScopeTopic(_Model):
+    """Something residents ask that no guide covers, and where to go instead."""
+
+    id: Code
+    name: NonEmpty
+    refer: NonEmpty
+    asks: list[NonEmpty] = Field(min_length=3)
+
+
+class OutOfScopeFile(_Model):
+    topics: list[OutOfScopeTopic]

@@ -1,0 +1,126 @@
+"""The knowledge base: one object holding the library, the index and the retriever.
+
+Web keeps one on ``app.state``; the CLI opens one per command.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from knowledge.answer import Answer, build_answer
+from knowledge.errors import IndexMissing, NotFound, StaleIndex
+from knowledge.index import Index, build_index, load_index
+from knowledge.library import Library, load_library
+from knowledge.retrieval import Aspect, RetrievalResult, Retriever, RetrieverConfig
+from knowledge.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 500
+
+
+@dataclass
+class AskResult:
+    retrieval: RetrievalResult
+    answer: Answer | None
+
+    def to_json(self) -> dict[str, object]:
+        r = self.retrieval
+        return {
+            "abstain": r.abstain,
+            "confidence": round(r.confidence, 3),
+            "aspect": r.aspect.value if r.aspect else None,
+            "candidates": [{"item": c.item, "score": c.score, "situation": c.situation} for c in r.candidates],
+            "answer": self.answer.model_dump(mode="json") if self.answer else None,
+        }
+
+
+class KnowledgeBase:
+    """Guides + index + retriever; ``ask()`` answers a question without I/O."""
+
+    def __init__(self, library: Library, index: Index, settings: Settings) -> None:
+        self.library = library
+        self.index = index
+        self.settings = settings
+        self.retriever = Retriever(
+            index,
+            RetrieverConfig(abstain_threshold=_threshold(settings, index)),
+            situations={c: [s.id for s in g.situations] for c, g in library.guides.items()},
+        )
+
+    @classmethod
+    def open(cls, settings: Settings, *, with_dense: bool = True) -> KnowledgeBase:
+        """Load guides and index; rebuild a missing or stale index only when allowed."""
+        library = load_library(settings.guides_path, settings.catalogue)
+        try:
+            index = load_index(
+                settings.index_path, library, with_dense=with_dense, dense_required=settings.dense_required
+            )
+        except (StaleIndex, IndexMissing):
+            if not settings.index_auto_rebuild:
+                raise
+            logger.warning("index missing or stale: rebuilding (MENPAI_INDEX_AUTO_REBUILD)")
+            build_index(
+                library,
+                settings.index_path,
+                settings.embedder,
+                settings.base_model,
+                settings.faiss_index,
+                settings.domain_epochs,
+            )
+            index = load_index(
+                settings.index_path, library, with_dense=with_dense, dense_required=settings.dense_required
+            )
+        return cls(library, index, settings)
+
+    def location_of(self, plate: str | None) -> tuple[float, float] | None:
+        if not plate:
+            return None
+        p = self.library.plates.get(plate.strip().upper())
+        if p is None:
+            raise NotFound(f"unknown door plate {plate!r}")
+        return p.lng, p.lat
+
+    def ask(
+        self,
+        question: str,
+        *,
+        plate: str | None = None,
+        lng: float | None = None,
+        lat: float | None = None,
+        now: dt.datetime | None = None,
+    ) -> AskResult:
+        """Retrieve and, unless abstaining, build the answer for the top item."""
+        question = question[:MAX_QUESTION_CHARS]
+        where = self.location_of(plate)
+        if where is not None:
+            lng, lat = where
+        result = self.retriever.search(question)
+        answer = None
+        if result.top is not None:
+            answer = self.answer(result.top.item, result.top.situation, result.aspect, lng=lng, lat=lat, now=now)
+            answer.confidence = round(result.confidence, 3)
+        return AskResult(result, answer)
+
+    def answer(
+        self,
+        item: str,
+        situation: str | None = None,
+        aspect: Aspect | None = None,
+        *,
+        lng: float | None = None,
+        lat: float | None = None,
+        now: dt.datetime | None = None,
+    ) -> Answer:
+        if item not in self.library.guides:
+            raise NotFound(f"unknown item {item!r}")
+        return build_answer(self.library, item, situation, aspect, lng=lng, lat=lat, now=now)
+
+
+def _threshold(settings: Settings, index: Index) -> float:
+    """The abstain threshold: the setting, else the one calibration found best."""
+    if settings.abstain_threshold is not None:
+        return settings.abstain_threshold
+    return float(index.calibration.get("best_threshold", 0.35))

@@ -1,0 +1,135 @@
+"""One typed Settings object for the menpai processes (web, CLI).
+
+Every setting is read from the environment with the prefix ``MENPAI_`` (or a
+``.env`` file) and documented in README.md's settings table; a test keeps the
+two in step. Secrets have no usable default: where one is missing in
+production the process refuses to start.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PLACEHOLDER_SECRETS = {"changethis", "change-me", "secret", "password", ""}
+
+
+class Environment(enum.StrEnum):
+    LOCAL = "local"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class FaissKind(enum.StrEnum):
+    FLAT = "flat"
+    HNSW = "hnsw"
+
+
+DOMAIN_EMBEDDER = "domain"
+
+
+class Settings(BaseSettings):
+    """Settings of a menpai process. Field descriptions are the documentation."""
+
+    model_config = SettingsConfigDict(env_prefix="MENPAI_", env_file=".env", extra="ignore")
+
+    environment: Environment = Field(Environment.LOCAL, description="local, test or production")
+    guides_path: Path = Field(
+        REPO_ROOT / "guides", description="folder with items/, halls.yaml, plates.csv, aliases.yaml"
+    )
+    catalogue_path: Path | None = Field(None, description="catalogue of item codes; default guides/catalogue.yaml")
+    var_path: Path = Field(REPO_ROOT / "var", description="generated files: index, databases, trained models")
+    embedder: str = Field(
+        DOMAIN_EMBEDDER,
+        description="'domain' (train a small domain model from the guides at index build, offline) "
+        "or a sentence-transformers hub name or local path, e.g. /models/bge-small-zh-v1.5",
+    )
+    base_model: str = Field("", description="model the domain embedder starts from; default: packaged all-MiniLM-L6-v2")
+    domain_epochs: int = Field(4, ge=1, le=50, description="training epochs for the domain embedder")
+    faiss_index: FaissKind = Field(FaissKind.FLAT, description="flat (exact inner product) or hnsw (large corpora)")
+    index_auto_rebuild: bool = Field(False, description="rebuild a stale index at start instead of refusing it")
+    abstain_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="answer only when the calibrated confidence reaches this; default: from calibration",
+    )
+    dense_required: bool = Field(
+        False, description="fail loudly when the dense model cannot load (tests), instead of lexical-only"
+    )
+    database_url: str = Field("", description="SQLAlchemy URL; default sqlite:///var/menpai.db")
+    rasa_url: str = Field("http://127.0.0.1:5005", description="Rasa server (REST channel on loopback)")
+    rasa_timeout: float = Field(
+        1.5, gt=0, le=10, description="seconds to wait for Rasa before answering from retrieval alone"
+    )
+    rasa_required: bool = Field(False, description="fail instead of falling back when Rasa is down (tests)")
+    host: str = Field("127.0.0.1", description="web listen address")
+    port: int = Field(8000, ge=1, le=65535, description="web listen port")
+    public_base_url: str = Field("http://127.0.0.1:8000", description="URL base printed in door-plate QR codes")
+    official_domain: str = Field("menpai.nanan.gov.cn", description="official domain shown on pages as a trust cue")
+    issuing_body: str = Field(
+        "南安市数据管理局（示例）", description="body that issues the door plates, shown on every plate page"
+    )
+    video_help_url: str = Field("", description="视频办 link where the county provides video help; empty hides it")
+    secret_key: SecretStr | None = Field(None, description="signs sessions and CSRF tokens; required in production")
+    staff_hours: str = Field(
+        "08:00-18:00",
+        pattern=r"^(always|\d\d:\d\d-\d\d:\d\d)$",
+        description="HH:MM-HH:MM (Mon-Fri, China time) when help-desk staff answer chats, or 'always' (7x24)",
+    )
+    hotline_webhook_url: str = Field("", description="external 12345 platform webhook for work orders; empty = off")
+    hotline_webhook_secret: SecretStr | None = Field(None, description="HMAC-SHA256 secret for that webhook")
+    wechat_token: SecretStr | None = Field(None, description="WeChat server-config Token; unset = /wechat is off")
+    wechat_aes_key: SecretStr | None = Field(
+        None, description="WeChat EncodingAESKey (43 chars) for compatible/safe mode"
+    )
+    wechat_appid: str = Field("", description="WeChat official account AppID")
+    wechat_secret: SecretStr | None = Field(None, description="WeChat AppSecret, for the access_token")
+    wechat_api_base: str = Field(
+        "https://api.weixin.qq.com", description="WeChat API base; 'fake' uses the built-in local fake (demo, tests)"
+    )
+    wechat_passive_seconds: float = Field(
+        4.0, gt=0, lt=5, description="answer passively when the bot is this fast; else reply success and send later"
+    )
+
+    @model_validator(mode="after")
+    def _secrets_in_production(self) -> Settings:
+        if self.environment is Environment.PRODUCTION:
+            value = self.secret_key.get_secret_value() if self.secret_key else ""
+            if value.lower() in PLACEHOLDER_SECRETS or len(value) < 32:
+                raise ValueError("MENPAI_SECRET_KEY must be set to a random value of 32+ characters in production")
+        return self
+
+    @property
+    def catalogue(self) -> Path:
+        return self.catalogue_path or self.guides_path / "catalogue.yaml"
+
+    @property
+    def index_path(self) -> Path:
+        return self.var_path / "index"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_path / 'menpai.db'}"
+
+    def secret(self) -> str:
+        """The signing secret; outside production a random one is kept under var/."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.var_path / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+            path.chmod(0o600)
+        return path.read_text(encoding="utf-8").strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

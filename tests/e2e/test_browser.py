@@ -1,0 +1,128 @@
+"""Real browser (headless Debian Chromium via Playwright): a resident and a staff member, two contexts.
+
+Resident asks for a person on a plate page → staff logs in, claims, sees the
+transcript, replies → the resident sees the reply live → staff resolves →
+the resident rates. Screenshots go to var/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.conftest import screenshot_dir
+from tests.e2e.procs import ROOT, free_port, process
+
+pytestmark = pytest.mark.e2e
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "browser-test-password"
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("browser")
+    (tmp / "var").mkdir()
+    (tmp / "var" / "index").symlink_to(ROOT / "var" / "index")
+    env = {
+        "MENPAI_VAR_PATH": str(tmp / "var"),
+        "MENPAI_RASA_URL": "http://127.0.0.1:9",
+        "MENPAI_ENVIRONMENT": "test",
+        "MENPAI_STAFF_HOURS": "always",
+    }
+    subprocess.run(
+        [str(ROOT / ".venv/bin/menpai"), "staff", "add", "lin", "--name", "小林", "--role", "agent"],
+        env={**os.environ, **env, "MENPAI_STAFF_PASSWORD": PASSWORD},
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    with process(
+        [str(ROOT / ".venv/bin/menpai"), "serve", "--port", str(port)],
+        env=env,
+        ready=f"http://127.0.0.1:{port}/healthz",
+        log=tmp / "web.log",
+    ):
+        yield f"http://127.0.0.1:{port}"
+
+
+def test_resident_and_staff_in_two_browsers(web: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = screenshot_dir()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        phone = browser.new_context(
+            viewport={"width": 390, "height": 844},
+            device_scale_factor=2,
+            is_mobile=True,
+            has_touch=True,
+            locale="zh-CN",
+        )
+        desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        resident = phone.new_page()
+        resident.goto(f"{web}/p/NA010001")
+        expect(resident.locator("h1")).to_contain_text("南安市溪美街道")
+        expect(resident.locator(".trust")).to_contain_text("menpai.nanan.gov.cn")
+        resident.screenshot(path=str(shots / "01-plate-page.png"), full_page=True)
+
+        resident.fill("#chat-text", "换身份证要带什么")
+        resident.click(".chat-form button.primary")
+        expect(resident.locator(".answer-card").first).to_be_visible()
+        resident.click(".chat-form button.human")
+        expect(resident.locator(".chat-mode")).to_contain_text("正在为您转接人工")
+        resident.screenshot(path=str(shots / "02-resident-waiting.png"), full_page=True)
+
+        staff = desk.new_page()
+        staff.goto(f"{web}/staff")
+        staff.fill("#username", "lin")
+        staff.fill("#password", PASSWORD)
+        staff.click("button.primary")
+        expect(staff.locator("#queue-count")).to_have_text("1")
+        staff.click("#queue button.primary")
+        expect(staff.locator("#transcript")).to_contain_text("换身份证要带什么")
+        expect(staff.locator("#transcript")).to_contain_text("机器人")
+        staff.screenshot(path=str(shots / "03-staff-chat.png"), full_page=True)
+        staff.fill("#reply-text", "您好，我是小林。换身份证请带户口本和旧证。")
+        staff.click("#reply button.primary")
+
+        expect(resident.locator(".msg.staff").last).to_contain_text("我是小林", timeout=15000)
+        resident.screenshot(path=str(shots / "04-resident-sees-reply.png"), full_page=True)
+
+        staff.click("form[action$='/resolve'] button")
+        rating = resident.locator(".rating").last
+        expect(rating).to_contain_text("请为这次服务打个分", timeout=15000)
+        rating.get_by_role("button", name="非常满意").click()
+        expect(rating).to_contain_text("谢谢您的评价")
+        resident.screenshot(path=str(shots / "05-resident-rated.png"), full_page=True)
+        browser.close()
+
+
+def test_plate_page_is_usable_on_a_small_phone(web: str) -> None:
+    """Large type and big tap targets: every button and link in the main actions is at least 44 px tall."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 360, "height": 740})
+        page.goto(f"{web}/p/NA010001")
+        font = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
+        assert font >= 18
+        heights = page.eval_on_selector_all(".btn, button", "els => els.map(e => e.getBoundingClientRect().height)")
+        assert heights and min(h for h in heights if h > 0) >= 44
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, "no sideways scrolling on a phone"
+        page.screenshot(path=str(screenshot_dir() / "06-small-phone.png"), full_page=True)
+        browser.close()

@@ -1,0 +1,117 @@
+"""The shipped guide library is complete, and broken content gets precise messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from knowledge.cli import main
+from knowledge.library import check_library
+
+ROOT = Path(__file__).resolve().parents[2]
+BROKEN = ROOT / "tests" / "fixtures" / "broken"
+
+pytestmark = pytest.mark.unit
+
+
+def test_shipped_library_passes_every_check() -> None:
+    lib, problems = check_library(ROOT / "guides")
+    assert problems == []
+    assert lib is not None
+    assert len(lib.guides) == len(lib.catalogue) == 73
+
+
+def test_shipped_catalogue_is_the_shared_one() -> None:
+    shared = ROOT.parent / "shared" / "catalogue" / "items.yaml"
+    assert shared.exists(), "../shared must sit beside the clone, as in CI"
+    assert (ROOT / "guides" / "catalogue.yaml").read_bytes() == shared.read_bytes()
+
+
+def test_every_guide_has_what_a_resident_needs() -> None:
+    lib, _ = check_library(ROOT / "guides")
+    assert lib is not None
+    for code, g in lib.guides.items():
+        assert len(g.asks) >= 8, code
+        assert len(g.faqs) >= 3, code
+        assert g.steps and g.where.note and g.time_limit.promised, code
+        assert g.fee.free or g.fee.amount, code
+        assert g.online.channels or g.online.note, code
+        assert g.sample and g.source.name and g.last_checked <= dt.date.today(), code
+        for s in g.situations:
+            for m in s.materials:
+                assert m.source, (code, s.id, m.name)
+        if g.bundle:
+            assert all(m in lib.guides for m in g.members), code
+
+
+def test_halls_and_plates_meet_the_sample_city_size() -> None:
+    lib, _ = check_library(ROOT / "guides")
+    assert lib is not None
+    levels = [h.level.value for h in lib.halls.values()]
+    assert levels.count("city") == 1
+    assert levels.count("town") == 26  # every town and street of 南安市
+    assert levels.count("village") >= 20
+    assert len(lib.plates) >= 200
+    assert len({p.town for p in lib.plates.values()}) == 26
+    assert all(h.datum == "GCJ-02" for h in lib.halls.values())
+
+
+def test_broken_fixtures_report_every_problem_with_file_line_and_hint(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["guides", "check", str(BROKEN)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "Traceback" not in out
+    expected = [
+        "broken/items/id-card-lost.yaml:4: (syntax): YAML syntax error: expected ',' or ']', but got ':'",
+        "broken/items/id-card-renew.yaml:20: situations[0].materials[0].form: Input should be '原件', '复印件', "
+        "'原件和复印件', '电子' or '现场填写'",
+        "broken/items/id-card-renew.yaml:2: fee: Field required (expected: a value for this required field)",
+        "broken/items/id-card-renew.yaml:112: last_checked: Input should be a valid date or datetime, "
+        "month value is outside expected range of 1-12",
+        "broken/items/id-card-renew.yaml:83: prerequisites[0]: unknown item code 'id-card-lots'",
+        "broken/halls.yaml:14: halls[0].hours[0].sessions[1]: opening 14:30-12:30 ends before it starts",
+        "broken/plates.csv:3: lng: Input should be a valid number",
+        "broken/plates.csv:4: code: String should match pattern",
+        "broken/items/id-card-renewal.yaml:2: code: 'id-card-renewal' is not in the catalogue",
+        "broken/items/hukou-change.yaml: (file): catalogue item hukou-change (户口登记项目变更更正) has no guide",
+    ]
+    for line in expected:
+        assert line in out, line
+    assert "hint: did you mean id-card-renew, id-card-lost?" in out
+    assert "hint: two capital letters and six digits, e.g. NA010001" in out
+    assert "hint: write the date as YYYY-MM-DD" in out
+    assert "10 problem(s) found" in out
+
+
+def test_duplicate_ask_across_guides_is_reported(tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "guides"
+    shutil.copytree(ROOT / "guides", root)
+    lost = root / "items" / "id-card-lost.yaml"
+    # The same ask as id-card-renew, written with a typo and traditional characters.
+    lost.write_text(
+        lost.read_text(encoding="utf-8").replace("asks:\n", "asks:\n  - 身分證到期了咋整\n", 1), encoding="utf-8"
+    )
+    _, problems = check_library(root)
+    messages = [str(p) for p in problems]
+    assert len(messages) == 1
+    # Guides are checked in name order: the later one (id-card-renew) is the one reported.
+    assert messages[0].startswith(
+        "guides/items/id-card-renew.yaml:103: asks[0]: the ask '身份证到期了咋整' is also in the guide id-card-lost"
+    )
+
+
+def test_empty_and_non_utf8_files_are_content_errors(tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "guides"
+    shutil.copytree(ROOT / "guides", root)
+    (root / "items" / "passport.yaml").write_text("", encoding="utf-8")
+    (root / "items" / "dibao.yaml").write_bytes("code: dibao\ntitle: 低保".encode("gbk"))
+    _, problems = check_library(root)
+    text = "\n".join(str(p) for p in problems)
+    assert "guides/items/passport.yaml: (file): the file is empty" in text
+    assert "guides/items/dibao.yaml: (file): not UTF-8 text" in text

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from knowledge.normalize import Normalizer
+
+pytestmark = pytest.mark.unit
+ALIASES = Path(__file__).resolve().parents[2] / "guides" / "aliases.yaml"
+
+
+@pytest.fixture(scope="module")
+def norm() -> Normalizer:
+    return Normalizer.from_file(ALIASES)
+
+
+def test_normalize_traditional_to_simplified(norm: Normalizer) -> None:
+    assert norm("寶寶出生要怎麼報戶口") == "宝宝出生要怎么报户口"
+
+
+def test_normalize_full_width_and_punctuation(norm: Normalizer) -> None:
+    assert norm("ＳＦＺ　過期了！！") == "身份证 过期了"
+
+
+def test_normalize_typos_from_the_editable_table(norm: Normalizer) -> None:
+    assert norm("身分证和户口薄") == "身份证和户口本"
+    assert norm("公基金怎么取") == "公积金怎么取"
+    assert norm("驾找到期") == "驾照到期"
+
+
+def test_normalize_dialect_words(norm: Normalizer) -> None:
+    assert norm("阿嬷的厝") == "奶奶的房子"
+
+
+def test_normalize_longest_alias_wins() -> None:
+    n = Normalizer({"出生证": "出生医学证明", "出生证明": "出生医学证明"})
+    assert n("出生证明丢了") == "出生医学证明丢了"
+
+
+def test_normalize_key_ignores_spaces_and_case(norm: Normalizer) -> None:
+    assert norm.key("ID card 丢了") == norm.key("身份证丢了")

@@ -1,0 +1,83 @@
+"""Retrieval end to end on the real index (integration: model + faiss + bm25)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from knowledge.answer import build_answer, render_html, render_text
+from knowledge.evaluate import Case, evaluate
+from knowledge.retrieval import Aspect
+from knowledge.service import KnowledgeBase
+
+pytestmark = pytest.mark.integration
+GOLDEN = [Case(r["q"], r["item"]) for r in yaml.safe_load((Path(__file__).parents[1] / "golden.yaml").read_text())]
+
+
+def test_golden_questions_top_answer(kb: KnowledgeBase) -> None:
+    report = evaluate(kb, GOLDEN)
+    assert report["accuracy"] >= 0.9, report["misses"]
+
+
+@pytest.mark.parametrize("case", GOLDEN, ids=[c.q[:12] for c in GOLDEN])
+def test_golden_question_candidates_include_the_item(kb: KnowledgeBase, case: Case) -> None:
+    result = kb.retriever.search(case.q)
+    if case.item is None:
+        assert result.confidence < 0.9
+    else:
+        assert case.item in [c.item for c in result.candidates], (result.confidence, result.candidates)
+
+
+def test_retrieval_traditional_and_typo_questions_find_the_item(kb: KnowledgeBase) -> None:
+    assert kb.retriever.search("身分證過期了怎麼換").candidates[0].item == "id-card-renew"
+    assert kb.retriever.search("公基金租房怎么提").candidates[0].item == "hpf-withdraw-rent"
+
+
+def test_retrieval_picks_situation_when_the_question_tells(kb: KnowledgeBase) -> None:
+    top = kb.retriever.search("身份证用久了坏了芯片读不出来要换").top
+    assert top is not None and top.item == "id-card-renew" and top.situation == "damaged"
+
+
+def test_retrieval_leaves_situation_open_when_the_question_does_not_tell(kb: KnowledgeBase) -> None:
+    top = kb.retriever.search("换身份证要带什么").top
+    assert top is not None and top.item == "id-card-renew" and top.situation is None
+
+
+def test_retrieval_abstains_on_nonsense(kb: KnowledgeBase) -> None:
+    result = kb.retriever.search("阿巴阿巴 qwerty 123")
+    assert result.abstain and result.top is None
+
+
+def test_ask_with_plate_lists_nearest_halls(kb: KnowledgeBase) -> None:
+    plate = next(iter(kb.library.plates))
+    result = kb.ask("换身份证在哪办", plate=plate)
+    assert result.answer is not None and result.answer.item == "id-card-renew"
+    assert result.retrieval.aspect is Aspect.WHERE
+    assert 1 <= len(result.answer.halls) <= 3
+    assert all("uri.amap.com" in h.amap for h in result.answer.halls)
+
+
+def test_answer_checklist_is_complete_for_the_situation(kb: KnowledgeBase) -> None:
+    lib = kb.library
+    answer = build_answer(lib, "id-card-renew", "damaged")
+    names = [c.name for c in answer.checklist]
+    assert names == [m.name for m in lib.guides["id-card-renew"].situation("damaged").materials]
+    text = render_text(answer)
+    assert "情形：证件损坏换证" in text and "损坏的身份证（原件）" in text and "示例数据" in text
+
+
+def test_render_text_respects_the_wechat_limit_and_keeps_the_link(kb: KnowledgeBase) -> None:
+    answer = build_answer(kb.library, "hukou-move-in", None)
+    text = render_text(answer, limit=300)
+    assert len(text) <= 300
+    assert text.rstrip().endswith("/g/hukou-move-in")
+
+
+def test_render_html_escapes_and_marks_sample(kb: KnowledgeBase) -> None:
+    answer = build_answer(kb.library, "id-card-renew", "expired")
+    answer.tips = ["<script>alert(1)</script>"]
+    html = render_html(answer)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "示例数据" in html and 'data-situation="expired"' in html

@@ -1,0 +1,112 @@
+"""Handoff state machine (pure), and its compare-and-set application on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+import pytest
+from sqlalchemy import inspect
+
+from web.handoff import TRANSITIONS, HandoffEvent, IllegalTransition, Mode, resident_talks_to_bot, transition
+from web.storage import Role, StaffRole, Store, mask_pii
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("mode", "event", "after"), [(m, e, a) for (m, e), a in TRANSITIONS.items()])
+def test_transition_legal(mode: Mode, event: HandoffEvent, after: Mode) -> None:
+    assert transition(mode, event) is after
+
+
+ILLEGAL = [(m, e) for m, e in itertools.product(Mode, HandoffEvent) if (m, e) not in TRANSITIONS]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("mode", "event"), ILLEGAL)
+def test_transition_illegal_is_refused(mode: Mode, event: HandoffEvent) -> None:
+    with pytest.raises(IllegalTransition, match=f"cannot {event.value} a chat that is {mode.value}"):
+        transition(mode, event)
+
+
+@pytest.mark.unit
+def test_every_mode_event_pair_is_decided() -> None:
+    assert len(ILLEGAL) + len(TRANSITIONS) == len(Mode) * len(HandoffEvent)
+    assert len(ILLEGAL) == 22
+
+
+@pytest.mark.unit
+def test_messages_go_to_staff_while_waiting_or_with_an_agent() -> None:
+    assert [m for m in Mode if not resident_talks_to_bot(m)] == [Mode.WAITING, Mode.AGENT]
+
+
+@pytest.mark.unit
+def test_mask_pii_masks_id_and_mobile_numbers_only() -> None:
+    assert mask_pii("身份证35058319900101123X，电话13912345678，门牌NA010001") == (
+        "身份证350583********123X，电话139****5678，门牌NA010001"
+    )
+
+
+@pytest.mark.integration
+def test_migration_from_empty_database_creates_every_table(store: Store) -> None:
+    tables = set(inspect(store.engine).get_table_names())
+    assert {
+        "conversations",
+        "messages",
+        "staff",
+        "tickets",
+        "agency_requests",
+        "ratings",
+        "analytics_events",
+        "alembic_version",
+    } <= tables
+    store.migrate()  # idempotent: a second upgrade is a no-op
+
+
+@pytest.mark.integration
+def test_handoff_full_cycle_on_the_database(store: Store) -> None:
+    staff = store.add_staff("agent1", "小林", StaffRole.AGENT, "x")
+    store.conversation("conv-cycle-1", "web", "NA010001")
+    assert store.apply("conv-cycle-1", HandoffEvent.REQUEST, reason="asked") is Mode.WAITING
+    assert store.queue_position("conv-cycle-1") == 1
+    assert store.apply("conv-cycle-1", HandoffEvent.CLAIM, staff_id=staff.id) is Mode.AGENT
+    assert store.find_conversation("conv-cycle-1").agent_id == staff.id
+    assert store.apply("conv-cycle-1", HandoffEvent.RESOLVE) is Mode.RESOLVED
+    with pytest.raises(IllegalTransition):
+        store.apply("conv-cycle-1", HandoffEvent.CLAIM, staff_id=staff.id)
+    assert store.find_conversation("conv-cycle-1").mode is Mode.RESOLVED
+
+
+@pytest.mark.integration
+def test_simultaneous_claims_exactly_one_wins(store: Store) -> None:
+    agents = [store.add_staff(f"agent{i}", f"坐席{i}", StaffRole.AGENT, "x") for i in range(8)]
+    store.conversation("conv-race-1")
+    store.apply("conv-race-1", HandoffEvent.REQUEST, reason="asked")
+    barrier = threading.Barrier(len(agents))
+    wins: list[int] = []
+    losses: list[int] = []
+
+    def claim(staff_id: int) -> None:
+        barrier.wait()
+        try:
+            store.apply("conv-race-1", HandoffEvent.CLAIM, staff_id=staff_id)
+            wins.append(staff_id)
+        except IllegalTransition:
+            losses.append(staff_id)
+
+    threads = [threading.Thread(target=claim, args=(a.id,)) for a in agents]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wins) == 1 and len(losses) == len(agents) - 1
+    assert store.find_conversation("conv-race-1").agent_id == wins[0]
+
+
+@pytest.mark.integration
+def test_messages_are_kept_in_order_with_roles(store: Store) -> None:
+    store.conversation("conv-msgs-1")
+    for role, text in [(Role.RESIDENT, "你好"), (Role.BOT, "您好"), (Role.STAFF, "我是小林")]:
+        store.add_message("conv-msgs-1", role, text)
+    rows = store.messages("conv-msgs-1")
+    assert [(m.role, m.text) for m in rows] == [(Role.RESIDENT, "你好"), (Role.BOT, "您好"), (Role.STAFF, "我是小林")]
+    assert store.messages("conv-msgs-1", after=rows[0].id)[0].text == "您好"

@@ -1,0 +1,173 @@
+"""Pages and JSON API through the real app (TestClient), Rasa unreachable."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from knowledge.service import KnowledgeBase
+
+pytestmark = pytest.mark.integration
+
+PLATE = "NA010001"
+
+
+def test_plate_page_shows_address_trust_cues_halls_and_chat(client: Any, kb: KnowledgeBase) -> None:
+    r = client.get(f"/p/{PLATE}")
+    assert r.status_code == 200
+    html = r.text
+    plate = kb.library.plates[PLATE]
+    assert plate.address in html
+    assert "南安市数据管理局（示例）" in html and "menpai.nanan.gov.cn" in html and PLATE in html
+    assert "示例数据" in html
+    assert html.count("uri.amap.com/navigation") >= 3
+    assert "api.map.baidu.com/direction" in html and "coord_type=bd09ll" in html
+    assert "apis.map.qq.com/uri/v1/routeplan" in html
+    assert 'href="tel:0595-' in html
+    assert re.search(r"(正在办公|快下班了|已下班)", html)
+    assert 'action="/p/NA010001/chat#chat"' in html and "找人工帮办" in html
+    assert "网上办、掌上办" in html and "全市通办" in html
+
+
+def test_plate_page_records_a_scan(client: Any) -> None:
+    store = client.app.state.store
+    before = store.count_events("scan")
+    client.get(f"/p/{PLATE}")
+    assert store.count_events("scan") == before + 1
+
+
+def test_unknown_plate_is_a_friendly_404_with_search(client: Any) -> None:
+    r = client.get("/p/ZZ999999")
+    assert r.status_code == 404
+    assert "没有找到这块门牌" in r.text and 'action="/search"' in r.text and "12345" in r.text
+
+
+def test_lowercase_plate_redirects_to_canonical(client: Any) -> None:
+    r = client.get("/p/na010001", follow_redirects=False)
+    assert r.status_code == 301 and r.headers["location"] == "/p/NA010001"
+
+
+def test_verify_page_tells_real_from_fake(client: Any) -> None:
+    assert "是南安市数据管理局（示例）发放的门牌" in client.get(f"/verify?code={PLATE}").text
+    assert "不是官方门牌" in client.get("/verify?code=XX000000").text
+
+
+def test_guide_page_has_picker_checklist_steps_and_source(client: Any, kb: KnowledgeBase) -> None:
+    g = kb.library.guides["id-card-renew"]
+    r = client.get("/g/id-card-renew?s=damaged")
+    assert r.status_code == 200
+    html = r.text
+    for s in g.situations:
+        assert f"?s={s.id}" in html
+    assert 'aria-current="true"' in html and "损坏的身份证" in html
+    assert 'class="flow"' in html and g.steps[0] in html
+    assert g.source.name in html and "最后核对 2026年" in html and "示例数据" in html
+    assert "打印这张单子" in html
+
+
+def test_guide_page_unknown_code_is_404_html(client: Any) -> None:
+    r = client.get("/g/no-such-item")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+
+
+def test_static_files_have_hashed_urls_and_long_cache(client: Any) -> None:
+    html = client.get("/").text
+    url = re.search(r'href="(/static/app\.css\?v=[0-9a-f]{10})"', html)
+    assert url
+    r = client.get(url.group(1))
+    assert r.status_code == 200 and r.headers["cache-control"] == "public, max-age=31536000, immutable"
+
+
+def test_healthz_reports_rasa_down_and_the_index(client: Any) -> None:
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok" and body["rasa"] == "down"
+    assert body["index"]["entries"] > 1000 and body["index"]["dense"] is True
+
+
+def test_api_ask_returns_candidates_and_answer(client: Any) -> None:
+    body = client.post("/api/ask", json={"q": "换身份证要带什么", "plate": PLATE}).json()
+    assert body["abstain"] is False
+    assert body["candidates"][0]["item"] == "id-card-renew"
+    assert {"item", "score", "situation"} <= set(body["candidates"][0])
+    assert body["answer"]["item"] == "id-card-renew" and body["answer"]["halls"]
+
+
+def test_api_ask_abstains_with_null_answer(client: Any) -> None:
+    body = client.post("/api/ask", json={"q": "阿巴阿巴 qwerty"}).json()
+    assert body["abstain"] is True and body["answer"] is None
+
+
+def test_api_error_shape_is_pinned(client: Any) -> None:
+    r = client.post("/api/ask", json={})
+    assert r.status_code == 422
+    assert r.json() == {"error": {"code": "invalid_request", "message": "q: Field required", "status": 422}}
+    r = client.get("/api/nothing-here")
+    assert r.json() == {"error": {"code": "not_found", "message": "Not Found", "status": 404}}
+
+
+def test_api_chat_one_megabyte_message_is_refused_and_nothing_stored(client: Any) -> None:
+    store = client.app.state.store
+    r = client.post("/api/chat", json={"session": "bigbigbig01", "text": "啊" * 1_000_000})
+    assert r.status_code == 413
+    assert r.json()["error"]["code"] == "too_large"
+    assert store.messages("bigbigbig01") == []
+
+
+def test_api_chat_unknown_plate_is_a_clear_400(client: Any) -> None:
+    r = client.post("/api/chat", json={"session": "plate-test-1", "text": "你好", "plate": "ZZ999999"})
+    assert r.status_code == 400
+    assert r.json()["error"] == {"code": "bad_request", "message": "unknown door plate 'ZZ999999'", "status": 400}
+
+
+def test_api_chat_without_rasa_answers_from_retrieval_and_offers_a_person(client: Any) -> None:
+    body = client.post("/api/chat", json={"session": "fallback-1", "text": "换身份证要带什么", "plate": PLATE}).json()
+    assert body["mode"] == "bot"
+    msg = body["messages"][0]
+    assert msg["kind"] == "answer" and msg["item"] == "id-card-renew"
+    assert "智能助手暂时忙" in msg["text"] and msg["offer_human"] is True
+
+
+def test_api_chat_without_rasa_still_hands_over_on_request(client: Any) -> None:
+    body = client.post("/api/chat", json={"session": "fallback-2", "text": "我要人工"}).json()
+    assert body["mode"] == "waiting" and body["messages"][0]["kind"] == "handoff"
+    again = client.post("/api/chat", json={"session": "fallback-2", "text": "还在吗"}).json()
+    assert again["mode"] == "waiting" and again["messages"][0]["queue"] == {"position": 1, "expected_minutes": 3}
+
+
+def test_chat_masks_id_numbers_in_storage(client: Any) -> None:
+    client.post("/api/chat", json={"session": "mask-test-1", "text": "我的身份证号350583199001011234 电话13912345678"})
+    stored = client.app.state.store.messages("mask-test-1")[0].text
+    assert "350583199001011234" not in stored and "13912345678" not in stored
+    assert stored.startswith("我的身份证号350583********") and "139****5678" in stored
+
+
+def test_plain_form_chat_works_without_javascript(client: Any) -> None:
+    r = client.post(f"/p/{PLATE}/chat", data={"text": "结婚登记要带什么"}, follow_redirects=False)
+    assert r.status_code == 303
+    page = client.get(f"/p/{PLATE}")
+    assert 'class="answer-card" data-item="marriage-registration"' in page.text
+
+
+def test_openapi_is_served(client: Any) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/ask", "/api/chat", "/healthz"} <= set(paths)
+
+
+def test_outside_staff_hours_residents_are_asked_to_leave_a_message(client: Any) -> None:
+    import datetime as dt
+
+    chat = client.app.state.chat
+    chat.staff_hours = "08:00-18:00"
+    try:
+        saturday = dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.UTC)  # 11:00 in 南安, a Saturday
+        monday_night = dt.datetime(2026, 11, 23, 13, 0, tzinfo=dt.UTC)  # 21:00
+        monday_morning = dt.datetime(2026, 11, 23, 1, 30, tzinfo=dt.UTC)  # 09:30
+        assert not chat.staff_on_duty(saturday) and not chat.staff_on_duty(monday_night)
+        assert chat.staff_on_duty(monday_morning)
+        if not chat.staff_on_duty():
+            body = client.post("/api/chat", json={"session": "after-hours-2", "text": "我要人工"}).json()
+            assert body["messages"][1]["offer_message"] is True and "下班时间" in body["messages"][1]["text"]
+    finally:
+        chat.staff_hours = "always"

@@ -1,0 +1,46 @@
+"""Door plates: every QR decodes (with a real decoder, zxing-cpp) to the plate's URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import zxingcpp
+from PIL import Image
+
+from knowledge.errors import BadRequest
+from knowledge.settings import Settings
+from web.plates import make_plates
+
+pytestmark = pytest.mark.integration
+
+
+def test_plates_png_every_qr_decodes_to_its_url(settings: Settings, tmp_path: Path, library) -> None:  # type: ignore[no-untyped-def]
+    s = settings.model_copy(update={"public_base_url": "https://menpai.nanan.gov.cn"})
+    out = make_plates(s, tmp_path / "png", fmt="png")
+    files = sorted(out.glob("*.png"))
+    assert len(files) == len(library.plates)
+    for f in files:
+        results = zxingcpp.read_barcodes(Image.open(f))
+        assert len(results) == 1, f.name
+        assert results[0].text == f"https://menpai.nanan.gov.cn/p/{f.stem}"
+        assert results[0].ec_level == "H"
+
+
+def test_plates_pdf_sheet_for_one_town(settings: Settings, tmp_path: Path, library) -> None:  # type: ignore[no-untyped-def]
+    out = make_plates(settings, tmp_path / "x.pdf", fmt="pdf", town="水头镇")
+    data = out.read_bytes()
+    n = sum(1 for p in library.plates.values() if p.town == "水头镇")
+    assert data.startswith(b"%PDF")
+    assert data.count(b"/Type /Page\n") + data.count(b"/Type /Page ") >= (n + 3) // 4
+
+
+def test_plates_svg_has_title_code_and_qr(settings: Settings, tmp_path: Path) -> None:
+    out = make_plates(settings, tmp_path / "svg", fmt="svg", limit=2)
+    svg = sorted(out.glob("*.svg"))[0].read_text(encoding="utf-8")
+    assert "数字政务门牌 · 扫码办事" in svg and "NA010001" in svg and "<path" in svg
+
+
+def test_plates_unknown_town_is_a_clear_error(settings: Settings, tmp_path: Path) -> None:
+    with pytest.raises(BadRequest, match="no door plates for town '火星镇'"):
+        make_plates(settings, tmp_path / "x.pdf", town="火星镇")

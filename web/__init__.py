@@ -1,0 +1,1 @@
+"""Web process: FastAPI app, channels, help desk."""

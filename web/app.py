@@ -1,0 +1,122 @@
+"""The web process: one composition root, nothing heavy at import.
+
+``create_app(settings)`` wires the routes; the index, the embedding model and
+the database open in ``lifespan`` and live on ``app.state``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from knowledge.errors import MenpaiError
+from knowledge.service import KnowledgeBase
+from knowledge.settings import Settings
+from web import errors
+from web.auth import Auth
+from web.chat import ChatService, RasaClient
+from web.delivery import Delivery
+from web.rendering import Renderer
+from web.routes import api, pages, staff, wechat
+from web.static import HashedStatic
+from web.storage import Store, make_engine
+from web.wechat import WeChatAPI, WeChatChannel, WeChatConfig, WeChatService
+from web.wechat_fake import create_fake_app
+from web.workorders import WebhookSender, WorkOrders
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+MAX_BODY_BYTES = 64 * 1024  # a chat message is at most 1000 characters; WeChat XML is small
+
+
+def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = None) -> FastAPI:
+    """Build the FastAPI app for these settings (tests pass their own)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = app.state
+        state.kb = kb or KnowledgeBase.open(settings)
+        state.store = Store(make_engine(settings.db_url))
+        state.store.migrate()
+        state.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
+        state.auth = Auth(settings, state.store)
+        state.delivery = Delivery(state.store)
+        state.chat = ChatService(
+            state.kb,
+            state.store,
+            state.rasa,
+            rasa_required=settings.rasa_required,
+            base_url=settings.public_base_url,
+            staff_hours=settings.staff_hours,
+        )
+        state.wechat = _wechat(settings, state)
+        state.workorders = WorkOrders(state.store)
+        state.webhook = None
+        if settings.hotline_webhook_url:
+            secret = settings.hotline_webhook_secret.get_secret_value() if settings.hotline_webhook_secret else ""
+            state.webhook = WebhookSender(state.store, settings.hotline_webhook_url, secret)
+            state.webhook_task = asyncio.create_task(state.webhook.run_forever())
+        logger.info("menpai web ready: %s", state.kb.index.describe())
+        try:
+            yield
+        finally:
+            if state.webhook is not None:
+                state.webhook_task.cancel()
+            await state.rasa.aclose()
+            state.store.engine.dispose()
+
+    app = FastAPI(
+        title="数字政务门牌 menpai",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Door-plate pages, guides, and the chat API of the 数字政务门牌 assistant (sample data).",
+    )
+    app.state.settings = settings
+    static = HashedStatic(STATIC_DIR)
+    app.state.static = static
+    app.state.renderer = Renderer(settings, static)
+    app.mount("/static", static.app(), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.include_router(staff.router)
+    app.include_router(wechat.router)
+    app.add_middleware(errors.BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_exception_handler(MenpaiError, errors.menpai_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, errors.http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, errors.validation_error)  # type: ignore[arg-type]
+    return app
+
+
+def _wechat(settings: Settings, state: Any) -> WeChatService | None:
+    """The WeChat channel when configured; 'fake' API base = the built-in local fake."""
+    if settings.wechat_token is None or not settings.wechat_appid:
+        return None
+    secret = settings.wechat_secret.get_secret_value() if settings.wechat_secret else ""
+    config = WeChatConfig(
+        token=settings.wechat_token.get_secret_value(),
+        appid=settings.wechat_appid,
+        secret=secret,
+        aes_key=settings.wechat_aes_key.get_secret_value() if settings.wechat_aes_key else "",
+        api_base=settings.wechat_api_base,
+        passive_seconds=settings.wechat_passive_seconds,
+    )
+    client = None
+    if settings.wechat_api_base == "fake":
+        state.wechat_fake = create_fake_app(settings.wechat_appid, secret)
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=state.wechat_fake), timeout=5.0)
+        config.api_base = "http://fake-wechat"
+    api = WeChatAPI(config, client)
+    channel = WeChatChannel(api, state.store)
+    state.delivery.register("wechat", channel)
+    return WeChatService(config, state.kb, state.store, state.chat, channel)

@@ -1,0 +1,308 @@
+"""One chat turn: normalise + retrieve → Rasa (REST channel) → render the payloads.
+
+When Rasa is down or slow the turn is answered from retrieval alone (marked as
+such) and a person is still offered: a resident never meets a dead page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from knowledge.answer import WECHAT_TEXT_LIMIT, render_html, render_text
+from knowledge.errors import BadRequest, MenpaiError
+from knowledge.places import CHINA_TZ
+from knowledge.retrieval import Aspect, RetrievalResult
+from knowledge.service import KnowledgeBase
+from web.handoff import HandoffEvent, IllegalTransition, Mode, resident_talks_to_bot
+from web.storage import Role, Store
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 1000
+# Without Rasa, an explicit request for a person is still honoured.
+HUMAN_REQUEST = re.compile(r"人工|真人|客服|找个人|找人帮|工作人员|投诉")
+
+TEXTS = {
+    "greet": "您好！我是南安市数字政务门牌助手（示例）。想办什么事，直接说就行，比如“换身份证要带什么”。",
+    "thank": "不客气！还有别的事情随时问我。",
+    "goodbye": "好的，祝您办事顺利，再见！",
+    "iamabot": "我是自动回复的智能助手，答案来自政务服务办事攻略。需要真人的话，点“找人工帮办”或者说“人工”。",
+    "rephrase": "不好意思，我没太听懂您要办什么事。可以换个说法吗？比如“给孩子上户口要带什么”。也可以说“人工”找工作人员。",
+    "decline": "这个问题我帮不上忙，我只懂政务服务办事。您可以问办事要带的材料、在哪办、要多少钱；也可以找人工帮您。",
+    "which_service": "您想问哪件事呢？比如“换身份证”“医保缴费”“公积金提取”。",
+    "ok_no_human": "好的。您还可以换个说法再问我。",
+    "anything_else": "好的。还有别的想问的吗？",
+    "handoff": "好的，正在为您转接人工，请稍等。工作人员会看到您前面问过的内容，不用再说一遍。",
+    "choose_situation": "不同情况要带的东西不一样。您是哪种情况？",
+    "choose_item": "我不太确定您想办哪一件，是下面哪个？",
+    "rasa_down": "（智能助手暂时忙，以下为自动检索结果）",
+    "nothing_found": "抱歉，没有找到和您的问题对应的办事攻略。可以换个说法，或者点“找人工帮办”。",
+    "waiting": "已经为您转接人工，前面还有 {ahead} 位，预计等 {minutes} 分钟。您可以继续留言，工作人员会看到。",
+    "agent": "工作人员已收到您的消息。",
+    "after_hours": "现在是下班时间（工作人员周一至周五 {hours} 在线）。请留下电话和留言，上班后工作人员会回电；也可以先问我。",
+}
+
+
+class RasaUnavailable(MenpaiError):
+    code = "rasa_unavailable"
+
+
+WAIT_MINUTES_PER_PLACE = 3
+CHANNEL_TEXT_LIMITS = {"wechat": WECHAT_TEXT_LIMIT}
+
+
+@dataclass
+class ChatReply:
+    mode: Mode
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    rasa: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mode": self.mode.value, "messages": self.messages}
+
+
+class RasaClient:
+    """Rasa's REST channel on loopback. The HTTP API is never used."""
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=min(timeout, 0.5)))
+
+    async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            response = await self._client.post(
+                f"{self.base_url}/webhooks/rest/webhook",
+                json={"sender": sender, "message": text, "metadata": metadata},
+            )
+            response.raise_for_status()
+            data = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise RasaUnavailable(f"rasa did not answer: {exc!r}") from exc
+        if not isinstance(data, list):
+            raise RasaUnavailable("rasa answered with something that is not a list")
+        return [m for m in data if isinstance(m, dict)]
+
+    async def healthy(self) -> bool:
+        try:
+            response = await self._client.get(f"{self.base_url}/webhooks/rest/", timeout=0.5)
+            return response.status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def retrieval_metadata(kb: KnowledgeBase, result: RetrievalResult) -> dict[str, Any]:
+    """The retrieval result as Rasa needs it: candidates with titles and situations."""
+    data = result.as_metadata()
+    candidates = []
+    for c in result.candidates:
+        guide = kb.library.guides[c.item]
+        candidates.append(
+            {
+                "item": c.item,
+                "title": guide.title,
+                "score": c.score,
+                "situation": c.situation,
+                "situations": [{"id": s.id, "name": s.name} for s in guide.situations],
+            }
+        )
+    data["candidates"] = candidates
+    return data
+
+
+class ChatService:
+    """Runs chat turns for every channel (web widget, WeChat, API)."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        store: Store,
+        rasa: RasaClient,
+        *,
+        rasa_required: bool = False,
+        base_url: str = "",
+        staff_hours: str = "08:00-18:00",
+    ) -> None:
+        self.staff_hours = staff_hours
+        self.kb = kb
+        self.store = store
+        self.rasa = rasa
+        self.rasa_required = rasa_required
+        self.base_url = base_url
+
+    async def turn(
+        self,
+        session: str,
+        text: str,
+        *,
+        plate: str | None = None,
+        channel: str = "web",
+        choice: dict[str, str] | None = None,
+    ) -> ChatReply:
+        text = (text or "").strip()
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise BadRequest(f"message too long: {len(text)} characters, at most {MAX_MESSAGE_CHARS}")
+        if not text and not choice:
+            raise BadRequest("empty message: send some text or a choice")
+        if plate and plate.upper() not in self.kb.library.plates:
+            raise BadRequest(f"unknown door plate {plate!r}")
+        plate = plate.upper() if plate else None
+        conv = self.store.conversation(session, channel, plate)
+        shown = text or (choice or {}).get("label", "")
+        self.store.add_message(session, Role.RESIDENT, shown or "(选择)")
+        self.store.record("question", plate=plate or conv.plate, town=self._town(plate or conv.plate), detail=shown)
+        if not resident_talks_to_bot(conv.mode):
+            # With a person (or waiting for one): the message goes to staff, not to Rasa.
+            return ChatReply(conv.mode, [self.queue_message(session)] if conv.mode is Mode.WAITING else [])
+        if conv.mode is Mode.RESOLVED:
+            self.store.apply(session, HandoffEvent.REOPEN)
+        result = await asyncio.to_thread(self.kb.retriever.search, text or shown)
+        metadata: dict[str, Any] = {"plate": plate or conv.plate, "retrieval": retrieval_metadata(self.kb, result)}
+        message = text
+        if choice:
+            metadata["choice"] = choice
+            message = "/choose_option"
+        rasa_up = True
+        try:
+            payloads = await self.rasa.send(session, message, metadata)
+        except RasaUnavailable as exc:
+            if self.rasa_required:
+                raise
+            logger.warning("answering from retrieval alone: %s", exc)
+            rasa_up = False
+            payloads = self._fallback(result, choice)
+        messages = []
+        mode = Mode.BOT
+        for raw in payloads:
+            payload = raw.get("custom") if isinstance(raw.get("custom"), dict) else None
+            if payload is None and raw.get("text"):
+                payload = {"kind": "text", "text": raw["text"]}
+            if payload is None:
+                continue
+            rendered = self.render(
+                payload, plate or conv.plate, retrieval_only=not rasa_up, text_limit=CHANNEL_TEXT_LIMITS.get(channel)
+            )
+            if rendered["kind"] == "handoff":
+                mode = self.request_human(session, str(payload.get("reason") or "asked"), plate or conv.plate)
+            if rendered.get("item"):
+                self.store.set_item(session, rendered["item"])
+                if rendered["kind"] == "answer":
+                    self.store.record("answer", plate=plate or conv.plate, item=rendered["item"])
+            self.store.add_message(session, Role.BOT, rendered["text"], rendered["kind"], payload)
+            messages.append(rendered)
+            if rendered["kind"] == "handoff":
+                messages.append(self.queue_message(session))
+        if not messages:
+            messages.append({"kind": "text", "text": TEXTS["rephrase"]})
+        if result.abstain:
+            self.store.record("unanswered", plate=plate or conv.plate, detail=text)
+        return ChatReply(mode, messages, rasa_up)
+
+    def request_human(self, session: str, reason: str, plate: str | None) -> Mode:
+        """Put the chat in the staff queue (idempotent when already there)."""
+        try:
+            mode = self.store.apply(session, HandoffEvent.REQUEST, reason=reason)
+        except IllegalTransition as exc:
+            mode = exc.mode
+        self.store.record("help_request", plate=plate, detail=reason)
+        return mode
+
+    def staff_on_duty(self, now: dt.datetime | None = None) -> bool:
+        if self.staff_hours == "always":
+            return True
+        local = (now or dt.datetime.now(dt.UTC)).astimezone(CHINA_TZ)
+        start, end = self.staff_hours.split("-")
+        return local.weekday() < 5 and start <= local.strftime("%H:%M") < end
+
+    def queue_message(self, session: str) -> dict[str, Any]:
+        if not self.staff_on_duty():
+            return {"kind": "text", "text": TEXTS["after_hours"].format(hours=self.staff_hours), "offer_message": True}
+        place = self.store.queue_position(session)
+        ahead = max(0, place - 1)
+        return {
+            "kind": "text",
+            "text": TEXTS["waiting"].format(ahead=ahead, minutes=max(1, place) * WAIT_MINUTES_PER_PLACE),
+            "queue": {"position": place, "expected_minutes": max(1, place) * WAIT_MINUTES_PER_PLACE},
+            "offer_message": True,
+        }
+
+    def _fallback(self, result: RetrievalResult, choice: dict[str, str] | None) -> list[dict[str, Any]]:
+        """What Rasa would have said, from retrieval alone, plus the human offer."""
+        if choice and choice.get("kind") == "situation" and choice.get("item"):
+            return [
+                {
+                    "custom": {
+                        "kind": "answer",
+                        "item": choice["item"],
+                        "situation": choice["value"],
+                        "aspect": "materials",
+                    }
+                }
+            ]
+        if choice and choice.get("kind") == "item":
+            return [{"custom": {"kind": "answer", "item": choice["value"], "situation": None, "aspect": "materials"}}]
+        if HUMAN_REQUEST.search(result.normalized):
+            return [{"custom": {"kind": "handoff", "reason": "asked"}}]
+        top = result.top
+        if top is None:
+            return [{"custom": {"kind": "rephrase", "key": "nothing_found", "offer_human": True}}]
+        return [
+            {
+                "custom": {
+                    "kind": "answer",
+                    "item": top.item,
+                    "situation": top.situation,
+                    "aspect": (result.aspect or Aspect.MATERIALS).value,
+                }
+            }
+        ]
+
+    def render(
+        self, payload: dict[str, Any], plate: str | None, *, retrieval_only: bool = False, text_limit: int | None = None
+    ) -> dict[str, Any]:
+        """Turn a structured payload into a message for the channel."""
+        kind = payload.get("kind")
+        if kind == "answer" and payload.get("item") in self.kb.library.guides:
+            lng = lat = None
+            if plate and plate in self.kb.library.plates:
+                p = self.kb.library.plates[plate]
+                lng, lat = p.lng, p.lat
+            aspect = Aspect(payload.get("aspect") or "materials")
+            answer = self.kb.answer(payload["item"], payload.get("situation"), aspect, lng=lng, lat=lat)
+            answer.retrieval_only = retrieval_only
+            answer.url = f"{self.base_url}{answer.url}"
+            return {
+                "kind": "answer",
+                "item": answer.item,
+                "situation": answer.situation,
+                "text": render_text(answer, text_limit),
+                "html": render_html(answer),
+                "offer_human": retrieval_only,
+            }
+        if kind == "choices":
+            key = "choose_situation" if payload.get("choice_kind") == "situation" else "choose_item"
+            return {
+                "kind": "choices",
+                "item": payload.get("item"),
+                "choice_kind": payload.get("choice_kind"),
+                "text": TEXTS[key],
+                "choices": payload.get("options") or [],
+            }
+        if kind == "handoff":
+            return {"kind": "handoff", "text": TEXTS["handoff"], "reason": payload.get("reason")}
+        text = payload.get("text") or TEXTS.get(str(payload.get("key")), TEXTS["rephrase"])
+        return {"kind": "text", "text": text, "offer_human": bool(payload.get("offer_human"))}
+
+    def _town(self, plate: str | None) -> str | None:
+        p = self.kb.library.plates.get(plate or "")
+        return p.town if p else None

@@ -1,0 +1,119 @@
+"""One error policy: domain exceptions → an HTML page for people, one JSON shape for the API.
+
+JSON shape, pinned by tests: {"error": {"code": str, "message": str, "status": int}}
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from knowledge.errors import ContentError, MenpaiError
+
+logger = logging.getLogger(__name__)
+
+_JSON_PREFIXES = ("/api/", "/healthz", "/wechat", "/openapi", "/staff/api/")
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    422: "invalid_request",
+    429: "too_many_requests",
+}
+_TITLES = {
+    400: "请求有误",
+    401: "请先登录",
+    403: "没有权限",
+    404: "没有找到这个页面",
+    413: "内容太长了",
+    422: "填写的内容有误",
+    500: "系统出了点问题",
+}
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith(_JSON_PREFIXES) or "application/json" in request.headers.get("accept", "")
+
+
+def error_response(request: Request, status: int, code: str, message: str) -> Response:
+    if wants_json(request):
+        return JSONResponse({"error": {"code": code, "message": message, "status": status}}, status_code=status)
+    renderer = request.app.state.renderer
+    return renderer.page(
+        request,
+        "error.html",
+        {"status": status, "title": _TITLES.get(status, "出错了"), "message": message},
+        status=status,
+    )
+
+
+async def menpai_error(request: Request, exc: MenpaiError) -> Response:
+    if exc.code == "login_required" and not wants_json(request):
+        return RedirectResponse(f"/staff/login?next={request.url.path}", status_code=303)
+    if isinstance(exc, ContentError):
+        logger.error("content problems: %s", "; ".join(str(p) for p in exc.problems[:5]))
+    elif exc.status >= 500:
+        logger.error("%s: %s", exc.code, exc)
+    return error_response(request, exc.status, exc.code, str(exc))
+
+
+async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    code = _CODES.get(exc.status_code, "error")
+    return error_response(request, exc.status_code, code, str(exc.detail))
+
+
+async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+    message = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid request"))
+    return error_response(request, 422, "invalid_request", message)
+
+
+class BodyLimit:
+    """Refuse request bodies over a limit before reading them (a 1 MB message gets a 413)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        too_big = length is not None and length.isdigit() and int(length) > self.max_bytes
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        request = Request(scope)
+        message = f"request body over {self.max_bytes // 1024} KB"
+        if too_big:
+            response = error_response(request, 413, "too_large", message)
+            await response(scope, receive, send)
+            return
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            response = error_response(request, 413, "too_large", message)
+            await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass

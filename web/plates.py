@@ -1,0 +1,133 @@
+"""Print-ready door plates: a QR code with the plate URL, title, address, short code.
+
+Error correction is level H (30% of the code can be lost): plates hang outdoors,
+get dirty, scratched and sun-bleached.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import qrcode
+import qrcode.image.svg
+from qrcode.constants import ERROR_CORRECT_H
+
+from knowledge.errors import BadRequest
+from knowledge.library import load_library
+from knowledge.schema import Plate
+from knowledge.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+TITLE = "数字政务门牌 · 扫码办事"
+
+
+def plate_url(base: str, code: str) -> str:
+    return f"{base.rstrip('/')}/p/{code}"
+
+
+def _qr(data: str) -> qrcode.QRCode:
+    qr = qrcode.QRCode(error_correction=ERROR_CORRECT_H, box_size=10, border=4)
+    qr.add_data(data)
+    qr.make(fit=True)
+    return qr
+
+
+def qr_png(data: str) -> bytes:
+    buf = io.BytesIO()
+    _qr(data).make_image(fill_color="black", back_color="white").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def plate_svg(plate: Plate, url: str, issuer: str) -> str:
+    """One plate as a standalone SVG (for a sign maker)."""
+    qr_svg = _qr(url).make_image(image_factory=qrcode.image.svg.SvgPathImage).to_string(encoding="unicode")
+    inner = qr_svg[qr_svg.index(">") + 1 : qr_svg.rindex("</svg>")]
+    size = _qr(url).modules_count + 8
+    address = escape(plate.address + (f" {plate.building}" if plate.building else ""))
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="120mm" height="160mm" viewBox="0 0 120 160">'
+        '<rect width="120" height="160" rx="6" fill="#0b4f9c"/>'
+        '<rect x="6" y="22" width="108" height="132" rx="4" fill="#fff"/>'
+        f'<text x="60" y="15" font-size="8" fill="#fff" text-anchor="middle" font-weight="bold">{escape(TITLE)}</text>'
+        f'<svg x="20" y="26" width="80" height="80" viewBox="0 0 {size} {size}">{inner}</svg>'
+        f'<text x="60" y="118" font-size="6" text-anchor="middle">{address}</text>'
+        f'<text x="60" y="130" font-size="7" text-anchor="middle" font-family="monospace">{plate.code}</text>'
+        f'<text x="60" y="145" font-size="4.5" text-anchor="middle">{escape(issuer)}发放 · 微信/相机扫码</text>'
+        "</svg>"
+    )
+
+
+def _pdf(plates: Sequence[Plate], settings: Settings, out: Path) -> None:
+    from reportlab.lib.colors import HexColor, white
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    c = canvas.Canvas(str(out), pagesize=A4)
+    c.setTitle("数字政务门牌（示例）")
+    page_w, page_h = A4
+    w, h = 90 * mm, 125 * mm
+    cols, rows = 2, 2
+    margin_x = (page_w - cols * w) / 3
+    margin_y = (page_h - rows * h) / 3
+    for n, plate in enumerate(plates):
+        slot = n % (cols * rows)
+        if n and slot == 0:
+            c.showPage()
+        x = margin_x + (slot % cols) * (w + margin_x)
+        y = page_h - (margin_y + (slot // cols + 1) * h + (slot // cols) * margin_y)
+        c.setFillColor(HexColor("#0b4f9c"))
+        c.roundRect(x, y, w, h, 4 * mm, fill=1, stroke=0)
+        c.setFillColor(white)
+        c.roundRect(x + 4 * mm, y + 4 * mm, w - 8 * mm, h - 20 * mm, 3 * mm, fill=1, stroke=0)
+        c.setFont("STSong-Light", 14)
+        c.drawCentredString(x + w / 2, y + h - 11 * mm, TITLE)
+        url = plate_url(settings.public_base_url, plate.code)
+        q = 62 * mm
+        c.drawImage(ImageReader(io.BytesIO(qr_png(url))), x + (w - q) / 2, y + h - 20 * mm - q, q, q)
+        c.setFillColor(HexColor("#111111"))
+        c.setFont("STSong-Light", 11)
+        address = plate.address + (f" {plate.building}" if plate.building else "")
+        c.drawCentredString(x + w / 2, y + 30 * mm, address)
+        c.setFont("Courier-Bold", 16)
+        c.drawCentredString(x + w / 2, y + 20 * mm, plate.code)
+        c.setFont("STSong-Light", 8)
+        c.drawCentredString(x + w / 2, y + 12 * mm, f"{settings.issuing_body}发放 · 网址 {settings.official_domain}")
+        c.drawCentredString(x + w / 2, y + 7 * mm, "示例门牌 · 不要扫码付款")
+    c.save()
+
+
+def make_plates(
+    settings: Settings, out: Path, *, fmt: str = "pdf", town: str | None = None, limit: int | None = None
+) -> Path:
+    """Write plates as one PDF sheet, or one SVG/PNG file per plate into a folder."""
+    lib = load_library(settings.guides_path, settings.catalogue)
+    plates = [p for p in lib.plates.values() if town is None or p.town == town]
+    if not plates:
+        towns = sorted({p.town for p in lib.plates.values()})
+        raise BadRequest(f"no door plates for town {town!r}; towns: {'、'.join(towns)}")
+    plates = plates[:limit] if limit else plates
+    if fmt == "pdf":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _pdf(plates, settings, out)
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    for plate in plates:
+        url = plate_url(settings.public_base_url, plate.code)
+        if fmt == "svg":
+            (out / f"{plate.code}.svg").write_text(plate_svg(plate, url, settings.issuing_body), encoding="utf-8")
+        elif fmt == "png":
+            (out / f"{plate.code}.png").write_bytes(qr_png(url))
+        else:
+            raise BadRequest(f"unknown format {fmt!r}: use pdf, svg or png")
+    logger.info("wrote %d plates to %s", len(plates), out)
+    return out

@@ -1,0 +1,59 @@
+"""Templates: one Jinja2 environment, filters registered in one place, autoescape on."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from knowledge.settings import Settings
+from web.static import HashedStatic
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _distance(metres: float) -> str:
+    return f"{int(round(metres, -1))}米" if metres < 1000 else f"{metres / 1000:.1f}公里"
+
+
+def _date_cn(value: dt.date) -> str:
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+class Renderer:
+    def __init__(self, settings: Settings, static: HashedStatic) -> None:
+        self.settings = settings
+        self.env = Environment(
+            loader=FileSystemLoader(TEMPLATES),
+            autoescape=select_autoescape(["html"]),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["distance"] = _distance
+        self.env.filters["date_cn"] = _date_cn
+        self.env.globals["static"] = static.url
+        self.env.globals["site"] = {
+            "issuing_body": settings.issuing_body,
+            "domain": settings.official_domain,
+            "video_help_url": settings.video_help_url,
+        }
+
+    def render(self, template: str, context: dict[str, Any]) -> str:
+        return self.env.get_template(template).render(**context)
+
+    def page(
+        self,
+        request: Request,
+        template: str,
+        context: dict[str, Any],
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+    ) -> HTMLResponse:
+        html = self.render(template, {"request_path": request.url.path, **context})
+        response = HTMLResponse(html, status_code=status, headers=headers)
+        response.headers.setdefault("Cache-Control", "no-cache")
+        return response

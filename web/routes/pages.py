@@ -1,0 +1,379 @@
+"""Pages for people: door plate, guide, search, verify. Views do the I/O; templates display."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from knowledge.answer import Answer, render_html
+from knowledge.errors import BadRequest, NotFound
+from knowledge.places import NearbyHall, hours_text, nearest_halls
+from knowledge.schema import Guide, HallLevel, Plate
+from knowledge.service import KnowledgeBase
+from web.chat import MAX_MESSAGE_CHARS, ChatService
+from web.deps import get_chat, get_kb, get_store
+from web.storage import Store, new_session_id
+
+router = APIRouter()
+
+POPULAR = [
+    "id-card-renew",
+    "medical-insurance-resident",
+    "hukou-newborn",
+    "social-card-apply",
+    "hpf-withdraw-rent",
+    "elderly-allowance",
+    "driving-license-renew",
+    "property-transfer",
+]
+
+
+@dataclass
+class GuideLink:
+    code: str
+    title: str
+    dept: str
+    fully_online: bool = False
+
+
+@dataclass
+class HallView:
+    near: NearbyHall
+    hours: str
+
+
+@dataclass
+class ChatLine:
+    role: str
+    kind: str
+    text: str
+    html: str = ""
+    choices: list[dict[str, str]] = field(default_factory=list)
+    choice_kind: str = ""
+    item: str = ""
+
+
+@dataclass
+class PlatePage:
+    plate: Plate
+    centres: list[HallView]
+    stations: list[HallView]
+    nearby_items: list[GuideLink]
+    online_items: list[GuideLink]
+    citywide_items: list[GuideLink]
+    popular: list[GuideLink]
+    session: str
+    chat: list[ChatLine]
+    mode: str
+
+
+def _link(g: Guide) -> GuideLink:
+    return GuideLink(g.code, g.title, g.dept, g.online.fully_online)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _renderer(request: Request) -> Any:
+    return request.app.state.renderer
+
+
+def _plate_or_404(kb: KnowledgeBase, code: str) -> Plate:
+    plate = kb.library.plates.get(code.strip().upper())
+    if plate is None:
+        raise NotFound(f"门牌编号 {code} 不存在")
+    return plate
+
+
+def _transcript(store: Store, session: str, kb: KnowledgeBase, plate: str | None) -> tuple[list[ChatLine], str]:
+    conv = store.conversation(session, "web", plate)
+    lines = []
+    for m in store.messages(session):
+        payload = m.payload or {}
+        html = ""
+        if m.kind == "answer" and payload.get("item") in kb.library.guides:
+            html = render_html(kb.answer(payload["item"], payload.get("situation")))
+        lines.append(
+            ChatLine(
+                m.role.value,
+                m.kind,
+                m.text,
+                html,
+                payload.get("options") or [],
+                str(payload.get("choice_kind") or ""),
+                str(payload.get("item") or ""),
+            )
+        )
+    return lines, conv.mode.value
+
+
+def plate_page(kb: KnowledgeBase, store: Store, plate: Plate, session: str) -> PlatePage:
+    lib = kb.library
+    now = _now()
+    centres = [
+        n
+        for n in nearest_halls(
+            [h for h in lib.halls.values() if h.level is not HallLevel.VILLAGE],
+            plate.lng,
+            plate.lat,
+            now,
+            lib.holidays,
+            limit=2,
+        )
+    ]
+    stations = nearest_halls(
+        [h for h in lib.halls.values() if h.level is HallLevel.VILLAGE],
+        plate.lng,
+        plate.lat,
+        now,
+        lib.holidays,
+        limit=2,
+    )
+    near_codes: set[str] = set()
+    for n in [*centres, *stations]:
+        if n.hall.level is not HallLevel.CITY:
+            near_codes.update(n.hall.items)
+    guides = sorted(lib.guides.values(), key=lambda g: g.code)
+    chat, mode = _transcript(store, session, kb, plate.code)
+    return PlatePage(
+        plate=plate,
+        centres=[HallView(n, hours_text(n.hall)) for n in centres],
+        stations=[HallView(n, hours_text(n.hall)) for n in stations],
+        nearby_items=[_link(g) for g in guides if g.code in near_codes and not g.bundle],
+        online_items=[
+            _link(g)
+            for g in guides
+            if g.online.fully_online or any(c.kind.value in ("mobile", "miniprogram") for c in g.online.channels)
+        ],
+        citywide_items=[_link(g) for g in guides if g.where.citywide],
+        popular=[_link(lib.guides[c]) for c in POPULAR if c in lib.guides],
+        session=session,
+        chat=chat,
+        mode=mode,
+    )
+
+
+def _session_cookie(request: Request) -> str:
+    value = request.cookies.get("menpai_session", "")
+    return value if value.isalnum() and 8 <= len(value) <= 64 else new_session_id()
+
+
+def _with_session(response: Response, session: str) -> Response:
+    response.set_cookie("menpai_session", session, max_age=7 * 24 * 3600, httponly=True, samesite="lax")
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request, kb: Annotated[KnowledgeBase, Depends(get_kb)]) -> Response:
+    by_dept: dict[str, list[GuideLink]] = {}
+    for g in sorted(kb.library.guides.values(), key=lambda g: (g.bundle, g.dept, g.code)):
+        by_dept.setdefault("一件事" if g.bundle else g.dept, []).append(_link(g))
+    popular = [_link(kb.library.guides[c]) for c in POPULAR if c in kb.library.guides]
+    return _renderer(request).page(request, "home.html", {"by_dept": by_dept, "popular": popular})
+
+
+@router.get("/p/{code}", response_class=HTMLResponse)
+async def plate(
+    request: Request,
+    code: str,
+    kb: Annotated[KnowledgeBase, Depends(get_kb)],
+    store: Annotated[Store, Depends(get_store)],
+) -> Response:
+    p = kb.library.plates.get(code.strip().upper())
+    if p is None:
+        return _renderer(request).page(request, "plate_unknown.html", {"code": code[:32]}, status=404)
+    if p.code != code:
+        return RedirectResponse(f"/p/{p.code}", status_code=301)
+    session = _session_cookie(request)
+    store.record("scan", plate=p.code, town=p.town)
+    page = plate_page(kb, store, p, session)
+    return _with_session(_renderer(request).page(request, "plate.html", {"page": page}), session)
+
+
+@router.post("/p/{code}/chat", response_class=HTMLResponse)
+async def plate_chat(
+    request: Request,
+    code: str,
+    kb: Annotated[KnowledgeBase, Depends(get_kb)],
+    store: Annotated[Store, Depends(get_store)],
+    chat: Annotated[ChatService, Depends(get_chat)],
+    text: Annotated[str, Form(max_length=MAX_MESSAGE_CHARS)] = "",
+    choice_kind: Annotated[str, Form(max_length=16)] = "",
+    choice_value: Annotated[str, Form(max_length=64)] = "",
+    choice_item: Annotated[str, Form(max_length=64)] = "",
+    choice_label: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """The chat without JavaScript: a plain form post that re-renders the page."""
+    p = _plate_or_404(kb, code)
+    session = _session_cookie(request)
+    choice = None
+    if choice_kind in ("situation", "item") and choice_value:
+        choice = {"kind": choice_kind, "value": choice_value, "item": choice_item, "label": choice_label}
+    if text.strip() or choice:
+        await chat.turn(session, text, plate=p.code, choice=choice)
+    response = RedirectResponse(f"/p/{p.code}#chat", status_code=303)
+    return _with_session(response, session)
+
+
+@dataclass
+class GuidePage:
+    guide: Guide
+    answer: Answer
+    answer_html: str
+    plate: Plate | None
+    halls: list[HallView]
+    prerequisites: list[GuideLink]
+    follow_ups: list[GuideLink]
+    members: list[GuideLink]
+    part_of: list[GuideLink]
+
+
+@router.get("/g/{code}", response_class=HTMLResponse)
+async def guide(
+    request: Request,
+    code: str,
+    kb: Annotated[KnowledgeBase, Depends(get_kb)],
+    s: Annotated[str | None, Query(max_length=64)] = None,
+    plate: Annotated[str | None, Query(max_length=16)] = None,
+) -> Response:
+    lib = kb.library
+    g = lib.guides.get(code)
+    if g is None:
+        raise NotFound(f"没有编号为 {code} 的办事攻略")
+    p = lib.plates.get((plate or "").upper())
+    lng, lat = (p.lng, p.lat) if p else (None, None)
+    answer = kb.answer(code, s if s in [x.id for x in g.situations] else None, lng=lng, lat=lat)
+    if p is None:
+        centre = [h for h in lib.halls.values() if h.level is HallLevel.CITY and code in h.items]
+        halls = (
+            [
+                HallView(n, hours_text(n.hall))
+                for n in nearest_halls(centre, centre[0].lng, centre[0].lat, _now(), lib.holidays, limit=1)
+            ]
+            if centre
+            else []
+        )
+    else:
+        halls = [
+            HallView(n, hours_text(n.hall))
+            for n in nearest_halls(lib.halls.values(), p.lng, p.lat, _now(), lib.holidays, item=code, limit=3)
+        ]
+    page = GuidePage(
+        guide=g,
+        answer=answer,
+        answer_html=render_html(answer),
+        plate=p,
+        halls=halls,
+        prerequisites=[_link(lib.guides[c]) for c in g.prerequisites if c in lib.guides],
+        follow_ups=[_link(lib.guides[c]) for c in g.follow_ups if c in lib.guides],
+        members=[_link(lib.guides[c]) for c in g.members if c in lib.guides],
+        part_of=[_link(b) for b in lib.guides.values() if code in b.members],
+    )
+    return _renderer(request).page(request, "guide.html", {"page": page})
+
+
+@router.get("/search", response_class=HTMLResponse)
+async def search(
+    request: Request,
+    kb: Annotated[KnowledgeBase, Depends(get_kb)],
+    store: Annotated[Store, Depends(get_store)],
+    q: Annotated[str, Query(max_length=MAX_MESSAGE_CHARS)] = "",
+    plate: Annotated[str | None, Query(max_length=16)] = None,
+) -> Response:
+    q = q.strip()
+    context: dict[str, Any] = {"q": q, "plate": plate, "result": None, "answer_html": "", "candidates": []}
+    if q:
+        p = kb.library.plates.get((plate or "").upper())
+        result = await asyncio.to_thread(kb.ask, q, plate=p.code if p else None)
+        store.record(
+            "question", plate=p.code if p else None, detail=q, item=result.answer.item if result.answer else None
+        )
+        if result.answer is None:
+            store.record("unanswered", plate=p.code if p else None, detail=q)
+        context["result"] = result
+        context["answer_html"] = render_html(result.answer) if result.answer else ""
+        context["candidates"] = [_link(kb.library.guides[c.item]) for c in result.retrieval.candidates]
+    return _renderer(request).page(request, "search.html", context)
+
+
+@router.get("/verify", response_class=HTMLResponse)
+async def verify(
+    request: Request, kb: Annotated[KnowledgeBase, Depends(get_kb)], code: Annotated[str, Query(max_length=32)] = ""
+) -> Response:
+    """Residents fear fake QR codes: check that a plate code is one the county issued."""
+    code = code.strip().upper()
+    plate_found = kb.library.plates.get(code) if code else None
+    return _renderer(request).page(request, "verify.html", {"code": code, "plate": plate_found})
+
+
+@router.get("/bang", response_class=HTMLResponse)
+async def agency_form(
+    request: Request,
+    kb: Annotated[KnowledgeBase, Depends(get_kb)],
+    plate: Annotated[str | None, Query(max_length=16)] = None,
+    item: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """帮办代办: ask for someone to do it for you, or with you."""
+    guides = sorted(kb.library.guides.values(), key=lambda g: g.code)
+    p = kb.library.plates.get((plate or "").upper())
+    return _renderer(request).page(
+        request, "agency.html", {"guides": guides, "plate": p, "item": item, "error": "", "done": None}
+    )
+
+
+@router.post("/bang", response_class=HTMLResponse)
+async def agency_submit(
+    request: Request,
+    kb: Annotated[KnowledgeBase, Depends(get_kb)],
+    store: Annotated[Store, Depends(get_store)],
+    item: Annotated[str, Form(max_length=64)],
+    name: Annotated[str, Form(max_length=64)],
+    phone: Annotated[str, Form(max_length=20)],
+    preferred_time: Annotated[str, Form(max_length=64)],
+    plate: Annotated[str, Form(max_length=16)] = "",
+    address: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    from web.routes.api import AgencyIn, agency
+
+    guides = sorted(kb.library.guides.values(), key=lambda g: g.code)
+    p = kb.library.plates.get(plate.upper())
+    try:
+        body = AgencyIn(
+            item=item,
+            name=name,
+            phone=phone.strip(),
+            preferred_time=preferred_time,
+            plate=p.code if p else None,
+            address=address,
+        )
+        done = await agency(body, kb, store)
+    except (ValueError, BadRequest) as exc:
+        message = "请检查：手机号要11位，事项要选一项，地址或门牌要有。" if isinstance(exc, ValueError) else str(exc)
+        return _renderer(request).page(
+            request,
+            "agency.html",
+            {"guides": guides, "plate": p, "item": item, "error": message, "done": None},
+            status=400,
+        )
+    return _renderer(request).page(
+        request, "agency.html", {"guides": guides, "plate": p, "item": item, "error": "", "done": done}
+    )
+
+
+@router.get("/bang/status", response_class=HTMLResponse)
+async def agency_status_page(
+    request: Request, store: Annotated[Store, Depends(get_store)], code: Annotated[str, Query(max_length=12)] = ""
+) -> Response:
+    req = None
+    if code:
+        try:
+            req = store.agency_request(code)
+        except NotFound:
+            req = None
+    return _renderer(request).page(request, "agency_status.html", {"code": code, "req": req})

@@ -1,0 +1,150 @@
+// Progressive enhancement of the chat form: without this file the plain form works.
+// Vanilla JS, no build step, no CDN.
+(function () {
+  "use strict";
+  var box = document.getElementById("chat");
+  function post(url, body) {
+    return fetch(url, { method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" }, body: JSON.stringify(body) })
+      .then(function (r) { return r.json().then(function (j) { if (!r.ok) { throw new Error((j.error && j.error.message) || r.status); } return j; }); });
+  }
+  // Taps on navigation and online links are counted (plate, item) — fire and forget.
+  document.addEventListener("click", function (e) {
+    var a = e.target.closest && e.target.closest("[data-event]");
+    if (!a) { return; }
+    var plate = box ? box.dataset.plate : "";
+    var body = { kind: a.dataset.event, plate: plate || null, detail: a.dataset.detail || null };
+    if (navigator.sendBeacon) { navigator.sendBeacon("/api/events", new Blob([JSON.stringify(body)], { type: "application/json" })); }
+  });
+  var printBtn = document.querySelector("[data-print]");
+  if (printBtn) { printBtn.addEventListener("click", function () { window.print(); }); }
+  var shareBtn = document.querySelector("[data-share]");
+  if (shareBtn) {
+    shareBtn.addEventListener("click", function () {
+      var data = { title: shareBtn.dataset.title, url: location.href };
+      if (navigator.share) { navigator.share(data).catch(function () {}); }
+      else if (navigator.clipboard) { navigator.clipboard.writeText(location.href); shareBtn.textContent = "链接已复制"; }
+    });
+  }
+  if (!box) { return; }
+  var log = box.querySelector(".chat-log");
+  var form = box.querySelector(".chat-form");
+  var input = form.querySelector("textarea");
+  var modeLine = box.querySelector(".chat-mode");
+  var session = box.dataset.session;
+  var plate = box.dataset.plate || null;
+  var lastId = 0;
+  var polling = null;
+
+  function add(cls, text, html) {
+    var el = document.createElement(html ? "div" : "p");
+    el.className = "msg " + cls;
+    if (html) { el.innerHTML = html; } else { el.textContent = text; }
+    log.appendChild(el);
+    el.scrollIntoView({ behavior: "smooth", block: "start" });
+    return el;
+  }
+  function setMode(mode) {
+    box.dataset.mode = mode;
+    if (mode === "bot") { modeLine.hidden = true; return; }
+    modeLine.hidden = false;
+    modeLine.textContent = mode === "waiting" ? "正在为您转接人工，请稍等…" : (mode === "agent" ? "工作人员正在为您服务" : "本次服务已结束");
+    startPolling();
+  }
+  var LEVELS = [[5, "非常满意"], [4, "满意"], [3, "基本满意"], [2, "不满意"], [1, "非常不满意"]];
+  function ratingRow(el, target, item) {
+    var wrap = document.createElement("div");
+    wrap.className = "rating";
+    var label = document.createElement("p");
+    label.textContent = target === "chat" ? "请为这次服务打个分：" : "这个回答对您有帮助吗？";
+    wrap.appendChild(label);
+    LEVELS.forEach(function (lv) {
+      var b = document.createElement("button");
+      b.type = "button"; b.textContent = lv[1]; b.dataset.level = lv[0];
+      b.addEventListener("click", function () {
+        post("/api/rate", { session: session, target: target, item: item || null, level: lv[0] })
+          .then(function () { wrap.textContent = "谢谢您的评价！"; })
+          .catch(function (err) { wrap.textContent = "评价没发出去：" + err.message; });
+      });
+      wrap.appendChild(b);
+    });
+    el.appendChild(wrap);
+  }
+  function leaveMessageForm(el) {
+    var f = document.createElement("form");
+    f.className = "stack leave-message";
+    f.innerHTML = '<p>等不及？留下电话和留言，工作人员会回电。</p>' +
+      '<label>手机号<input name="phone" inputmode="tel" maxlength="13" required></label>' +
+      '<label>留言<textarea name="text" rows="2" maxlength="1000" required></textarea></label>' +
+      '<button type="submit">留言回电</button>';
+    f.addEventListener("submit", function (e) {
+      e.preventDefault();
+      post("/api/chat/" + session + "/leave-message", { phone: f.phone.value.trim(), text: f.text.value.trim() })
+        .then(function (j) { f.textContent = "已收到留言，工作人员会回电。"; setMode(j.mode); })
+        .catch(function (err) { var p = document.createElement("p"); p.className = "warn"; p.textContent = err.message; f.appendChild(p); });
+    });
+    el.appendChild(f);
+  }
+  function render(m) {
+    if (m.kind === "answer" && m.html) { var a = add("bot", m.text, m.html); ratingRow(a, "answer", m.item); return; }
+    var el = add("bot", m.text);
+    if (m.kind === "choices" && m.choices) {
+      var wrap = document.createElement("div");
+      wrap.className = "choices";
+      m.choices.forEach(function (c) {
+        var b = document.createElement("button");
+        b.type = "button"; b.textContent = c.label;
+        b.addEventListener("click", function () { send("", { kind: m.choice_kind, value: c.value, item: m.item || null, label: c.label }); });
+        wrap.appendChild(b);
+      });
+      el.appendChild(wrap);
+    }
+    if (m.offer_message) { leaveMessageForm(el); }
+    if (m.offer_human) {
+      var h = document.createElement("button");
+      h.type = "button"; h.className = "human"; h.textContent = "🙋 找人工帮办";
+      h.addEventListener("click", function () { send("人工"); });
+      el.appendChild(h);
+    }
+  }
+  function send(text, choice) {
+    add("me", text || (choice && choice.label) || "");
+    var pending = add("bot", "正在查…");
+    return post("/api/chat", { session: session, text: text, plate: plate, choice: choice || null })
+      .then(function (reply) {
+        pending.remove();
+        reply.messages.forEach(render);
+        setMode(reply.mode);
+      })
+      .catch(function (err) { pending.textContent = "网络不好，没发出去（" + err.message + "）。请再试一次，或打12345。"; });
+  }
+  function poll() {
+    fetch("/api/chat/" + session + "/messages?after=" + lastId, { headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.json(); })
+      .then(function (j) {
+        j.messages.forEach(function (m) {
+          var el = add(m.role === "staff" ? "staff" : "bot", m.text);
+          if (m.kind === "rate") { ratingRow(el, "chat", null); }
+        });
+        lastId = j.last_id;
+        if (j.mode !== box.dataset.mode) { setMode(j.mode); }
+        if (j.mode === "bot" || j.mode === "resolved") { clearInterval(polling); polling = null; }
+      }).catch(function () {});
+  }
+  function startPolling() {
+    if (polling) { return; }
+    fetch("/api/chat/" + session + "/messages?after=0").then(function (r) { return r.json(); })
+      .then(function (j) { lastId = j.last_id; polling = setInterval(poll, 3000); });
+  }
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var human = e.submitter && e.submitter.classList.contains("human");
+    var text = human ? "人工" : input.value.trim();
+    if (!text) { input.focus(); return; }
+    input.value = "";
+    send(text);
+  });
+  document.querySelectorAll("[data-handoff]").forEach(function (a) {
+    a.addEventListener("click", function (e) { e.preventDefault(); box.scrollIntoView(); send("人工"); });
+  });
+  if (box.dataset.mode !== "bot") { setMode(box.dataset.mode); }
+})();

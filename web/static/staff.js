@@ -1,0 +1,36 @@
+// Staff console live updates: SSE for the queue, polling for the open chat's transcript.
+(function () {
+  "use strict";
+  var count = document.getElementById("queue-count");
+  if (count && window.EventSource) {
+    var known = null;
+    var es = new EventSource("/staff/events");
+    es.addEventListener("queue", function (e) {
+      var data = JSON.parse(e.data);
+      var ids = data.ids.join(",");
+      if (known !== null && ids !== known) { location.reload(); }
+      known = ids;
+      count.textContent = data.queue;
+    });
+  }
+  var t = document.getElementById("transcript");
+  if (!t) { return; }
+  var last = parseInt(t.dataset.last, 10) || 0;
+  var names = { resident: "群众", bot: "机器人", staff: "工作人员", system: "系统", note: "内部备注" };
+  setInterval(function () {
+    fetch("/staff/c/" + t.dataset.conv + "/messages?after=" + last, { headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.json(); })
+      .then(function (j) {
+        j.messages.forEach(function (m) {
+          var div = document.createElement("div");
+          div.className = "line role-" + m.role;
+          var who = document.createElement("span"); who.className = "who"; who.textContent = names[m.role] || m.role;
+          var pre = document.createElement("pre"); pre.textContent = m.text;
+          div.appendChild(who); div.appendChild(pre); t.appendChild(div);
+        });
+        last = j.last_id;
+        var mode = document.getElementById("conv-mode");
+        if (mode) { mode.textContent = j.mode; }
+      }).catch(function () {});
+  }, 2000);
+})();

@@ -1,0 +1,313 @@
+"""WeChat official account: the message server (/wechat) and the customer-service channel.
+
+Protocol pieces come from wechatpy (signature check, AES safe mode, XML parsing,
+replies). What is ours: de-duplication of WeChat's retries, the 5-second rule
+(answer passively when the bot is fast, else reply ``success`` and deliver
+through the customer-service API), access_token caching with a single refresh
+under concurrency, and keeping an answer that cannot be delivered (45015,
+outside the 48-hour window) for the resident's next message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from wechatpy import create_reply, parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.utils import check_signature
+
+from knowledge.errors import BadRequest, MenpaiError
+from knowledge.places import nearest_halls
+from knowledge.schema import HallLevel
+from knowledge.service import KnowledgeBase
+from web.chat import ChatService
+from web.storage import Store
+
+logger = logging.getLogger(__name__)
+
+MAX_XML_BYTES = 32 * 1024
+MAX_TEXT_BYTES = 2000  # WeChat text messages are capped at 2048 bytes
+
+
+def fit(text: str, limit: int = MAX_TEXT_BYTES) -> str:
+    """Cut text to a UTF-8 byte budget without breaking a character."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[: limit - 3].decode("utf-8", errors="ignore") + "…"
+
+
+TOKEN_MARGIN = 300  # refresh the access_token five minutes before it expires
+TOKEN_ERRORS = {40001, 40014, 42001}
+OUT_OF_WINDOW = 45015
+
+
+class WeChatForbidden(MenpaiError):
+    status = 403
+    code = "bad_signature"
+
+
+class WeChatAPIError(MenpaiError):
+    code = "wechat_api_error"
+
+    def __init__(self, errcode: int, errmsg: str) -> None:
+        self.errcode = errcode
+        super().__init__(f"WeChat API error {errcode}: {errmsg}")
+
+
+@dataclass
+class WeChatConfig:
+    token: str
+    appid: str
+    secret: str
+    aes_key: str = ""
+    api_base: str = "https://api.weixin.qq.com"
+    passive_seconds: float = 4.0
+
+
+class TokenCache:
+    """access_token cached with its expiry; concurrent callers share one refresh."""
+
+    def __init__(self, client: httpx.AsyncClient, config: WeChatConfig) -> None:
+        self.client = client
+        self.config = config
+        self._token = ""
+        self._expires = 0.0
+        self._lock = asyncio.Lock()
+        self.refreshes = 0
+
+    async def get(self, *, stale: str | None = None) -> str:
+        """A valid token. With ``stale``, the caller saw that token rejected: refresh once."""
+        if self._token and self._token != stale and time.monotonic() < self._expires:
+            return self._token
+        async with self._lock:
+            # Another caller may have refreshed while we waited for the lock.
+            if self._token and self._token != stale and time.monotonic() < self._expires:
+                return self._token
+            r = await self.client.get(
+                f"{self.config.api_base}/cgi-bin/token",
+                params={"grant_type": "client_credential", "appid": self.config.appid, "secret": self.config.secret},
+            )
+            data = r.json()
+            if "access_token" not in data:
+                raise WeChatAPIError(int(data.get("errcode", -1)), str(data.get("errmsg", "")))
+            self.refreshes += 1
+            self._token = str(data["access_token"])
+            self._expires = time.monotonic() + int(data.get("expires_in", 7200)) - TOKEN_MARGIN
+            return self._token
+
+
+class WeChatAPI:
+    def __init__(self, config: WeChatConfig, client: httpx.AsyncClient | None = None) -> None:
+        self.config = config
+        self.client = client or httpx.AsyncClient(timeout=5.0)
+        self.tokens = TokenCache(self.client, config)
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        token = await self.tokens.get()
+        for attempt in range(2):
+            r = await self.client.post(f"{self.config.api_base}{path}", params={"access_token": token}, json=body)
+            data: dict[str, Any] = r.json()
+            code = int(data.get("errcode", 0))
+            if code in TOKEN_ERRORS and attempt == 0:
+                token = await self.tokens.get(stale=token)
+                continue
+            if code:
+                raise WeChatAPIError(code, str(data.get("errmsg", "")))
+            return data
+        raise WeChatAPIError(40001, "token refused twice")
+
+    async def send_text(self, openid: str, text: str) -> None:
+        await self._post(
+            "/cgi-bin/message/custom/send", {"touser": openid, "msgtype": "text", "text": {"content": text}}
+        )
+
+    async def plate_qrcode(self, plate: str) -> dict[str, Any]:
+        """A permanent parametric QR code whose scene is the plate code (opens the OA chat)."""
+        return await self._post(
+            "/cgi-bin/qrcode/create",
+            {
+                "action_name": "QR_LIMIT_STR_SCENE",
+                "action_info": {"scene": {"scene_str": plate}},
+            },
+        )
+
+
+def conversation_id(openid: str) -> str:
+    return f"wx-{openid}"[:64]
+
+
+class WeChatChannel:
+    """Delivery through the customer-service API; undeliverable text waits in the outbox."""
+
+    def __init__(self, api: WeChatAPI, store: Store) -> None:
+        self.api = api
+        self.store = store
+
+    async def send(self, conversation_id: str, text: str) -> None:
+        openid = conversation_id.removeprefix("wx-")
+        try:
+            await self.api.send_text(openid, fit(text))
+        except (WeChatAPIError, httpx.HTTPError) as exc:
+            # 45015: outside the 48-hour window. Keep it: it goes out with the next reply.
+            logger.warning("WeChat delivery to %s failed (%s); kept in the outbox", conversation_id, exc)
+            self.store.add_outbox(conversation_id, text)
+
+
+class WeChatService:
+    """Handles one request to /wechat."""
+
+    def __init__(
+        self, config: WeChatConfig, kb: KnowledgeBase, store: Store, chat: ChatService, channel: WeChatChannel
+    ) -> None:
+        self.config = config
+        self.kb = kb
+        self.store = store
+        self.chat = chat
+        self.channel = channel
+        self.crypto = WeChatCrypto(config.token, config.aes_key, config.appid) if config.aes_key else None
+        self.pending: set[asyncio.Task[Any]] = set()
+
+    def verify(self, signature: str, timestamp: str, nonce: str) -> None:
+        try:
+            check_signature(self.config.token, signature, timestamp, nonce)
+        except InvalidSignatureException:
+            raise WeChatForbidden("signature check failed") from None
+
+    def decode(self, body: bytes, params: dict[str, str]) -> str:
+        if len(body) > MAX_XML_BYTES:
+            raise BadRequest(f"message body over {MAX_XML_BYTES // 1024} KB")
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest("message body is not UTF-8") from None
+        if "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():
+            raise BadRequest("DTDs and entities are not accepted")
+        if params.get("encrypt_type", "raw") == "aes":
+            if self.crypto is None:
+                raise BadRequest("safe mode message but no EncodingAESKey is configured")
+            if not params.get("msg_signature"):
+                raise WeChatForbidden("msg_signature missing")
+            try:
+                text = self.crypto.decrypt_message(
+                    text, params["msg_signature"], params.get("timestamp", ""), params.get("nonce", "")
+                )
+            except InvalidSignatureException:
+                raise WeChatForbidden("msg_signature check failed") from None
+            except (InvalidAppIdException, ValueError, KeyError, TypeError) as exc:
+                raise BadRequest(f"cannot decrypt the message: {exc.__class__.__name__}") from None
+        return text
+
+    def encode(self, reply_xml: str, params: dict[str, str]) -> str:
+        if params.get("encrypt_type", "raw") == "aes" and self.crypto is not None:
+            return str(self.crypto.encrypt_message(reply_xml, params.get("nonce", ""), params.get("timestamp")))
+        return reply_xml
+
+    async def handle(self, body: bytes, params: dict[str, str]) -> str:
+        xml = self.decode(body, params)
+        try:
+            msg = parse_message(xml)
+        except Exception as exc:  # xmltodict / expat raise many kinds; all mean "not WeChat XML"
+            raise BadRequest(f"malformed XML: {exc.__class__.__name__}") from None
+        if msg is None or not getattr(msg, "source", None):
+            raise BadRequest("malformed XML: not a WeChat message")
+        key = f"msg:{msg.id}" if getattr(msg, "id", None) else f"evt:{msg.source}:{int(msg.create_time.timestamp())}"
+        first, cached = self.store.claim_inbound(key)
+        if not first:
+            # A retry of something we have seen: same answer, or success while it is still being made.
+            return self.encode(self._reply(msg, cached), params) if cached else "success"
+        text = await self._answer(msg)
+        if text is None:
+            return "success"
+        self.store.finish_inbound(key, text)
+        return self.encode(self._reply(msg, text), params)
+
+    def _reply(self, msg: Any, text: str) -> str:
+        return str(create_reply(text, msg).render())
+
+    async def _answer(self, msg: Any) -> str | None:
+        conv = conversation_id(msg.source)
+        if msg.type == "text":
+            return await self._text(conv, msg.source, str(msg.content))
+        if msg.type == "event" and msg.event in ("subscribe_scan", "scan"):
+            return self._welcome(conv, str(msg.scene_id))
+        if msg.type == "event" and msg.event == "subscribe":
+            return "欢迎关注南安市数字政务门牌（示例）！直接发消息问我办事要带什么，比如“换身份证要带什么”。发“人工”找工作人员。"
+        if msg.type == "event" and msg.event == "location":
+            return self._nearby(float(msg.longitude), float(msg.latitude))
+        if msg.type == "location":
+            return self._nearby(float(msg.location_y), float(msg.location_x))
+        if msg.type == "event":
+            return None
+        return "目前只能看懂文字消息，请直接打字问我，或者发“人工”。"
+
+    async def _text(self, conv: str, openid: str, text: str) -> str | None:
+        """Run the chat turn; answer passively within the budget, else deliver later."""
+        backlog = self.store.take_outbox(conv)
+        task = asyncio.create_task(self.chat.turn(conv, text[:1000], channel="wechat"))
+        try:
+            reply = await asyncio.wait_for(asyncio.shield(task), timeout=self.config.passive_seconds)
+        except TimeoutError:
+            self.pending.add(task)
+            task.add_done_callback(lambda t: self._deliver_late(t, conv))
+            return None
+        except BadRequest as exc:
+            return f"消息没能处理：{exc}"
+        parts = [*backlog, *(self._text_of(m) for m in reply.messages)]
+        return fit("\n\n".join(p for p in parts if p)) or None
+
+    def _deliver_late(self, task: asyncio.Task[Any], conv: str) -> None:
+        self.pending.discard(task)
+        if task.cancelled() or task.exception() is not None:
+            logger.error("late WeChat answer for %s failed: %r", conv, task.exception())
+            return
+        text = "\n\n".join(self._text_of(m) for m in task.result().messages)
+        if text:
+            follow = asyncio.create_task(self.channel.send(conv, text))
+            self.pending.add(follow)
+            follow.add_done_callback(self.pending.discard)
+
+    def _text_of(self, message: dict[str, Any]) -> str:
+        text = str(message.get("text", ""))
+        if message.get("kind") == "choices":
+            text += "\n" + "\n".join(f"{i}. {c['label']}" for i, c in enumerate(message.get("choices") or [], 1))
+            text += "\n（回复数字选择）"
+        return text
+
+    def _welcome(self, conv: str, scene: str) -> str:
+        plate = self.kb.library.plates.get(scene.upper())
+        if plate is None:
+            return "欢迎使用南安市数字政务门牌（示例）！直接发消息问我办事要带什么。"
+        self.store.conversation(conv, "wechat", plate.code)
+        self.store.record("scan", plate=plate.code, town=plate.town, detail="wechat")
+        halls = nearest_halls(
+            [h for h in self.kb.library.halls.values() if h.level is not HallLevel.VILLAGE],
+            plate.lng,
+            plate.lat,
+            dt.datetime.now(dt.UTC),
+            self.kb.library.holidays,
+            limit=1,
+        )
+        hall = halls[0] if halls else None
+        near = (
+            f"离您最近的是{hall.hall.name}（{hall.distance_text}，{hall.status.label}），电话{hall.hall.phone}。"
+            if hall
+            else ""
+        )
+        return f"欢迎！您扫的是 {plate.address} 的门牌（{plate.code}）。{near}直接发消息问我办事要带什么，发“人工”找工作人员。"
+
+    def _nearby(self, lng: float, lat: float) -> str:
+        halls = nearest_halls(
+            self.kb.library.halls.values(), lng, lat, dt.datetime.now(dt.UTC), self.kb.library.holidays, limit=3
+        )
+        lines = [
+            f"{n.hall.name}（{n.distance_text}，{n.status.label}）{n.hall.address} 电话{n.hall.phone}" for n in halls
+        ]
+        return "离您最近的办事地点：\n" + "\n".join(lines)
