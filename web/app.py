@@ -26,7 +26,7 @@ from web.auth import Auth
 from web.chat import ChatService, RasaClient
 from web.delivery import Delivery
 from web.rendering import Renderer
-from web.routes import api, pages, staff, wechat
+from web.routes import admin, api, pages, staff, wechat
 from web.static import HashedStatic
 from web.storage import Store, make_engine
 from web.wechat import WeChatAPI, WeChatChannel, WeChatConfig, WeChatService
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
     app.include_router(pages.router)
     app.include_router(staff.router)
     app.include_router(wechat.router)
+    app.include_router(admin.router)
     app.add_middleware(errors.BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_exception_handler(MenpaiError, errors.menpai_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, errors.http_error)  # type: ignore[arg-type]

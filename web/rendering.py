@@ -10,6 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from knowledge.places import CHINA_TZ
 from knowledge.settings import Settings
 from web.static import HashedStatic
 
@@ -18,6 +19,11 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 def _distance(metres: float) -> str:
     return f"{int(round(metres, -1))}米" if metres < 1000 else f"{metres / 1000:.1f}公里"
+
+
+def _cn_time(value: dt.datetime) -> str:
+    """A stored (UTC) time as 南安 local time, HH:MM."""
+    return value.replace(tzinfo=value.tzinfo or dt.UTC).astimezone(CHINA_TZ).strftime("%H:%M")
 
 
 def _date_cn(value: dt.date) -> str:
@@ -35,6 +41,7 @@ class Renderer:
         )
         self.env.filters["distance"] = _distance
         self.env.filters["date_cn"] = _date_cn
+        self.env.filters["cn_time"] = _cn_time
         self.env.globals["static"] = static.url
         self.env.globals["site"] = {
             "issuing_body": settings.issuing_body,

@@ -154,3 +154,17 @@ def test_agency_request_and_status(client: Any) -> None:
     }
     page = client.get(f"/bang/status?code={code}").text
     assert "已受理" in page
+
+
+def test_admin_stats_needs_login_and_counts_events(client: Any) -> None:
+    assert client.get("/admin/stats", follow_redirects=False).status_code == 303
+    client.get("/p/NA010001")
+    client.post("/api/chat", json={"session": "stats-0001", "text": "结婚登记要带什么", "plate": "NA010001"})
+    client.post("/api/ask", json={"q": "阿巴阿巴 qwerty"})
+    client.post("/api/events", json={"kind": "nav", "plate": "NA010001", "detail": "amap:town-01"})
+    add_staff(client, "ops")
+    login(client, "ops")
+    page = client.get("/admin/stats").text
+    assert "使用统计" in page and '<svg class="chart"' in page
+    assert "溪美街道" in page and "领结婚证" in page
+    assert "阿巴阿巴 qwerty（1次）" in page
