@@ -133,14 +133,21 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from knowledge.evaluate import evaluate_parts, load_eval_set, write_report
+    from knowledge.evaluate import load_eval_set, report, summary, write_json
     from knowledge.service import KnowledgeBase
 
-    kb = KnowledgeBase.open(Settings())
-    cases = load_eval_set(Path(args.set))
-    report = evaluate_parts(kb, cases, parts=args.parts.split(","))
-    text = write_report(report, Path(args.out) if args.out else None)
-    sys.stdout.write(text + "\n")
+    path = Path(args.file)
+    if not path.exists():
+        sys.stderr.write(f"error: no question set at {path}\n")
+        return 1
+    kb = KnowledgeBase.open(Settings())  # the model and index load once per run
+    rep = report(kb, load_eval_set(path), args.parts.split(","))
+    if args.out:
+        write_json(rep, Path(args.out))
+    if args.json:
+        sys.stdout.write(json.dumps(rep, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(summary(rep) + "\n")
     return 0
 
 
@@ -254,10 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true")
     ask.set_defaults(func=cmd_ask)
 
-    ev = sub.add_parser("eval", help="accuracy of retrieval on a question set")
-    ev.add_argument("--set", default=str(Path(__file__).resolve().parents[2] / "shared/eval/dev.yaml"))
+    ev = sub.add_parser("eval", help="accuracy of retrieval on a question set (YAML like ../shared/eval/dev.yaml)")
+    ev.add_argument("file", nargs="?", default=str(Path(__file__).resolve().parents[2] / "shared/eval/dev.yaml"))
+    ev.add_argument("--json", action="store_true", help="print the whole report as one JSON object")
     ev.add_argument("--parts", default="lexical,dense,hybrid")
-    ev.add_argument("--out", help="write the JSON report here")
+    ev.add_argument("--out", help="also write the JSON report here")
     ev.set_defaults(func=cmd_eval)
 
     plates = sub.add_parser("plates", help="door plates").add_subparsers(dest="sub", required=True)

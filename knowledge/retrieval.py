@@ -230,6 +230,8 @@ GENERIC = frozenset(
 )
 
 
+SITUATION_MIN = 2.0  # at least one fairly rare word that only some situations have
+SITUATION_RATIO = 1.5  # and clearly more than the next situation
 MIN_SALIENCE = 1.5  # IDF over items; 多少钱 is 1.3, 身份证 1.3, 低保 2.8
 
 
@@ -248,7 +250,7 @@ class Calibration:
 @dataclass(frozen=True)
 class RetrieverConfig:
     lexical_weight: float = 1.0
-    dense_weight: float = 0.5
+    dense_weight: float = 0.3
     top_k: int = 60
     candidates: int = 3
     abstain_threshold: float = 0.35
@@ -385,28 +387,29 @@ class Retriever:
     def _situation(
         self, item: str, normalized: str, qvec: np.ndarray | None, fused: Mapping[int, float]
     ) -> tuple[str | None, dict[str, float]]:
-        """Pick the situation within an item, or None when the question does not tell."""
+        """Pick the situation within an item, or None when the question does not tell.
+
+        Only words that set a situation apart count (those not shared by all of the item's
+        situations), weighted by rarity; a tie or a weak signal leaves it to the dialogue
+        to ask which situation applies, instead of guessing.
+        """
         ids = self.situation_ids.get(item, ())
         if len(ids) <= 1:
             return (ids[0] if ids else None), {}
-        scores: dict[str, float] = {}
-        tokens = set(self.index.lexical.tokenizer(normalized))
+        tokens = set(self.index.lexical.tokenizer.words(normalized))
         idents = self._situations.get(item, [])
         words = {
-            i: set(self.index.lexical.tokenizer(self.index.normalizer(self.index.entries[i].text))) for i in idents
+            i: set(self.index.lexical.tokenizer.words(self.index.normalizer(self.index.entries[i].text)))
+            for i in idents
         }
         common = set.intersection(*words.values()) if words else set()
+        scores: dict[str, float] = {}
         for ident in idents:
-            entry = self.index.entries[ident]
-            assert entry.situation is not None
-            score = 0.0
-            if qvec is not None and self.index.dense is not None:
-                score += float(np.dot(self.index.dense.vector(ident), qvec))
-            score += 0.08 * len(tokens & (words[ident] - common))
-            scores[entry.situation] = round(score, 4)
-        if not scores:
-            return None, {}
+            situation = self.index.entries[ident].situation
+            assert situation is not None
+            specific = (tokens & words[ident]) - common
+            scores[situation] = round(sum(self._idf.get(t, 0.0) for t in specific), 3)
         ordered = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
-        if ordered[0][1] - ordered[1][1] >= self.config.situation_margin and ordered[0][1] > 0.1:
+        if ordered and ordered[0][1] >= SITUATION_MIN and ordered[0][1] >= SITUATION_RATIO * ordered[1][1]:
             return ordered[0][0], scores
         return None, scores

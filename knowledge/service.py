@@ -46,7 +46,7 @@ class KnowledgeBase:
         self.settings = settings
         self.retriever = Retriever(
             index,
-            RetrieverConfig(abstain_threshold=_threshold(settings, index)),
+            RetrieverConfig(abstain_threshold=settings.abstain_threshold),
             situations={c: [s.id for s in g.situations] for c, g in library.guides.items()},
         )
 
@@ -117,10 +117,3 @@ class KnowledgeBase:
         if item not in self.library.guides:
             raise NotFound(f"unknown item {item!r}")
         return build_answer(self.library, item, situation, aspect, lng=lng, lat=lat, now=now)
-
-
-def _threshold(settings: Settings, index: Index) -> float:
-    """The abstain threshold: the setting, else the one calibration found best."""
-    if settings.abstain_threshold is not None:
-        return settings.abstain_threshold
-    return float(index.calibration.get("best_threshold", 0.35))

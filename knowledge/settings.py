@@ -31,7 +31,8 @@ class FaissKind(enum.StrEnum):
     HNSW = "hnsw"
 
 
-DOMAIN_EMBEDDER = "domain"
+DOMAIN_EMBEDDER = "domain"  # static embeddings over the guides' tokens, trained at build (seconds)
+DOMAIN_MINILM = "domain-minilm"  # the packaged MiniLM fine-tuned on the guides (minutes)
 
 
 class Settings(BaseSettings):
@@ -47,18 +48,16 @@ class Settings(BaseSettings):
     var_path: Path = Field(REPO_ROOT / "var", description="generated files: index, databases, trained models")
     embedder: str = Field(
         DOMAIN_EMBEDDER,
-        description="'domain' (train a small domain model from the guides at index build, offline) "
+        description="'domain' (static embeddings trained from the guides at build, seconds), 'domain-minilm' "
+        "(fine-tune the packaged MiniLM on the guides, minutes) "
         "or a sentence-transformers hub name or local path, e.g. /models/bge-small-zh-v1.5",
     )
     base_model: str = Field("", description="model the domain embedder starts from; default: packaged all-MiniLM-L6-v2")
     domain_epochs: int = Field(4, ge=1, le=50, description="training epochs for the domain embedder")
     faiss_index: FaissKind = Field(FaissKind.FLAT, description="flat (exact inner product) or hnsw (large corpora)")
     index_auto_rebuild: bool = Field(False, description="rebuild a stale index at start instead of refusing it")
-    abstain_threshold: float | None = Field(
-        None,
-        ge=0,
-        le=1,
-        description="answer only when the calibrated confidence reaches this; default: from calibration",
+    abstain_threshold: float = Field(
+        0.1, ge=0, le=1, description="a floor on the calibrated confidence: below it the assistant abstains"
     )
     dense_required: bool = Field(
         False, description="fail loudly when the dense model cannot load (tests), instead of lexical-only"
