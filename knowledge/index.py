@@ -407,7 +407,7 @@ def _train(model: SentenceTransformer, pairs: list[tuple[str, str]], epochs: int
     model.eval()
 
 
-def train_static_model(lib: Library, out_dir: Path, epochs: int = 12, dim: int = 256, seed: int = 13) -> Path:
+def train_static_model(lib: Library, out_dir: Path, epochs: int = 8, dim: int = 256, seed: int = 13) -> Path:
     """A static-embedding model (sentence-transformers StaticEmbedding) over the guides' own
     words and character bigrams, trained in seconds with in-batch negatives.
 
@@ -551,7 +551,7 @@ def build_index(
     embedder: str = DOMAIN_EMBEDDER,
     base_model: str = "",
     kind: FaissKind = FaissKind.FLAT,
-    epochs: int = 4,
+    epochs: int | None = None,
 ) -> Manifest:
     """Build entries, the domain model when asked, the faiss index and the manifest."""
     started = time.perf_counter()
@@ -564,10 +564,10 @@ def build_index(
 
         shutil.rmtree(model_dir)
     if embedder == DOMAIN_EMBEDDER:
-        train_static_model(lib, model_dir)
+        train_static_model(lib, model_dir, **({"epochs": epochs} if epochs else {}))
         embedder_path = str(model_dir)
     elif embedder == DOMAIN_MINILM:
-        train_domain_model(lib, base_model or packaged_base_model(), model_dir, epochs=epochs)
+        train_domain_model(lib, base_model or packaged_base_model(), model_dir, epochs=epochs or 4)
         embedder_path = str(model_dir)
     else:
         embedder_path = embedder

@@ -53,7 +53,9 @@ class Settings(BaseSettings):
         "or a sentence-transformers hub name or local path, e.g. /models/bge-small-zh-v1.5",
     )
     base_model: str = Field("", description="model the domain embedder starts from; default: packaged all-MiniLM-L6-v2")
-    domain_epochs: int = Field(4, ge=1, le=50, description="training epochs for the domain embedder")
+    domain_epochs: int | None = Field(
+        None, ge=1, le=50, description="training epochs of the domain embedder (default 8 static, 4 MiniLM)"
+    )
     faiss_index: FaissKind = Field(FaissKind.FLAT, description="flat (exact inner product) or hnsw (large corpora)")
     index_auto_rebuild: bool = Field(False, description="rebuild a stale index at start instead of refusing it")
     abstain_threshold: float = Field(
