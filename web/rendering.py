@@ -15,6 +15,7 @@ from knowledge.settings import Settings
 from web.static import HashedStatic
 
 TEMPLATES = Path(__file__).parent / "templates"
+TEXT_COOKIE = "menpai_text"
 
 
 def _distance(metres: float) -> str:
@@ -60,7 +61,8 @@ class Renderer:
         status: int = 200,
         headers: dict[str, str] | None = None,
     ) -> HTMLResponse:
-        html = self.render(template, {"request_path": request.url.path, **context})
+        big = request.cookies.get(TEXT_COOKIE) == "large"
+        html = self.render(template, {"request_path": request.url.path, "big_text": big, **context})
         response = HTMLResponse(html, status_code=status, headers=headers)
         response.headers.setdefault("Cache-Control", "no-cache")
         return response

@@ -8,6 +8,7 @@ the resident rates. Screenshots go to var/screenshots/.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ FLAGS = [
     "--disable-sync",
 ]
 PASSWORD = "browser-test-password"
+XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2"><b>粗</b>\' OR 1=1 --'
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +80,12 @@ def test_resident_and_staff_in_two_browsers(web: str) -> None:
         expect(resident.locator(".trust")).to_contain_text("menpai.nanan.gov.cn")
         resident.screenshot(path=str(shots / "01-plate-page.png"), full_page=True)
 
+        resident.fill("#chat-text", XSS)
+        resident.click(".chat-form button.primary")
         resident.fill("#chat-text", "换身份证要带什么")
         resident.click(".chat-form button.primary")
         expect(resident.locator(".answer-card").first).to_be_visible()
+        expect(resident.locator(".msg.me").first).to_have_text(XSS)  # shown as text on the resident side too
         resident.click(".chat-form button.human")
         expect(resident.locator(".chat-mode")).to_contain_text("正在为您转接人工")
         resident.screenshot(path=str(shots / "02-resident-waiting.png"), full_page=True)
@@ -94,6 +99,10 @@ def test_resident_and_staff_in_two_browsers(web: str) -> None:
         staff.click("#queue button.primary")
         expect(staff.locator("#transcript")).to_contain_text("换身份证要带什么")
         expect(staff.locator("#transcript")).to_contain_text("机器人")
+        # A resident's HTML is inert in the console: shown as text, never run.
+        expect(staff.locator("#transcript")).to_contain_text("<script>window.__xss=1</script>")
+        assert staff.evaluate("window.__xss === undefined")
+        assert staff.locator("#transcript img, #transcript script").count() == 0
         staff.screenshot(path=str(shots / "03-staff-chat.png"), full_page=True)
         staff.fill("#reply-text", "您好，我是小林。换身份证请带户口本和旧证。")
         staff.click("#reply button.primary")
@@ -125,4 +134,50 @@ def test_plate_page_is_usable_on_a_small_phone(web: str) -> None:
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, "no sideways scrolling on a phone"
         page.screenshot(path=str(screenshot_dir() / "06-small-phone.png"), full_page=True)
+        browser.close()
+
+
+def test_phone_plate_page_hall_state_navigation_answer_and_handoff(web: str) -> None:
+    """Phone viewport: nearest hall with the right open state → ask → checklist → nav link → 找人工."""
+    import datetime as dt
+    from urllib.parse import parse_qs, urlparse
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from knowledge.library import load_library
+    from knowledge.places import nearest_halls
+    from knowledge.schema import HallLevel
+    from knowledge.settings import Settings
+
+    settings = Settings()
+    lib = load_library(settings.guides_path, settings.catalogue)
+    plate = lib.plates["NA130001"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True)
+        page.goto(f"{web}/p/{plate.code}")
+        expected = nearest_halls(
+            [h for h in lib.halls.values() if h.level is not HallLevel.VILLAGE],
+            plate.lng,
+            plate.lat,
+            dt.datetime.now(dt.UTC),
+            lib.holidays,
+            limit=1,
+        )[0]
+        first = page.locator(".halls .hall").first
+        expect(first.locator("h3")).to_have_text(expected.hall.name)
+        expect(first).to_have_class(re.compile(f"state-{expected.status.state.value}"))
+        amap = first.locator("a", has_text="高德导航").get_attribute("href") or ""
+        assert parse_qs(urlparse(amap).query)["to"][0].startswith(f"{expected.hall.lng},{expected.hall.lat},")
+        baidu = first.locator("a", has_text="百度导航").get_attribute("href") or ""
+        assert "coord_type=bd09ll" in baidu
+        page.fill("#chat-text", "孩子刚出生怎么上户口")
+        page.click(".chat-form button.primary")
+        card = page.locator(".chat .answer-card").last
+        expect(card).to_be_visible()
+        expect(card.locator(".checklist li").first).to_be_visible()
+        page.screenshot(path=str(screenshot_dir() / "07-phone-answer.png"), full_page=True)
+        page.click(".chat-form button.human")
+        expect(page.locator(".chat-mode")).to_contain_text("正在为您转接人工")
+        page.screenshot(path=str(screenshot_dir() / "08-phone-handoff.png"), full_page=True)
         browser.close()

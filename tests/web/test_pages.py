@@ -171,3 +171,42 @@ def test_outside_staff_hours_residents_are_asked_to_leave_a_message(client: Any)
             assert body["messages"][1]["offer_message"] is True and "下班时间" in body["messages"][1]["text"]
     finally:
         chat.staff_hours = "always"
+
+
+def test_larger_text_toggle_sticks_without_javascript(client: Any) -> None:
+    r = client.get("/text-size?size=large&next=/p/NA010001", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/p/NA010001"
+    assert 'class="big-text"' in client.get("/p/NA010001").text
+    client.get("/text-size?size=normal&next=/")
+    assert 'class="big-text"' not in client.get("/").text
+    assert client.get("/text-size?size=large&next=//evil.example", follow_redirects=False).headers["location"] == "/"
+
+
+def test_sql_injection_strings_are_stored_and_shown_as_text(client: Any) -> None:
+    evil = "'; DROP TABLE messages; -- <b>x</b>"
+    client.post("/api/chat", json={"session": "sqli-test-1", "text": evil})
+    assert client.app.state.store.messages("sqli-test-1")[0].text == evil
+    page = client.get("/search", params={"q": evil}).text
+    assert "&#39;; DROP TABLE messages; -- &lt;b&gt;x&lt;/b&gt;" in page
+    assert client.get("/verify", params={"code": "' OR 1=1 --"}).status_code == 200
+    assert client.post("/api/ask", json={"q": evil}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/p/NA010001",
+        "/g/id-card-renew",
+        "/search?q=社保卡",
+        "/verify",
+        "/bang?plate=NA010001",
+        "/bang/status?code=ZZZZZZ",
+        "/staff/login",
+        "/healthz",
+        "/openapi.json",
+    ],
+)
+def test_every_public_page_answers(client: Any, path: str) -> None:
+    r = client.get(path)
+    assert r.status_code == 200, path

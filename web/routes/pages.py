@@ -17,6 +17,7 @@ from knowledge.schema import Guide, HallLevel, Plate
 from knowledge.service import KnowledgeBase
 from web.chat import MAX_MESSAGE_CHARS, ChatService
 from web.deps import get_chat, get_kb, get_store
+from web.rendering import TEXT_COOKIE
 from web.storage import Store, new_session_id
 
 router = APIRouter()
@@ -377,3 +378,15 @@ async def agency_status_page(
         except NotFound:
             req = None
     return _renderer(request).page(request, "agency_status.html", {"code": code, "req": req})
+
+
+@router.get("/text-size", include_in_schema=False)
+async def text_size(
+    size: Annotated[str, Query(pattern="^(large|normal)$")] = "large",
+    next: Annotated[str, Query(max_length=300)] = "/",
+) -> Response:
+    """The larger-text toggle: a cookie, so it works without JavaScript and sticks."""
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(TEXT_COOKIE, size, max_age=365 * 24 * 3600, httponly=True, samesite="lax")
+    return response
