@@ -552,6 +552,7 @@ def build_index(
     base_model: str = "",
     kind: FaissKind = FaissKind.FLAT,
     epochs: int | None = None,
+    calibrate: bool = True,
 ) -> Manifest:
     """Build entries, the domain model when asked, the faiss index and the manifest."""
     started = time.perf_counter()
@@ -587,7 +588,8 @@ def build_index(
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         build_seconds=round(time.perf_counter() - started, 1),
     )
-    calibrate_index(out, lib, manifest)
+    if calibrate:
+        calibrate_index(out, lib, manifest)
     manifest.build_seconds = round(time.perf_counter() - started, 1)
     (out / MANIFEST).write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2), encoding="utf-8")
     logger.info("index built: %d entries in %.1fs", len(entries), manifest.build_seconds)
