@@ -119,6 +119,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False, indent=2, default=str) + "\n")
         return 0
+    if result.answer is None and result.retrieval.declined_topic:
+        topic = kb.library.out_of_scope[result.retrieval.declined_topic]
+        sys.stdout.write(f"这件事（{topic.name}）不在办事攻略里。{topic.refer}\n")
+        return 0
     if result.answer is None:
         tops = "、".join(kb.library.guides[c.item].title for c in result.retrieval.candidates[:3])
         sys.stdout.write(

@@ -584,7 +584,7 @@ def build_index(
         embedder_path=embedder_path,
         faiss=kind.value,
         entries=len(entries),
-        dim=int(dense.embedder.get_sentence_embedding_dimension() or 0),
+        dim=int(dense.embedder.get_embedding_dimension() or 0),
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         build_seconds=round(time.perf_counter() - started, 1),
     )

@@ -32,6 +32,7 @@ class AskResult:
             "abstain": r.abstain,
             "confidence": round(r.confidence, 3),
             "aspect": r.aspect.value if r.aspect else None,
+            "declined_topic": r.declined_topic,
             "candidates": [{"item": c.item, "score": c.score, "situation": c.situation} for c in r.candidates],
             "answer": self.answer.model_dump(mode="json") if self.answer else None,
         }

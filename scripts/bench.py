@@ -133,10 +133,16 @@ def bench_retrieval() -> None:
     base_s = round(time.perf_counter() - started, 1)
     base_rep = report(KnowledgeBase(lib, load_index(base_out, lib), settings), load_eval_set(EVAL))
     RESULTS["retrieval_minilm_as_is"] = {k: v for k, v in base_rep.items() if k != "results"}
-    section("Same, dense side = packaged all-MiniLM-L6-v2 as it is (no domain training)",
-            [("index build", f"{base_s} s"),
-             *[(f"{p} hit@1 / hit@3 / MRR", f"{m['hit_at_1']} / {m['hit_at_3']} / {m['mrr']}")
-               for p, m in base_rep["by_retriever"].items()]])
+    section(
+        "Same, dense side = packaged all-MiniLM-L6-v2 as it is (no domain training)",
+        [
+            ("index build", f"{base_s} s"),
+            *[
+                (f"{p} hit@1 / hit@3 / MRR", f"{m['hit_at_1']} / {m['hit_at_3']} / {m['mrr']}")
+                for p, m in base_rep["by_retriever"].items()
+            ],
+        ],
+    )
 
 
 def bench_scale(n_items: int = 10_000) -> None:

@@ -189,6 +189,8 @@ class ChatService:
                 payload = {"kind": "text", "text": raw["text"]}
             if payload is None:
                 continue
+            if result.declined_topic and payload.get("kind") in ("decline", "rephrase"):
+                payload = {**payload, "refer": self.referral(result.declined_topic)}
             rendered = self.render(
                 payload, plate or conv.plate, retrieval_only=not rasa_up, text_limit=CHANNEL_TEXT_LIMITS.get(channel)
             )
@@ -301,7 +303,14 @@ class ChatService:
         if kind == "handoff":
             return {"kind": "handoff", "text": TEXTS["handoff"], "reason": payload.get("reason")}
         text = payload.get("text") or TEXTS.get(str(payload.get("key")), TEXTS["rephrase"])
+        if payload.get("refer"):
+            text = f"{payload['refer']}\n{text}"
         return {"kind": "text", "text": text, "offer_human": bool(payload.get("offer_human"))}
+
+    def referral(self, topic_id: str) -> str:
+        """Where to go instead, for a question we recognise but have no guide for."""
+        topic = self.kb.library.out_of_scope.get(topic_id)
+        return f"“{topic.name}”不在本助手的办事攻略里。{topic.refer}" if topic else ""
 
     def _town(self, plate: str | None) -> str | None:
         p = self.kb.library.plates.get(plate or "")

@@ -277,6 +277,10 @@ class Store:
                 conv.plate = plate
             return conv
 
+    def maybe_conversation(self, conv_id: str) -> Conversation | None:
+        with self.tx() as s:
+            return s.get(Conversation, conv_id)
+
     def find_conversation(self, conv_id: str) -> Conversation:
         with self.tx() as s:
             conv = s.get(Conversation, conv_id)

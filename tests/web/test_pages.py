@@ -210,3 +210,11 @@ def test_sql_injection_strings_are_stored_and_shown_as_text(client: Any) -> None
 def test_every_public_page_answers(client: Any, path: str) -> None:
     r = client.get(path)
     assert r.status_code == 200, path
+
+
+def test_known_out_of_scope_question_is_declined_with_where_to_go(client: Any) -> None:
+    body = client.post("/api/chat", json={"session": "oos-refer-1", "text": "我想注册个商标去哪办"}).json()
+    msg = body["messages"][0]
+    assert msg["kind"] == "text" and "商标注册" in msg["text"] and "国家知识产权局" in msg["text"]
+    ask = client.post("/api/ask", json={"q": "我想注册个商标去哪办"}).json()
+    assert ask["abstain"] is True and ask["declined_topic"] == "trademark" and ask["answer"] is None

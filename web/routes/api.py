@@ -76,7 +76,9 @@ async def chat(body: ChatIn, chat: Annotated[ChatService, Depends(get_chat)]) ->
 @router.get("/api/chat/{session}/messages")
 async def chat_messages(session: str, store: Annotated[Store, Depends(get_store)], after: int = 0) -> dict[str, Any]:
     """Messages after an id: the widget polls this for staff replies that arrive later."""
-    conv = store.conversation(session)
+    conv = store.maybe_conversation(session)
+    if conv is None:
+        return {"mode": "bot", "messages": [], "last_id": after}
     rows = store.messages(session, after)
     return {
         "mode": conv.mode.value,

@@ -92,10 +92,15 @@ def _plate_or_404(kb: KnowledgeBase, code: str) -> Plate:
     return plate
 
 
-def _transcript(store: Store, session: str, kb: KnowledgeBase, plate: str | None) -> tuple[list[ChatLine], str]:
-    conv = store.conversation(session, "web", plate)
+def _transcript(store: Store, session: str, kb: KnowledgeBase) -> tuple[list[ChatLine], str]:
+    """The conversation so far, read only (a page view never creates one)."""
+    conv = store.maybe_conversation(session)
+    if conv is None:
+        return [], "bot"
     lines = []
     for m in store.messages(session):
+        if m.role.value == "note":
+            continue
         payload = m.payload or {}
         html = ""
         if m.kind == "answer" and payload.get("item") in kb.library.guides:
@@ -141,7 +146,7 @@ def plate_page(kb: KnowledgeBase, store: Store, plate: Plate, session: str) -> P
         if n.hall.level is not HallLevel.CITY:
             near_codes.update(n.hall.items)
     guides = sorted(lib.guides.values(), key=lambda g: g.code)
-    chat, mode = _transcript(store, session, kb, plate.code)
+    chat, mode = _transcript(store, session, kb)
     return PlatePage(
         plate=plate,
         centres=[HallView(n, hours_text(n.hall)) for n in centres],
