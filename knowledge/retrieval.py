@@ -232,7 +232,11 @@ GENERIC = frozenset(
 
 SITUATION_MIN = 2.0  # at least one fairly rare word that only some situations have
 SITUATION_RATIO = 1.5  # and clearly more than the next situation
-MIN_SALIENCE = 1.5  # IDF over items; 多少钱 is 1.3, 身份证 1.3, 低保 2.8
+MIN_SALIENCE = 1.5
+# "Together, in one trip": the words residents use for a 一件事 bundle.
+BUNDLE_CUE = re.compile(
+    r"一次办|一起办|一起申请|一次性办|一件事|联办|打包|一趟就|一块办|一并办|一次全办|一条龙"
+)  # IDF over items; 多少钱 is 1.3, 身份证 1.3, 低保 2.8
 
 
 @dataclass(frozen=True)
@@ -275,8 +279,10 @@ class Retriever:
         config: RetrieverConfig | None = None,
         situations: Mapping[str, Sequence[str]] | None = None,
         calibration: Calibration | None = None,
+        bundles: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         self.index = index
+        self.bundles = dict(bundles or {})
         self.config = config or RetrieverConfig()
         saved = index.calibration
         self.calibration = calibration or (
@@ -305,6 +311,26 @@ class Retriever:
         not lower the coverage; a rare token the top item lacks does.
         """
         return [t for t in dict.fromkeys(self.index.lexical.tokenizer(normalized)) if t in self._idf]
+
+    def _prefer_bundle(self, normalized: str, ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        """The catalogue's rule: doing several steps together, in one trip, is the bundle (一件事).
+
+        When the question says so, the bundle whose member items the question's top
+        candidates are goes first (the life event, not one of its steps).
+        """
+        if not self.bundles or not BUNDLE_CUE.search(normalized) or not ranked or ranked[0][0] in self.bundles:
+            return ranked
+        top = [item for item, _ in ranked[:5]]
+        best, overlap = None, 0
+        for item in top:
+            if item in self.bundles:
+                shared = len(self.bundles[item] & set(top[:3]))
+                if shared > overlap:
+                    best, overlap = item, shared
+        if best is None:
+            return ranked
+        n = top.index(best)
+        return [(best, max(ranked[n][1], ranked[0][1])), *ranked[:n], *ranked[n + 1 :]]
 
     def names_something(self, normalized: str) -> bool:
         """Does the question name anything specific (a word rarer than 多少钱 or 身份证)?
@@ -370,6 +396,9 @@ class Retriever:
         confidence = self.calibration(r.features) if r.ranked else 0.0
         top_name = r.ranked[0][0] if r.ranked else ""
         declined = top_name.removeprefix(OOS_PREFIX) if top_name.startswith(OOS_PREFIX) else None
+        ranked = self._prefer_bundle(normalized, r.ranked)
+        if ranked is not r.ranked:
+            r = Ranking(ranked, r.features, r.fused, r.qvec, r.dense_used)
         named = self.names_something(normalized)
         abstain = not r.ranked or declined is not None or confidence < cfg.abstain_threshold or not named
         real = [(item, score) for item, score in r.ranked if not item.startswith(OOS_PREFIX)]

@@ -86,3 +86,18 @@ def test_render_html_escapes_and_marks_sample(kb: KnowledgeBase) -> None:
     html = render_html(answer)
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "示例数据" in html and 'data-situation="expired"' in html
+
+
+def test_doing_steps_together_goes_to_the_bundle(kb: KnowledgeBase) -> None:
+    one_step = kb.retriever.search("孩子出生了怎么上户口").candidates[0].item
+    together = kb.retriever.search("孩子出生了，上户口、医保、社保卡能不能一起办").candidates[0].item
+    assert one_step == "hukou-newborn" and together == "newborn-bundle"
+
+
+def test_known_out_of_scope_topic_is_declined(kb: KnowledgeBase) -> None:
+    r = kb.retriever.search("注册商标要去哪里")
+    assert r.abstain and r.declined_topic == "trademark"
+
+
+def test_a_follow_up_that_names_nothing_abstains(kb: KnowledgeBase) -> None:
+    assert kb.retriever.search("那要多少钱").abstain
