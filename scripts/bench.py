@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from knowledge.evaluate import load_eval_set, report, summary  # noqa: E402
 from knowledge.settings import Settings  # noqa: E402
-from tests.e2e.procs import free_port, process  # noqa: E402
+from tests.e2e.procs import free_port, process, start_rasa  # noqa: E402
 
 OUT = ROOT / "var" / "bench"
 EVAL = ROOT.parent / "shared" / "eval" / "dev.yaml"
@@ -319,30 +319,9 @@ def start_stack(stack: ExitStack, tmp: Path, *, rasa: bool, env: dict[str, str] 
         **(env or {}),
     }
     if rasa:
-        ap, rp = free_port(), free_port()
-        stack.enter_context(
-            process(
-                [str(ROOT / ".venv-bot/bin/rasa"), "run", "actions", "--actions", "actions", "--port", str(ap)],
-                ready=f"http://127.0.0.1:{ap}/health",
-                log=tmp / "actions.log",
-                cwd=ROOT / "bot",
-            )
-        )
-        rproc = stack.enter_context(
-            process(
-                [str(ROOT / ".venv-bot/bin/python"), str(ROOT / "bot/serve.py")],
-                ready=f"http://127.0.0.1:{rp}/webhooks/rest/",
-                log=tmp / "rasa.log",
-                timeout=300,
-                env={
-                    "MENPAI_RASA_PORT": str(rp),
-                    "MENPAI_ACTION_URL": f"http://127.0.0.1:{ap}/webhook",
-                    "MENPAI_RASA_TRACKER_URL": f"sqlite:///{tmp / 'tracker.db'}",
-                },
-            )
-        )
+        rasa_url, rproc = start_rasa(stack, tmp)
         info["rasa_pid"] = rproc.pid
-        web_env.update({"MENPAI_RASA_URL": f"http://127.0.0.1:{rp}", "MENPAI_RASA_TIMEOUT": "5"})
+        web_env.update({"MENPAI_RASA_URL": rasa_url, "MENPAI_RASA_TIMEOUT": "5"})
     port = free_port()
     wproc = stack.enter_context(
         process(

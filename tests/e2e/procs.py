@@ -7,7 +7,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -58,3 +58,33 @@ def process(
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def start_rasa(stack: ExitStack, tmp: Path, timeout: float = 300) -> tuple[str, subprocess.Popen[bytes]]:
+    """The action server and the Rasa server (REST channel, no HTTP API) on free ports.
+
+    Returns Rasa's base URL and its process; both stop when the stack closes.
+    """
+    actions_port, rasa_port = free_port(), free_port()
+    stack.enter_context(
+        process(
+            [str(ROOT / ".venv-bot/bin/rasa"), "run", "actions", "--actions", "actions", "--port", str(actions_port)],
+            ready=f"http://127.0.0.1:{actions_port}/health",
+            log=tmp / "actions.log",
+            cwd=ROOT / "bot",
+        )
+    )
+    rasa = stack.enter_context(
+        process(
+            [str(ROOT / ".venv-bot/bin/python"), str(ROOT / "bot/serve.py")],
+            ready=f"http://127.0.0.1:{rasa_port}/webhooks/rest/",
+            log=tmp / "rasa.log",
+            timeout=timeout,
+            env={
+                "MENPAI_RASA_PORT": str(rasa_port),
+                "MENPAI_ACTION_URL": f"http://127.0.0.1:{actions_port}/webhook",
+                "MENPAI_RASA_TRACKER_URL": f"sqlite:///{tmp / 'tracker.db'}",
+            },
+        )
+    )
+    return f"http://127.0.0.1:{rasa_port}", rasa
