@@ -17,6 +17,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 
 from knowledge.errors import MenpaiError
 from knowledge.service import KnowledgeBase
@@ -24,7 +25,7 @@ from knowledge.settings import Settings
 from web import errors
 from web.auth import Auth
 from web.chat import ChatService, RasaClient
-from web.delivery import Delivery
+from web.delivery import Delivery, Notifier
 from web.rendering import Renderer
 from web.routes import admin, api, pages, staff, wechat
 from web.static import HashedStatic
@@ -47,7 +48,9 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = app.state
         state.kb = kb or KnowledgeBase.open(settings)
-        state.store = Store(make_engine(settings.db_url))
+        state.notifier = Notifier()
+        state.notifier.bind(asyncio.get_running_loop())
+        state.store = Store(make_engine(settings.db_url), on_change=state.notifier.notify)
         state.store.migrate()
         state.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
         state.auth = Auth(settings, state.store)
@@ -86,6 +89,7 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
     static = HashedStatic(STATIC_DIR)
     app.state.static = static
     app.state.renderer = Renderer(settings, static)
+    app.state.page_cache = pages.PageCache()
     app.mount("/static", static.app(), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
@@ -93,6 +97,8 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
     app.include_router(wechat.router)
     app.include_router(admin.router)
     app.add_middleware(errors.BodyLimit, max_bytes=MAX_BODY_BYTES)
+    # Phones on slow links: pages, CSS and JS go gzipped (SSE streams and pre-compressed pages pass through).
+    app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=6)
     app.add_exception_handler(MenpaiError, errors.menpai_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, errors.http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, errors.validation_error)  # type: ignore[arg-type]

@@ -1,13 +1,19 @@
 """Delivering staff replies to residents: one interface, one implementation per channel.
 
-The web widget needs no push: it reads new messages from the database (polling
-/api/chat/{session}/messages). Other channels (WeChat's customer-service API)
-register a Channel here.
+The web widget long-polls /api/chat/{session}/messages?wait=25: the request is
+held open until the conversation changes (a ``Notifier`` wakes it the moment a
+staff or system message, or a mode change, is committed in this process) and
+re-reads the database every second so that a change made by another web copy
+arrives too. Other channels (WeChat's customer-service API) register a Channel.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 from web.storage import Store
@@ -41,3 +47,40 @@ class Delivery:
             logger.error("no delivery channel %r for conversation %s", conv.channel, conversation_id)
             return
         await channel.send(conversation_id, text)
+
+
+class Notifier:
+    """Wakes long-poll requests waiting on a conversation; safe to call from any thread."""
+
+    def __init__(self) -> None:
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Remember the event loop the waiters live on (called in the app's lifespan)."""
+        self._loop = loop
+
+    @contextmanager
+    def subscribe(self, conv_id: str) -> Iterator[asyncio.Event]:
+        """An event set on the next change of ``conv_id``; subscribe before reading, so nothing slips by."""
+        event = asyncio.Event()
+        with self._lock:
+            self._waiters.setdefault(conv_id, set()).add(event)
+        try:
+            yield event
+        finally:
+            with self._lock:
+                waiting = self._waiters.get(conv_id)
+                if waiting is not None:
+                    waiting.discard(event)
+                    if not waiting:
+                        del self._waiters[conv_id]
+
+    def notify(self, conv_id: str) -> None:
+        with self._lock:
+            events = list(self._waiters.get(conv_id, ()))
+        if not events or self._loop is None or self._loop.is_closed():
+            return
+        for event in events:
+            self._loop.call_soon_threadsafe(event.set)

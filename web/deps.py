@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from fastapi import Request, Response
 
 from knowledge.service import KnowledgeBase
 from knowledge.settings import Settings
@@ -24,3 +24,17 @@ def get_store(request: Request) -> Store:
 
 def get_chat(request: Request) -> ChatService:
     return request.app.state.chat
+
+
+SESSION_COOKIE = "menpai_session"
+
+
+def session_from_cookie(request: Request) -> str | None:
+    """The resident's chat session from their cookie, when it is a well-formed one."""
+    value = request.cookies.get(SESSION_COOKIE, "")
+    return value if value.isalnum() and 8 <= len(value) <= 64 else None
+
+
+def with_session_cookie(response: Response, session: str) -> Response:
+    response.set_cookie(SESSION_COOKIE, session, max_age=7 * 24 * 3600, httponly=True, samesite="lax")
+    return response

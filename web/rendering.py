@@ -53,6 +53,20 @@ class Renderer:
     def render(self, template: str, context: dict[str, Any]) -> str:
         return self.env.get_template(template).render(**context)
 
+    @staticmethod
+    def big_text(request: Request) -> bool:
+        return request.cookies.get(TEXT_COOKIE) == "large"
+
+    def render_page(self, request: Request, template: str, context: dict[str, Any]) -> str:
+        """A whole page: the context plus what base.html needs from the request."""
+        return self.render(template, {"request_path": request.url.path, "big_text": self.big_text(request), **context})
+
+    @staticmethod
+    def respond(html: str, status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
+        response = HTMLResponse(html, status_code=status, headers=headers)
+        response.headers.setdefault("Cache-Control", "no-cache")
+        return response
+
     def page(
         self,
         request: Request,
@@ -61,8 +75,4 @@ class Renderer:
         status: int = 200,
         headers: dict[str, str] | None = None,
     ) -> HTMLResponse:
-        big = request.cookies.get(TEXT_COOKIE) == "large"
-        html = self.render(template, {"request_path": request.url.path, "big_text": big, **context})
-        response = HTMLResponse(html, status_code=status, headers=headers)
-        response.headers.setdefault("Cache-Control", "no-cache")
-        return response
+        return self.respond(self.render_page(request, template, context), status, headers)

@@ -13,7 +13,7 @@ import enum
 import re
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
@@ -30,6 +30,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    insert,
     select,
     update,
 )
@@ -230,6 +231,8 @@ def make_engine(url: str) -> Engine:
         def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a commit survives a crash of the process; only a power cut may lose the last ones.
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=15000")
             cur.close()
@@ -253,9 +256,11 @@ def migrate(engine: Engine) -> None:
 class Store:
     """Small repository over the SQL database; one short transaction per call."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, on_change: Callable[[str], None] | None = None) -> None:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
+        # Called with a conversation id after a committed change a resident may be waiting for.
+        self.on_change = on_change or (lambda _conv_id: None)
 
     def migrate(self) -> None:
         migrate(self.engine)
@@ -310,7 +315,9 @@ class Store:
             conv = s.get(Conversation, conv_id)
             if conv is not None:
                 conv.updated_at = utcnow()
-            return msg
+        if role in (Role.STAFF, Role.SYSTEM):
+            self.on_change(conv_id)
+        return msg
 
     def set_item(self, conv_id: str, item: str) -> None:
         with self.tx() as s:
@@ -328,9 +335,20 @@ class Store:
     # ---- handoff
 
     def apply(
-        self, conv_id: str, event_: HandoffEvent, *, staff_id: int | None = None, reason: str | None = None
+        self,
+        conv_id: str,
+        event_: HandoffEvent,
+        *,
+        staff_id: int | None = None,
+        reason: str | None = None,
+        announce: tuple[str, str] | None = None,
     ) -> Mode:
-        """Apply a handoff event with compare-and-set: only one concurrent caller wins."""
+        """Apply a handoff event with compare-and-set: only one concurrent caller wins.
+
+        Args:
+            announce: (text, kind) of a system message told to the resident, committed in the
+                same transaction so a resident never sees the new mode without it.
+        """
         with self.tx() as s:
             conv = s.get(Conversation, conv_id)
             if conv is None:
@@ -357,7 +375,10 @@ class Store:
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 fresh = s.scalar(select(Conversation.mode).where(Conversation.id == conv_id))
                 raise IllegalTransition(fresh or current, event_)
-            return new
+            if announce is not None:
+                s.add(Message(conversation_id=conv_id, role=Role.SYSTEM, kind=announce[1], text=announce[0]))
+        self.on_change(conv_id)
+        return new
 
     def queue(self) -> list[Conversation]:
         with self.tx() as s:
@@ -525,11 +546,18 @@ class Store:
         item: str | None = None,
         detail: str | None = None,
     ) -> None:
-        with self.tx() as s:
-            s.add(
-                AnalyticsEvent(
-                    kind=kind, plate=plate, town=town, item=item, detail=mask_pii(detail)[:500] if detail else None
-                )
+        # A plain INSERT, not the ORM unit of work: this runs on every page view.
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(AnalyticsEvent),
+                {
+                    "kind": kind,
+                    "plate": plate,
+                    "town": town,
+                    "item": item,
+                    "detail": mask_pii(detail)[:500] if detail else None,
+                    "created_at": utcnow(),
+                },
             )
 
     def count_events(self, kind: str | None = None) -> int:

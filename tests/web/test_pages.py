@@ -38,6 +38,36 @@ def test_plate_page_records_a_scan(client: Any) -> None:
     assert store.count_events("scan") == before + 1
 
 
+def test_plate_page_for_a_new_visitor_is_shared_gzipped_and_holds_no_session(client: Any) -> None:
+    import gzip
+
+    first = client.get(f"/p/{PLATE}", headers={"Accept-Encoding": "gzip"})
+    client.cookies.clear()
+    second = client.get(f"/p/{PLATE}", headers={"Accept-Encoding": "gzip"})
+    assert first.headers["content-encoding"] == "gzip" and first.headers["vary"] == "Accept-Encoding"
+    assert first.text == second.text and 'data-session=""' in first.text
+    assert first.cookies["menpai_session"] != second.cookies["menpai_session"], "each visitor gets their own session"
+    plain = client.get(f"/p/{PLATE}", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.text == first.text
+    assert len(gzip.compress(plain.content)) < len(plain.content) // 2
+
+
+def test_plate_page_of_a_visitor_with_a_conversation_shows_it(client: Any) -> None:
+    client.get(f"/p/{PLATE}")
+    reply = client.post("/api/chat", json={"text": "办结婚登记要带哪些材料", "plate": PLATE}).json()
+    assert reply["session"] == client.cookies["menpai_session"], "the widget's chat uses the page's session"
+    html = client.get(f"/p/{PLATE}").text
+    assert f'data-session="{reply["session"]}"' in html and "办结婚登记要带哪些材料" in html
+    client.cookies.clear()
+    assert "办结婚登记要带哪些材料" not in client.get(f"/p/{PLATE}").text
+
+
+def test_chat_without_session_or_cookie_starts_one_and_sets_the_cookie(client: Any) -> None:
+    client.cookies.clear()
+    r = client.post("/api/chat", json={"text": "你好"})
+    assert r.status_code == 200 and r.cookies["menpai_session"] == r.json()["session"]
+
+
 def test_unknown_plate_is_a_friendly_404_with_search(client: Any) -> None:
     r = client.get("/p/ZZ999999")
     assert r.status_code == 404
@@ -218,3 +248,12 @@ def test_known_out_of_scope_question_is_declined_with_where_to_go(client: Any) -
     assert msg["kind"] == "text" and "商标注册" in msg["text"] and "国家知识产权局" in msg["text"]
     ask = client.post("/api/ask", json={"q": "我想注册个商标去哪办"}).json()
     assert ask["abstain"] is True and ask["declined_topic"] == "trademark" and ask["answer"] is None
+
+
+def test_guide_pages_and_static_files_are_gzipped_for_phones(client: Any) -> None:
+    page = client.get("/g/id-card-renew", headers={"Accept-Encoding": "gzip"})
+    assert page.headers["content-encoding"] == "gzip" and "换身份证" in page.text
+    css = re.search(r'href="(/static/app\.css\?v=[0-9a-f]+)"', page.text)
+    assert css
+    static = client.get(css.group(1), headers={"Accept-Encoding": "gzip"})
+    assert static.headers["content-encoding"] == "gzip" and "immutable" in static.headers["cache-control"]

@@ -168,3 +168,38 @@ def test_admin_stats_needs_login_and_counts_events(client: Any) -> None:
     assert "使用统计" in page and '<svg class="chart"' in page
     assert "溪美街道" in page and "领结婚证" in page
     assert "阿巴阿巴 qwerty（1次）" in page
+
+
+def test_long_poll_returns_a_staff_reply_sent_while_waiting(client: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    add_staff(client, "wu")
+    session = "long-poll-1"
+    client.post("/api/chat", json={"session": session, "text": "我要人工"})
+    login(client, "wu")
+    csrf = csrf_of(client.get("/staff").text)
+    client.post(f"/staff/c/{session}/claim", data={"csrf": csrf})
+    last = client.get(f"/api/chat/{session}/messages").json()["last_id"]
+
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(client.get, f"/api/chat/{session}/messages", params={"after": last, "wait": 20})
+        client.post(f"/staff/c/{session}/reply", data={"csrf": csrf, "text": "在的，请讲"})
+        got = held.result(timeout=30).json()
+    assert got["mode"] == "agent"
+    assert [m["text"] for m in got["messages"]] == ["在的，请讲"]
+    assert got["last_id"] > last
+
+
+def test_long_poll_returns_at_once_when_the_mode_differs_and_empty_after_wait(client: Any) -> None:
+    session = "long-poll-2"
+    client.post("/api/chat", json={"session": session, "text": "我要人工"})
+    known = client.get(f"/api/chat/{session}/messages").json()
+    assert known["mode"] == "waiting"
+    changed = client.get(f"/api/chat/{session}/messages", params={"after": known["last_id"], "wait": 20, "mode": "bot"})
+    assert changed.json() == {"mode": "waiting", "messages": [], "last_id": known["last_id"]}
+    quiet = client.get(
+        f"/api/chat/{session}/messages", params={"after": known["last_id"], "wait": 0.2, "mode": "waiting"}
+    )
+    assert quiet.json() == {"mode": "waiting", "messages": [], "last_id": known["last_id"]}
+    too_long = client.get(f"/api/chat/{session}/messages", params={"wait": 3600})
+    assert too_long.status_code == 422 and too_long.json()["error"]["code"]

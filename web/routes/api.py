@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from knowledge.errors import BadRequest
 from knowledge.service import KnowledgeBase
 from web.chat import MAX_MESSAGE_CHARS, ChatService
-from web.deps import get_chat, get_kb, get_store
+from web.deps import get_chat, get_kb, get_store, session_from_cookie, with_session_cookie
 from web.handoff import HandoffEvent, Mode
 from web.storage import RATING_LABELS, Role, Store, TicketKind, new_session_id
 from web.workorders import OrderType
@@ -34,7 +35,8 @@ class Choice(BaseModel):
 
 
 class ChatIn(BaseModel):
-    session: str = Field(default_factory=new_session_id, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    # Omitted by the page widget: then the resident's session cookie (or a new session) is used.
+    session: str | None = Field(default=None, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     text: str = Field(default="", max_length=MAX_MESSAGE_CHARS)
     plate: str | None = PLATE
     choice: Choice | None = None
@@ -66,29 +68,53 @@ async def ask(
 
 
 @router.post("/api/chat")
-async def chat(body: ChatIn, chat: Annotated[ChatService, Depends(get_chat)]) -> dict[str, Any]:
+async def chat(
+    request: Request, response: Response, body: ChatIn, chat: Annotated[ChatService, Depends(get_chat)]
+) -> dict[str, Any]:
+    session = body.session or session_from_cookie(request) or new_session_id()
+    if body.session is None and session_from_cookie(request) != session:
+        with_session_cookie(response, session)  # the page's plain form and a reload find the chat again
     reply = await chat.turn(
-        body.session, body.text, plate=body.plate, choice=body.choice.model_dump() if body.choice else None
+        session, body.text, plate=body.plate, choice=body.choice.model_dump() if body.choice else None
     )
-    return {"session": body.session, **reply.to_json()}
+    return {"session": session, **reply.to_json()}
+
+
+LONG_POLL_MAX_SECONDS = 25  # below common proxy idle timeouts (30–60 s)
+LONG_POLL_RECHECK_SECONDS = 1.0  # another web copy's change is seen within this
 
 
 @router.get("/api/chat/{session}/messages")
-async def chat_messages(session: str, store: Annotated[Store, Depends(get_store)], after: int = 0) -> dict[str, Any]:
-    """Messages after an id: the widget polls this for staff replies that arrive later."""
-    conv = store.maybe_conversation(session)
-    if conv is None:
-        return {"mode": "bot", "messages": [], "last_id": after}
-    rows = store.messages(session, after)
-    return {
-        "mode": conv.mode.value,
-        "messages": [
-            {"id": m.id, "role": m.role.value, "kind": m.kind, "text": m.text}
-            for m in rows
-            if m.role in (Role.STAFF, Role.SYSTEM)
-        ],
-        "last_id": rows[-1].id if rows else after,
-    }
+async def chat_messages(
+    request: Request,
+    session: str,
+    store: Annotated[Store, Depends(get_store)],
+    after: int = 0,
+    wait: Annotated[float, Query(ge=0, le=LONG_POLL_MAX_SECONDS)] = 0,
+    mode: Annotated[str | None, Query(max_length=16)] = None,
+) -> dict[str, Any]:
+    """Staff and system messages after an id, and the conversation's mode.
+
+    With ``wait`` the request is held until there is something new (a message, or
+    a mode other than the ``mode`` the caller already shows) or ``wait`` seconds pass:
+    the widget's live channel for staff replies.
+    """
+    deadline = asyncio.get_running_loop().time() + wait
+    notifier = request.app.state.notifier
+    while True:
+        with notifier.subscribe(session) as changed:
+            conv = store.maybe_conversation(session)
+            rows = [m for m in store.messages(session, after) if m.role in (Role.STAFF, Role.SYSTEM)] if conv else []
+            current = conv.mode.value if conv else "bot"
+            remaining = deadline - asyncio.get_running_loop().time()
+            if rows or (mode is not None and mode != current) or remaining <= 0:
+                return {
+                    "mode": current,
+                    "messages": [{"id": m.id, "role": m.role.value, "kind": m.kind, "text": m.text} for m in rows],
+                    "last_id": rows[-1].id if rows else after,
+                }
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), min(remaining, LONG_POLL_RECHECK_SECONDS))
 
 
 @router.post("/api/events", status_code=204)

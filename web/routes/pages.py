@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gzip
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -12,11 +14,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from knowledge.answer import Answer, render_html
 from knowledge.errors import BadRequest, NotFound
-from knowledge.places import NearbyHall, hours_text, nearest_halls
+from knowledge.places import CHINA_TZ, NearbyHall, hours_text, nearest_halls
 from knowledge.schema import Guide, HallLevel, Plate
 from knowledge.service import KnowledgeBase
 from web.chat import MAX_MESSAGE_CHARS, ChatService
-from web.deps import get_chat, get_kb, get_store
+from web.deps import get_chat, get_kb, get_store, session_from_cookie, with_session_cookie
 from web.rendering import TEXT_COOKIE
 from web.storage import Store, new_session_id
 
@@ -119,9 +121,12 @@ def _transcript(store: Store, session: str, kb: KnowledgeBase) -> tuple[list[Cha
     return lines, conv.mode.value
 
 
-def plate_page(kb: KnowledgeBase, store: Store, plate: Plate, session: str) -> PlatePage:
+def plate_page(
+    kb: KnowledgeBase, store: Store | None, plate: Plate, session: str, now: dt.datetime | None = None
+) -> PlatePage:
+    """The plate page's context; ``store=None`` for a visitor known to have no conversation."""
     lib = kb.library
-    now = _now()
+    now = now or _now()
     centres = [
         n
         for n in nearest_halls(
@@ -146,7 +151,7 @@ def plate_page(kb: KnowledgeBase, store: Store, plate: Plate, session: str) -> P
         if n.hall.level is not HallLevel.CITY:
             near_codes.update(n.hall.items)
     guides = sorted(lib.guides.values(), key=lambda g: g.code)
-    chat, mode = _transcript(store, session, kb)
+    chat, mode = _transcript(store, session, kb) if store is not None else ([], "bot")
     return PlatePage(
         plate=plate,
         centres=[HallView(n, hours_text(n.hall)) for n in centres],
@@ -165,14 +170,50 @@ def plate_page(kb: KnowledgeBase, store: Store, plate: Plate, session: str) -> P
     )
 
 
+@dataclass(frozen=True)
+class CachedPage:
+    """A rendered page and its gzip form, compressed once."""
+
+    body: bytes
+    gzipped: bytes
+
+    def response(self, accept_encoding: str) -> Response:
+        headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+        if "gzip" in accept_encoding.lower():
+            headers["Content-Encoding"] = "gzip"
+            return Response(self.gzipped, media_type="text/html; charset=utf-8", headers=headers)
+        return Response(self.body, media_type="text/html; charset=utf-8", headers=headers)
+
+
+class PageCache:
+    """Rendered plate pages for visitors without a conversation, per (plate, text size, minute).
+
+    Halls' open / closing-soon state changes at most once a minute, so the page rendered
+    in a minute is the page for everyone in that minute. Bounded: the oldest go first.
+    """
+
+    def __init__(self, max_entries: int = 1024) -> None:
+        self.max_entries = max_entries
+        self._pages: OrderedDict[tuple[str, bool, str], CachedPage] = OrderedDict()
+
+    def get(self, key: tuple[str, bool, str]) -> CachedPage | None:
+        return self._pages.get(key)
+
+    def put(self, key: tuple[str, bool, str], html: str) -> CachedPage:
+        body = html.encode("utf-8")
+        page = CachedPage(body, gzip.compress(body, compresslevel=9, mtime=0))
+        self._pages[key] = page
+        while len(self._pages) > self.max_entries:
+            self._pages.popitem(last=False)
+        return page
+
+
 def _session_cookie(request: Request) -> str:
-    value = request.cookies.get("menpai_session", "")
-    return value if value.isalnum() and 8 <= len(value) <= 64 else new_session_id()
+    return session_from_cookie(request) or new_session_id()
 
 
 def _with_session(response: Response, session: str) -> Response:
-    response.set_cookie("menpai_session", session, max_age=7 * 24 * 3600, httponly=True, samesite="lax")
-    return response
+    return with_session_cookie(response, session)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -198,8 +239,20 @@ async def plate(
         return RedirectResponse(f"/p/{p.code}", status_code=301)
     session = _session_cookie(request)
     store.record("scan", plate=p.code, town=p.town)
-    page = plate_page(kb, store, p, session)
-    return _with_session(_renderer(request).page(request, "plate.html", {"page": page}), session)
+    renderer = _renderer(request)
+    if session_from_cookie(request) == session and store.maybe_conversation(session) is not None:
+        page = plate_page(kb, store, p, session)
+        return _with_session(renderer.page(request, "plate.html", {"page": page}), session)
+    # A scan without a conversation (nearly all of them): the same page for everyone this
+    # minute, without the session in it (the widget learns it from its first chat reply).
+    now = _now()
+    key = (p.code, renderer.big_text(request), now.astimezone(CHINA_TZ).strftime("%Y%m%d%H%M"))
+    cache: PageCache = request.app.state.page_cache
+    cached = cache.get(key)
+    if cached is None:
+        html = renderer.render_page(request, "plate.html", {"page": plate_page(kb, None, p, "", now)})
+        cached = cache.put(key, html)
+    return _with_session(cached.response(request.headers.get("accept-encoding", "")), session)
 
 
 @router.post("/p/{code}/chat", response_class=HTMLResponse)

@@ -174,7 +174,12 @@ async def claim(
 ) -> Response:
     get_auth(request).check_csrf(session, csrf)
     try:
-        store.apply(conv_id, HandoffEvent.CLAIM, staff_id=session.staff.id)
+        store.apply(
+            conv_id,
+            HandoffEvent.CLAIM,
+            staff_id=session.staff.id,
+            announce=(f"工作人员{session.staff.name}已接入，为您服务。", "system"),
+        )
     except IllegalTransition:
         return _page(
             request,
@@ -182,7 +187,6 @@ async def claim(
             {"status": 409, "title": "已经被别人接了", "message": "这位群众已经由其他工作人员接待。"},
             status=409,
         )
-    store.add_message(conv_id, Role.SYSTEM, f"工作人员{session.staff.name}已接入，为您服务。", "system")
     return RedirectResponse(f"/staff/c/{conv_id}", status_code=303)
 
 
@@ -331,8 +335,7 @@ async def finish(
         raise NotFound(f"no action {action}")
     _own(store, conv_id, session)
     event, text = _FINISH[action]
-    store.apply(conv_id, event)
-    store.add_message(conv_id, Role.SYSTEM, text, "rate" if action == "resolve" else "system")
+    store.apply(conv_id, event, announce=(text, "rate" if action == "resolve" else "system"))
     await request.app.state.delivery.deliver(conv_id, text)
     return RedirectResponse("/staff", status_code=303)
 

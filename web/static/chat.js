@@ -33,7 +33,7 @@
   var session = box.dataset.session;
   var plate = box.dataset.plate || null;
   var lastId = 0;
-  var polling = null;
+  var polling = false;
 
   function add(cls, text, html) {
     var el = document.createElement(html ? "div" : "p");
@@ -109,17 +109,22 @@
   function send(text, choice) {
     add("me", text || (choice && choice.label) || "");
     var pending = add("bot", "正在查…");
-    return post("/api/chat", { session: session, text: text, plate: plate, choice: choice || null })
+    var body = { text: text, plate: plate, choice: choice || null };
+    if (session) { body.session = session; }  // else the server uses the session cookie
+    return post("/api/chat", body)
       .then(function (reply) {
+        session = reply.session;
         pending.remove();
         reply.messages.forEach(render);
         setMode(reply.mode);
       })
       .catch(function (err) { pending.textContent = "网络不好，没发出去（" + err.message + "）。请再试一次，或打12345。"; });
   }
+  // Live channel for staff replies: a long poll the server holds until something changes.
   function poll() {
-    fetch("/api/chat/" + session + "/messages?after=" + lastId, { headers: { "Accept": "application/json" } })
-      .then(function (r) { return r.json(); })
+    fetch("/api/chat/" + session + "/messages?wait=25&after=" + lastId + "&mode=" + box.dataset.mode,
+          { headers: { "Accept": "application/json" } })
+      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
       .then(function (j) {
         j.messages.forEach(function (m) {
           var el = add(m.role === "staff" ? "staff" : "bot", m.text);
@@ -127,13 +132,16 @@
         });
         lastId = j.last_id;
         if (j.mode !== box.dataset.mode) { setMode(j.mode); }
-        if (j.mode === "bot" || j.mode === "resolved") { clearInterval(polling); polling = null; }
-      }).catch(function () {});
+        if (j.mode === "bot" || j.mode === "resolved") { polling = false; return; }
+        poll();
+      }).catch(function () { setTimeout(poll, 3000); });  // offline for a moment: try again shortly
   }
   function startPolling() {
     if (polling) { return; }
+    polling = true;
     fetch("/api/chat/" + session + "/messages?after=0").then(function (r) { return r.json(); })
-      .then(function (j) { lastId = j.last_id; polling = setInterval(poll, 3000); });
+      .then(function (j) { lastId = j.last_id; poll(); })
+      .catch(function () { polling = false; });
   }
   form.addEventListener("submit", function (e) {
     e.preventDefault();
