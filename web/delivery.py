@@ -3,7 +3,7 @@
 The web widget long-polls /api/chat/{session}/messages?wait=25: the request is
 held open until the conversation changes (a ``Notifier`` wakes it the moment a
 staff or system message, or a mode change, is committed in this process) and
-re-reads the database every second so that a change made by another web copy
+re-reads the database every few seconds so that a change made by another web copy
 arrives too. Other channels (WeChat's customer-service API) register a Channel.
 """
 
@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from typing import Protocol
 
-from web.storage import Store
+from web.storage import Message, Role, Store
 
 logger = logging.getLogger(__name__)
 
@@ -84,3 +85,47 @@ class Notifier:
             return
         for event in events:
             self._loop.call_soon_threadsafe(event.set)
+
+
+LONG_POLL_MAX_SECONDS = 25  # below common proxy idle timeouts (30–60 s)
+RECHECK_SECONDS = 3.0  # a change committed by another web copy is seen within this
+
+
+@dataclass
+class Changes:
+    mode: str
+    messages: list[Message]
+    last_id: int
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "mode": self.mode,
+            "messages": [{"id": m.id, "role": m.role.value, "kind": m.kind, "text": m.text} for m in self.messages],
+            "last_id": self.last_id,
+        }
+
+
+async def long_poll(
+    notifier: Notifier,
+    store: Store,
+    conv_id: str,
+    *,
+    after: int,
+    roles: Collection[Role],
+    wait: float = 0,
+    known_mode: str | None = None,
+) -> Changes:
+    """Messages of ``roles`` after id ``after``; with ``wait``, held until there is one,
+    or the mode differs from ``known_mode``, or ``wait`` seconds pass."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        with notifier.subscribe(conv_id) as changed:  # before reading, so no change slips by
+            conv = store.maybe_conversation(conv_id)
+            rows = [m for m in store.messages(conv_id, after) if m.role in roles] if conv else []
+            mode = conv.mode.value if conv else "bot"
+            remaining = deadline - loop.time()
+            if rows or (known_mode is not None and known_mode != mode) or remaining <= 0:
+                return Changes(mode, rows, rows[-1].id if rows else after)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), min(remaining, RECHECK_SECONDS))

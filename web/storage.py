@@ -315,8 +315,7 @@ class Store:
             conv = s.get(Conversation, conv_id)
             if conv is not None:
                 conv.updated_at = utcnow()
-        if role in (Role.STAFF, Role.SYSTEM):
-            self.on_change(conv_id)
+        self.on_change(conv_id)
         return msg
 
     def set_item(self, conv_id: str, item: str) -> None:

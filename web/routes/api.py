@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -12,6 +11,7 @@ from pydantic import BaseModel, Field
 from knowledge.errors import BadRequest
 from knowledge.service import KnowledgeBase
 from web.chat import MAX_MESSAGE_CHARS, ChatService
+from web.delivery import LONG_POLL_MAX_SECONDS, long_poll
 from web.deps import get_chat, get_kb, get_store, session_from_cookie, with_session_cookie
 from web.handoff import HandoffEvent, Mode
 from web.storage import RATING_LABELS, Role, Store, TicketKind, new_session_id
@@ -80,10 +80,6 @@ async def chat(
     return {"session": session, **reply.to_json()}
 
 
-LONG_POLL_MAX_SECONDS = 25  # below common proxy idle timeouts (30–60 s)
-LONG_POLL_RECHECK_SECONDS = 1.0  # another web copy's change is seen within this
-
-
 @router.get("/api/chat/{session}/messages")
 async def chat_messages(
     request: Request,
@@ -99,22 +95,16 @@ async def chat_messages(
     a mode other than the ``mode`` the caller already shows) or ``wait`` seconds pass:
     the widget's live channel for staff replies.
     """
-    deadline = asyncio.get_running_loop().time() + wait
-    notifier = request.app.state.notifier
-    while True:
-        with notifier.subscribe(session) as changed:
-            conv = store.maybe_conversation(session)
-            rows = [m for m in store.messages(session, after) if m.role in (Role.STAFF, Role.SYSTEM)] if conv else []
-            current = conv.mode.value if conv else "bot"
-            remaining = deadline - asyncio.get_running_loop().time()
-            if rows or (mode is not None and mode != current) or remaining <= 0:
-                return {
-                    "mode": current,
-                    "messages": [{"id": m.id, "role": m.role.value, "kind": m.kind, "text": m.text} for m in rows],
-                    "last_id": rows[-1].id if rows else after,
-                }
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), min(remaining, LONG_POLL_RECHECK_SECONDS))
+    changes = await long_poll(
+        request.app.state.notifier,
+        store,
+        session,
+        after=after,
+        roles=(Role.STAFF, Role.SYSTEM),
+        wait=wait,
+        known_mode=mode,
+    )
+    return changes.to_json()
 
 
 @router.post("/api/events", status_code=204)

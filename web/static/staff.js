@@ -1,4 +1,4 @@
-// Staff console live updates: SSE for the queue, polling for the open chat's transcript.
+// Staff console live updates: SSE for the queue, a long poll for the open chat's transcript.
 (function () {
   "use strict";
   var count = document.getElementById("queue-count");
@@ -17,9 +17,12 @@
   if (!t) { return; }
   var last = parseInt(t.dataset.last, 10) || 0;
   var names = { resident: "群众", bot: "机器人", staff: "工作人员", system: "系统", note: "内部备注" };
-  setInterval(function () {
-    fetch("/staff/c/" + t.dataset.conv + "/messages?after=" + last, { headers: { "Accept": "application/json" } })
-      .then(function (r) { return r.json(); })
+  // The open chat's transcript: a long poll the server holds until something changes.
+  function poll() {
+    var mode = document.getElementById("conv-mode");
+    fetch("/staff/c/" + t.dataset.conv + "/messages?wait=25&after=" + last + (mode ? "&mode=" + mode.textContent : ""),
+          { headers: { "Accept": "application/json" } })
+      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
       .then(function (j) {
         j.messages.forEach(function (m) {
           var div = document.createElement("div");
@@ -29,8 +32,9 @@
           div.appendChild(who); div.appendChild(pre); t.appendChild(div);
         });
         last = j.last_id;
-        var mode = document.getElementById("conv-mode");
         if (mode) { mode.textContent = j.mode; }
-      }).catch(function () {});
-  }, 2000);
+        poll();
+      }).catch(function () { setTimeout(poll, 3000); });
+  }
+  poll();
 })();
