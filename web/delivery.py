@@ -15,7 +15,9 @@ import threading
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Annotated, Protocol
+
+from fastapi import Query
 
 from web.storage import Message, Role, Store
 
@@ -105,20 +107,30 @@ class Changes:
         }
 
 
-async def long_poll(
-    notifier: Notifier,
-    store: Store,
-    conv_id: str,
-    *,
-    after: int,
-    roles: Collection[Role],
-    wait: float = 0,
-    known_mode: str | None = None,
-) -> Changes:
-    """Messages of ``roles`` after id ``after``; with ``wait``, held until there is one,
-    or the mode differs from ``known_mode``, or ``wait`` seconds pass."""
+@dataclass(frozen=True)
+class PollArgs:
+    """What a long-poll caller already has: the last message id and the mode it shows."""
+
+    after: int = 0
+    wait: float = 0
+    known_mode: str | None = None
+
+
+def poll_args(
+    after: int = 0,
+    wait: Annotated[float, Query(ge=0, le=LONG_POLL_MAX_SECONDS)] = 0,
+    mode: Annotated[str | None, Query(max_length=16)] = None,
+) -> PollArgs:
+    """Query parameters of a long poll (a FastAPI dependency)."""
+    return PollArgs(after, wait, mode)
+
+
+async def long_poll(notifier: Notifier, store: Store, conv_id: str, roles: Collection[Role], args: PollArgs) -> Changes:
+    """Messages of ``roles`` after ``args.after``; with ``args.wait``, held until there is one,
+    or the mode differs from ``args.known_mode``, or ``wait`` seconds pass."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait
+    deadline = loop.time() + args.wait
+    after, known_mode = args.after, args.known_mode
     while True:
         with notifier.subscribe(conv_id) as changed:  # before reading, so no change slips by
             conv = store.maybe_conversation(conv_id)

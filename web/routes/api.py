@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from knowledge.errors import BadRequest
 from knowledge.service import KnowledgeBase
 from web.chat import MAX_MESSAGE_CHARS, ChatService
-from web.delivery import LONG_POLL_MAX_SECONDS, long_poll
+from web.delivery import PollArgs, long_poll, poll_args
 from web.deps import get_chat, get_kb, get_store, session_from_cookie, with_session_cookie
 from web.handoff import HandoffEvent, Mode
 from web.storage import RATING_LABELS, Role, Store, TicketKind, new_session_id
@@ -85,9 +85,7 @@ async def chat_messages(
     request: Request,
     session: str,
     store: Annotated[Store, Depends(get_store)],
-    after: int = 0,
-    wait: Annotated[float, Query(ge=0, le=LONG_POLL_MAX_SECONDS)] = 0,
-    mode: Annotated[str | None, Query(max_length=16)] = None,
+    poll: Annotated[PollArgs, Depends(poll_args)],
 ) -> dict[str, Any]:
     """Staff and system messages after an id, and the conversation's mode.
 
@@ -95,16 +93,8 @@ async def chat_messages(
     a mode other than the ``mode`` the caller already shows) or ``wait`` seconds pass:
     the widget's live channel for staff replies.
     """
-    changes = await long_poll(
-        request.app.state.notifier,
-        store,
-        session,
-        after=after,
-        roles=(Role.STAFF, Role.SYSTEM),
-        wait=wait,
-        known_mode=mode,
-    )
-    return changes.to_json()
+    notifier = request.app.state.notifier
+    return (await long_poll(notifier, store, session, (Role.STAFF, Role.SYSTEM), poll)).to_json()
 
 
 @router.post("/api/events", status_code=204)

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -20,7 +20,7 @@ from knowledge.answer import render_text
 from knowledge.errors import NotFound
 from knowledge.service import KnowledgeBase
 from web.auth import COOKIE, SESSION_SECONDS, Auth, StaffSession
-from web.delivery import LONG_POLL_MAX_SECONDS, long_poll
+from web.delivery import PollArgs, long_poll, poll_args
 from web.deps import get_kb, get_store
 from web.handoff import HandoffEvent, IllegalTransition, Mode
 from web.storage import RATING_LABELS, AgencyStatus, Conversation, Role, StaffRole, Store, utcnow
@@ -227,16 +227,11 @@ async def chat_messages(
     conv_id: str,
     session: Session,
     store: Annotated[Store, Depends(get_store)],
-    after: int = 0,
-    wait: Annotated[float, Query(ge=0, le=LONG_POLL_MAX_SECONDS)] = 0,
-    mode: Annotated[str | None, Query(max_length=16)] = None,
+    poll: Annotated[PollArgs, Depends(poll_args)],
 ) -> dict[str, Any]:
     """The whole transcript after an id (notes included); ``wait`` holds it open as for residents."""
     store.find_conversation(conv_id)
-    changes = await long_poll(
-        request.app.state.notifier, store, conv_id, after=after, roles=tuple(Role), wait=wait, known_mode=mode
-    )
-    return changes.to_json()
+    return (await long_poll(request.app.state.notifier, store, conv_id, tuple(Role), poll)).to_json()
 
 
 def _own(store: Store, conv_id: str, session: StaffSession) -> Conversation:
