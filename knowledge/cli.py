@@ -233,6 +233,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         log_level="info",
         access_log=settings.access_log,
+        timeout_keep_alive=75,  # as nginx: phones on slow links reuse their connection
         proxy_headers=False,
     )
     return 0

@@ -324,6 +324,19 @@ class Store:
             if conv is not None:
                 conv.item = item
 
+    def last_resident_texts(self, conv_ids: list[str]) -> dict[str, str]:
+        """Each conversation's latest resident message, in one query (the staff queue lists many)."""
+        if not conv_ids:
+            return {}
+        latest = (
+            select(func.max(Message.id))
+            .where(Message.conversation_id.in_(conv_ids), Message.role == Role.RESIDENT)
+            .group_by(Message.conversation_id)
+        )
+        with self.tx() as s:
+            rows = s.execute(select(Message.conversation_id, Message.text).where(Message.id.in_(latest)))
+            return {conv_id: text for conv_id, text in rows}
+
     def messages(self, conv_id: str, after: int = 0) -> list[Message]:
         with self.tx() as s:
             rows = s.scalars(

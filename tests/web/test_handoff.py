@@ -110,3 +110,29 @@ def test_messages_are_kept_in_order_with_roles(store: Store) -> None:
     rows = store.messages("conv-msgs-1")
     assert [(m.role, m.text) for m in rows] == [(Role.RESIDENT, "你好"), (Role.BOT, "您好"), (Role.STAFF, "我是小林")]
     assert store.messages("conv-msgs-1", after=rows[0].id)[0].text == "您好"
+
+
+@pytest.mark.integration
+def test_last_resident_texts_gives_each_conversations_latest_resident_words(store: Store) -> None:
+    for conv, lines in {
+        "conv-last-1": [(Role.RESIDENT, "第一句"), (Role.RESIDENT, "第二句"), (Role.STAFF, "好的")],
+        "conv-last-2": [(Role.BOT, "您好")],
+        "conv-last-3": [(Role.RESIDENT, "我的身份证号350583199001011234")],
+    }.items():
+        store.conversation(conv)
+        for role, text in lines:
+            store.add_message(conv, role, text)
+    got = store.last_resident_texts(["conv-last-1", "conv-last-2", "conv-last-3", "conv-none"])
+    assert got == {"conv-last-1": "第二句", "conv-last-3": "我的身份证号350583********1234"}
+    assert store.last_resident_texts([]) == {}
+
+
+@pytest.mark.integration
+def test_store_reports_every_committed_change_of_a_conversation(store: Store) -> None:
+    seen: list[str] = []
+    store.on_change = seen.append
+    store.conversation("conv-change-1")
+    store.add_message("conv-change-1", Role.RESIDENT, "我要人工")
+    store.apply("conv-change-1", HandoffEvent.REQUEST, announce=("正在转接", "system"))
+    assert seen == ["conv-change-1", "conv-change-1"]
+    assert [m.text for m in store.messages("conv-change-1")] == ["我要人工", "正在转接"]

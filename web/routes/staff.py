@@ -68,16 +68,16 @@ class QueueRow:
 
 
 def _rows(store: Store, kb: KnowledgeBase, convs: list[Conversation]) -> list[QueueRow]:
+    last = store.last_resident_texts([c.id for c in convs])
     rows = []
     for c in convs:
         plate = kb.library.plates.get(c.plate or "")
-        msgs = [m for m in store.messages(c.id) if m.role is Role.RESIDENT]
         rows.append(
             QueueRow(
                 c,
                 _minutes_since(c.waiting_since if c.mode is Mode.WAITING else c.claimed_at),
                 plate.address if plate else "（未扫门牌）",
-                msgs[-1].text if msgs else "",
+                last.get(c.id, ""),
             )
         )
     return rows
