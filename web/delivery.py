@@ -116,7 +116,7 @@ class PollArgs:
     known_mode: str | None = None
 
 
-def poll_args(
+async def poll_args(
     after: int = 0,
     wait: Annotated[float, Query(ge=0, le=LONG_POLL_MAX_SECONDS)] = 0,
     mode: Annotated[str | None, Query(max_length=16)] = None,

@@ -1,4 +1,8 @@
-"""FastAPI dependencies: the heavy objects live on app.state (opened in lifespan)."""
+"""FastAPI dependencies: the heavy objects live on app.state (opened in lifespan).
+
+They are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in its thread
+pool, a hop that costs more than these look-ups under load.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +14,19 @@ from web.chat import ChatService
 from web.storage import Store
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_kb(request: Request) -> KnowledgeBase:
+async def get_kb(request: Request) -> KnowledgeBase:
     return request.app.state.kb
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
-def get_chat(request: Request) -> ChatService:
+async def get_chat(request: Request) -> ChatService:
     return request.app.state.chat
 
 

@@ -31,16 +31,16 @@ router = APIRouter(prefix="/staff", include_in_schema=False)
 CsrfField = Annotated[str, Form(alias="csrf", max_length=64)]
 
 
-def get_auth(request: Request) -> Auth:
+async def get_auth(request: Request) -> Auth:
     auth: Auth = request.app.state.auth
     return auth
 
 
-def staff_session(request: Request, auth: Annotated[Auth, Depends(get_auth)]) -> StaffSession:
+async def staff_session(request: Request, auth: Annotated[Auth, Depends(get_auth)]) -> StaffSession:
     return auth.require(request)
 
 
-def supervisor_session(request: Request, auth: Annotated[Auth, Depends(get_auth)]) -> StaffSession:
+async def supervisor_session(request: Request, auth: Annotated[Auth, Depends(get_auth)]) -> StaffSession:
     return auth.require(request, StaffRole.SUPERVISOR)
 
 
@@ -173,7 +173,7 @@ async def events(request: Request, session: Session, store: Annotated[Store, Dep
 async def claim(
     request: Request, conv_id: str, session: Session, store: Annotated[Store, Depends(get_store)], csrf: CsrfField
 ) -> Response:
-    get_auth(request).check_csrf(session, csrf)
+    Auth.check_csrf(session, csrf)
     try:
         store.apply(
             conv_id,
@@ -252,7 +252,7 @@ async def reply(
     csrf: CsrfField,
     text: Annotated[str, Form(min_length=1, max_length=2000)],
 ) -> Response:
-    get_auth(request).check_csrf(session, csrf)
+    Auth.check_csrf(session, csrf)
     _own(store, conv_id, session)
     store.add_message(conv_id, Role.STAFF, text.strip(), "text", staff_id=session.staff.id)
     await request.app.state.delivery.deliver(conv_id, text.strip())
@@ -271,7 +271,7 @@ async def checklist(
     situation: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     """Insert a guide's checklist as a reply (rendered text, ready for SMS too)."""
-    get_auth(request).check_csrf(session, csrf)
+    Auth.check_csrf(session, csrf)
     _own(store, conv_id, session)
     if item not in kb.library.guides:
         raise NotFound(f"unknown item {item!r}")
@@ -290,7 +290,7 @@ async def note(
     csrf: CsrfField,
     text: Annotated[str, Form(min_length=1, max_length=2000)],
 ) -> Response:
-    get_auth(request).check_csrf(session, csrf)
+    Auth.check_csrf(session, csrf)
     store.find_conversation(conv_id)
     store.add_message(conv_id, Role.NOTE, f"{session.staff.name}：{text.strip()}", "note", staff_id=session.staff.id)
     return RedirectResponse(f"/staff/c/{conv_id}", status_code=303)
@@ -305,7 +305,7 @@ async def transfer(
     csrf: CsrfField,
     to: Annotated[int, Form()],
 ) -> Response:
-    get_auth(request).check_csrf(session, csrf)
+    Auth.check_csrf(session, csrf)
     _own(store, conv_id, session)
     target = store.staff(to)
     if target is None or not target.active:
@@ -331,7 +331,7 @@ async def finish(
     store: Annotated[Store, Depends(get_store)],
     csrf: CsrfField,
 ) -> Response:
-    get_auth(request).check_csrf(session, csrf)
+    Auth.check_csrf(session, csrf)
     if action not in _FINISH:
         raise NotFound(f"no action {action}")
     _own(store, conv_id, session)
@@ -345,7 +345,7 @@ async def finish(
 async def ticket_done(
     request: Request, ticket_id: int, session: Session, store: Annotated[Store, Depends(get_store)], csrf: CsrfField
 ) -> Response:
-    get_auth(request).check_csrf(session, csrf)
+    Auth.check_csrf(session, csrf)
     store.close_ticket(ticket_id)
     return RedirectResponse("/staff", status_code=303)
 
@@ -360,7 +360,7 @@ async def agency_update(
     status: Annotated[AgencyStatus, Form()],
     note: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    get_auth(request).check_csrf(session, csrf)
+    Auth.check_csrf(session, csrf)
     store.update_agency_request(code, status, note or None)
     return RedirectResponse("/staff", status_code=303)
 
@@ -435,7 +435,7 @@ async def hotline(
     )
 
 
-def get_orders(request: Request) -> WorkOrders:
+async def get_orders(request: Request) -> WorkOrders:
     orders: WorkOrders = request.app.state.workorders
     return orders
 
@@ -460,7 +460,7 @@ class AdvanceIn(BaseModel):
 
 
 def _json_csrf(request: Request, session: StaffSession) -> None:
-    get_auth(request).check_csrf(session, request.headers.get("x-csrf-token", ""))
+    Auth.check_csrf(session, request.headers.get("x-csrf-token", ""))
 
 
 @router.post("/api/workorders", status_code=201)
