@@ -289,20 +289,34 @@ class Retriever:
             Calibration(tuple(saved["weights"]), saved["bias"]) if saved else Calibration()
         )
         self._situations: dict[str, list[int]] = defaultdict(list)
-        self._vocab: dict[str, set[str]] = defaultdict(set)
-        tokenizer = index.lexical.tokenizer
+        by_item: dict[str, list[int]] = defaultdict(list)
         for i, entry in enumerate(index.entries):
             if entry.kind is EntryKind.SITUATION:
                 self._situations[entry.item].append(i)
-            self._vocab[entry.item].update(tokenizer(index.normalizer(entry.text)))
+            by_item[entry.item].append(i)
+        # Each item's tokens, from the entries tokenised at build: sorted token ids.
+        corpus = index.lexical.corpus
+        if corpus is None:
+            raise RuntimeError("LexicalRetriever.warm_up() was not called")
+        self._token_ids = corpus.lookup
+        self._vocab: dict[str, np.ndarray] = {item: corpus.unique_ids(ids) for item, ids in by_item.items()}
         # Inverse document frequency over items: a token every item has says nothing.
-        df: dict[str, int] = defaultdict(int)
-        for vocab in self._vocab.values():
-            for token in vocab:
-                df[token] += 1
+        df = np.bincount(
+            np.concatenate([np.zeros(0, np.int32), *self._vocab.values()]), minlength=len(corpus.vocab)
+        ).tolist()
         n = len(self._vocab)
-        self._idf = {t: math.log((n + 1) / (d + 0.5)) for t, d in df.items() if t not in GENERIC}
+        self._idf = {
+            t: math.log((n + 1) / (d + 0.5)) for t, d in zip(corpus.vocab, df, strict=True) if d and t not in GENERIC
+        }
         self.situation_ids = situations or {}
+
+    def _item_has(self, item: str, token: str) -> bool:
+        ids = self._vocab.get(item)
+        ident = self._token_ids.get(token)
+        if ids is None or ident is None:
+            return False
+        at = int(np.searchsorted(ids, ident))
+        return at < len(ids) and int(ids[at]) == ident
 
     def content_words(self, normalized: str) -> list[str]:
         """Tokens of a question the index knows (words and character bigrams), minus generic ones.
@@ -347,7 +361,7 @@ class Retriever:
         total = sum(self._idf[t] for t in tokens)
         if total <= 0:
             return 0.0, 0.0
-        return sum(self._idf[t] for t in tokens if t in self._vocab[item]) / total, math.log1p(total)
+        return sum(self._idf[t] for t in tokens if self._item_has(item, t)) / total, math.log1p(total)
 
     def rank(
         self, normalized: str, *, lexical: bool = True, dense: bool = True, exclude: frozenset[int] = frozenset()
