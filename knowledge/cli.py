@@ -234,6 +234,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level="info",
         access_log=settings.access_log,
         timeout_keep_alive=75,  # as nginx: phones on slow links reuse their connection
+        timeout_graceful_shutdown=3,  # held long polls are cut on shutdown; the widget asks again
         proxy_headers=False,
     )
     return 0
