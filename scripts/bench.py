@@ -480,7 +480,9 @@ def bench_helpdesk() -> None:
             for k in ("MENPAI_VAR_PATH", *env):
                 os.environ.pop(k, None)
             s = start_stack(stack, tmp, rasa=False, env=env)
-            rows.append((name, asyncio.run(_helpdesk_run(s["base"], creds))))
+            # Agents at a person's pace would be idle; 0.3 s between actions is still ~3 replies/s each.
+            rows.append((name, asyncio.run(_helpdesk_run(s["base"], creds, think=0.3, tag="p"))))
+            rows.append((f"{name}, agents without pause", asyncio.run(_helpdesk_run(s["base"], creds, think=0.0))))
     RESULTS["helpdesk"] = dict(rows)
     section(
         "Help desk: 200 resident conversations, 10 agents, over HTTP",
@@ -508,7 +510,11 @@ def bench_helpdesk() -> None:
     )
 
 
-async def _helpdesk_run(base: str, creds: dict[str, str]) -> dict[str, Any]:
+async def _helpdesk_run(base: str, creds: dict[str, str], *, think: float, tag: str = "") -> dict[str, Any]:
+    """200 residents ask for a person; 10 agents claim, reply twice, and read the resident's answer.
+
+    ``think`` is each agent's pause before every action (0 = a stress test: the agents fire as
+    fast as the server answers, so latency is mostly queueing)."""
     n_res, n_agents, per_conv = 200, 10, 2
     sent: dict[str, float] = {}
     seen: dict[str, int] = {}
@@ -520,7 +526,7 @@ async def _helpdesk_run(base: str, creds: dict[str, str]) -> dict[str, Any]:
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=n_res + 50)) as pub:
 
         async def open_conv(i: int) -> None:
-            r = await pub.post(f"{base}/api/chat", json={"session": f"hd-{i:04d}-bench", "text": "我要人工"})
+            r = await pub.post(f"{base}/api/chat", json={"session": f"hd{tag}-{i:04d}-bench", "text": "我要人工"})
             r.raise_for_status()
 
         await load(open_conv, n_res, 20)
@@ -535,9 +541,11 @@ async def _helpdesk_run(base: str, creds: dict[str, str]) -> dict[str, Any]:
         async def agent_work(k: int) -> None:
             c, csrf = agents[k]
             for i in range(k, n_res, n_agents):
-                conv = f"hd-{i:04d}-bench"
+                conv = f"hd{tag}-{i:04d}-bench"
+                await asyncio.sleep(think)
                 await c.post(f"/staff/c/{conv}/claim", data={"csrf": csrf})
                 for j in range(per_conv):
+                    await asyncio.sleep(think)
                     token = f"reply-{i}-{j}"
                     sent[token] = time.perf_counter()  # from the agent pressing send
                     r = await c.post(f"/staff/c/{conv}/reply", data={"csrf": csrf, "text": token})
@@ -556,7 +564,7 @@ async def _helpdesk_run(base: str, creds: dict[str, str]) -> dict[str, Any]:
 
         async def resident(i: int) -> None:
             # As the widget does: a long poll the server holds until a staff message arrives.
-            conv, after, deadline = f"hd-{i:04d}-bench", 0, time.perf_counter() + 180
+            conv, after, deadline = f"hd{tag}-{i:04d}-bench", 0, time.perf_counter() + 180
             got = 0
             while got < per_conv and time.perf_counter() < deadline:
                 r = (await pub.get(f"{base}/api/chat/{conv}/messages", params={"after": after, "wait": 25})).json()
