@@ -2,6 +2,17 @@
 
 Rasa 3.6 hard-codes a 300 s timeout for calls to the action server; a resident
 must not wait that long, so it is lowered here (MENPAI_ACTION_TIMEOUT, default 5 s).
+
+Rasa runs every chat turn on one event loop, so its CPU time per turn is what
+10 concurrent conversations queue behind. Profiling (py-spy, `scripts/bench.py
+chat`) found three costs that buy nothing and are removed here:
+- it re-checks the action-response JSON schema itself on every action call, a
+  third of its CPU per turn (responses are still validated: fast_action_validation);
+- it walks the Event class tree to deserialise every stored event of the
+  conversation on every turn (fast_event_lookup);
+- TensorFlow's thread pools spin on both cores around a model this small
+  (one thread each; the other core serves web and the actions).
+The tracker store is tuned for SQLite in sqlite_tracker_store.py.
 The endpoints file is written from settings, so the tracker store follows the
 database kind (SQLite by default, PostgreSQL by URL) and the lock store can be
 Redis when several Rasa instances run.
@@ -34,7 +45,8 @@ def endpoints() -> Dict[str, Any]:
     }
     if tracker.scheme.startswith("sqlite"):
         db = tracker.path if tracker.netloc == "" else tracker.netloc + tracker.path
-        data["tracker_store"] = {"type": "SQL", "dialect": "sqlite", "db": db}
+        # Rasa's SQL store with WAL and pooled connections (see sqlite_tracker_store.py).
+        data["tracker_store"] = {"type": "sqlite_tracker_store.SQLiteTrackerStore", "dialect": "sqlite", "db": db}
     else:
         data["tracker_store"] = {
             "type": "SQL", "dialect": "postgresql", "url": tracker.hostname, "port": tracker.port or 5432,
@@ -49,7 +61,64 @@ def endpoints() -> Dict[str, Any]:
     return data
 
 
+def fast_action_validation() -> None:
+    """Validate action server responses with one compiled validator.
+
+    RemoteAction._validate_action_result calls jsonschema.validate(), which checks the
+    (large, constant) events schema against the meta-schema before validating the
+    response, on every call. That is the same result every time, so do it once; the
+    response itself is validated exactly as jsonschema.validate() would (best match
+    error, same message added).
+    """
+    from jsonschema import exceptions
+    from jsonschema.validators import validator_for
+    from rasa.core.actions.action import RemoteAction
+
+    schema = RemoteAction.action_response_format_spec()
+    cls = validator_for(schema)
+    cls.check_schema(schema)
+    validator = cls(schema)
+
+    def validate(self: RemoteAction, result: Dict[str, Any]) -> bool:
+        error = exceptions.best_match(validator.iter_errors(result))
+        if error is None:
+            return True
+        error.message += (
+            ". Failed to validate Action server response from API, make sure your response "
+            "from the Action endpoint is valid."
+        )
+        raise error
+
+    RemoteAction._validate_action_result = validate  # type: ignore[method-assign]
+
+
+def fast_event_lookup() -> None:
+    """Cache Event.resolve_by_type (event type name → class).
+
+    Loading a tracker deserialises each stored event, and Rasa finds its class by
+    listing all Event subclasses recursively every time. The classes do not change
+    while the server runs; unknown names still go to Rasa's own lookup.
+    """
+    from rasa.shared.core import events
+
+    resolve = events.Event.resolve_by_type
+    known: Dict[str, Any] = {}
+
+    def resolve_by_type(type_name: str, default: Any = None) -> Any:
+        cls = known.get(type_name)
+        if cls is None:
+            cls = resolve(type_name, default)
+            if cls is not None and getattr(cls, "type_name", None) == type_name:
+                known[type_name] = cls
+        return cls
+
+    events.Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign]
+
+
 def main() -> None:
+    # Read by Rasa's setup_tf_environment() at start; an explicit setting wins.
+    os.environ.setdefault("TF_INTER_OP_PARALLELISM_THREADS", "1")
+    os.environ.setdefault("TF_INTRA_OP_PARALLELISM_THREADS", "1")
     out = ROOT / "var" / "bot" / "endpoints.yml"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(yaml.safe_dump(endpoints()), encoding="utf-8")
@@ -57,6 +126,8 @@ def main() -> None:
     import rasa.core.actions.action as action
 
     action.DEFAULT_REQUEST_TIMEOUT = int(os.environ.get("MENPAI_ACTION_TIMEOUT", "5"))
+    fast_action_validation()
+    fast_event_lookup()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = [

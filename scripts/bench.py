@@ -347,24 +347,38 @@ def bench_chat() -> None:
         s = start_stack(stack, OUT / "chat-run", rasa=True)
         base = s["base"]
 
-        async def run(concurrency: int, turns: int) -> list[float]:
-            async with httpx.AsyncClient(timeout=30) as client:
-                texts = ["换身份证要带什么", "那要多少钱", "在哪里办", "结婚登记要带什么", "公积金租房怎么提取"]
+        run_id = uuid.uuid4().hex[:8]  # fresh conversations: trackers of an earlier run must not grow
+        left_bot: list[str] = []  # turns answered by staff instead of Rasa (should stay empty)
 
-                async def turn(i: int) -> None:
+        async def run(concurrency: int, turns: int) -> list[float]:
+            """`concurrency` residents chatting at once, each sending its next message when the
+            previous answer arrived (two turns of one conversation never overlap)."""
+            texts = ["换身份证要带什么", "那要多少钱", "在哪里办", "结婚登记要带什么", "公积金租房怎么提取"]
+            lat: list[float] = []
+            async with httpx.AsyncClient(timeout=30) as client:
+
+                async def post(session: str, text: str) -> None:
                     r = await client.post(
-                        f"{base}/api/chat",
-                        json={
-                            "session": f"bench-{concurrency}-{i % concurrency:03d}-x",
-                            "text": texts[i % len(texts)],
-                            "plate": "NA010001",
-                        },
+                        f"{base}/api/chat", json={"session": session, "text": text, "plate": "NA010001"}
                     )
                     r.raise_for_status()
+                    if r.json().get("mode") != "bot":
+                        left_bot.append(session)
 
-                await turn(0)  # warm
-                _, lat = await load(turn, turns, concurrency)
-                return lat
+                async def resident(n: int) -> None:
+                    # Every session walks through the same conversation in order (question,
+                    # follow-ups, next question). Giving each session one fixed text, as before,
+                    # made the follow-up-only sessions fail twice and go to the staff queue,
+                    # after which Rasa was never called for them.
+                    session = f"bench-{run_id}-{concurrency}-{n:03d}"
+                    for step in range(turns // concurrency):
+                        t = time.perf_counter()
+                        await post(session, texts[step % len(texts)])
+                        lat.append((time.perf_counter() - t) * 1000)
+
+                await post(f"bench-{run_id}-warm", texts[0])
+                await asyncio.gather(*(resident(n) for n in range(concurrency)))
+            return lat
 
         one = asyncio.run(run(1, 40))
         ten = asyncio.run(run(10, 200))
@@ -375,6 +389,7 @@ def bench_chat() -> None:
             "c10_p50": pct(ten, 0.5),
             "c10_p95": pct(ten, 0.95),
             "rasa_rss_mb": rss,
+            "turns_not_with_bot": len(left_bot),
         }
         section(
             "Chat turns web → Rasa → actions (real processes, loopback)",
@@ -382,7 +397,9 @@ def bench_chat() -> None:
                 ("1 session: p50 / p95", f"{pct(one, 0.5)} ms / {pct(one, 0.95)} ms"),
                 ("10 concurrent sessions: p50 / p95", f"{pct(ten, 0.5)} ms / {pct(ten, 0.95)} ms"),
                 ("Rasa server peak RSS", f"{rss} MB"),
+                ("turns handed to staff instead of Rasa (should be 0)", len(left_bot)),
             ],
+            "Each session walks through 换身份证要带什么 → 那要多少钱 → 在哪里办 → 结婚登记要带什么 → 公积金租房怎么提取.",
         )
 
 

@@ -1,0 +1,81 @@
+"""Rasa's SQL tracker store, set up for SQLite (run in .venv-bot; bot/serve.py selects it).
+
+Every chat turn loads the conversation's tracker and saves its new events. With
+Rasa's defaults on a SQLite file, each save is a rollback-journal commit that
+waits for fsync, and each load or save opens a new connection (SQLAlchemy 1.4
+gives file databases a NullPool). Rasa does this on its event loop, so while one
+turn waits for the disk every other conversation waits too. Here:
+
+- WAL journal with synchronous=NORMAL: a commit appends to the write-ahead log
+  without an fsync (the log is synced at checkpoints), and readers never block
+  the writer. A power cut can lose the last turns' events; a crash of Rasa
+  cannot. That is the right trade for chat trackers.
+- Connections are pooled and reused instead of opened per query.
+- Loading a tracker reads only the events' JSON column instead of building an
+  ORM object per stored event (the query, and so the events, are Rasa's own).
+
+PostgreSQL keeps Rasa's own SQLTrackerStore (serve.py only picks this one for SQLite).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any, Dict, Optional, Text
+
+import sqlalchemy as sa
+from rasa.core.brokers.broker import EventBroker
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy.pool import QueuePool
+
+
+def _pragmas(connection: sqlite3.Connection, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")  # another Rasa process writing: wait, do not fail
+    cursor.close()
+
+
+class SQLiteTrackerStore(SQLTrackerStore):
+    """SQLTrackerStore on a SQLite file with WAL, relaxed fsync and pooled connections."""
+
+    def __init__(
+        self,
+        domain: Optional[Domain] = None,
+        dialect: Text = "sqlite",
+        host: Optional[Text] = None,
+        port: Optional[int] = None,
+        db: Text = "rasa.db",
+        username: Optional[Text] = None,
+        password: Optional[Text] = None,
+        event_broker: Optional[EventBroker] = None,
+        login_db: Optional[Text] = None,
+        query: Optional[Dict] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(domain, dialect, host, port, db, username, password, event_broker, login_db, query, **kwargs)
+        if self.engine.dialect.name != "sqlite":
+            return
+        url = self.engine.url
+        self.engine.dispose()
+        # All access is from Rasa's event-loop thread; check_same_thread is off only
+        # because a pooled connection may be handed out from another thread at shutdown.
+        self.engine = sa.create_engine(
+            url, poolclass=QueuePool, pool_size=2, connect_args={"check_same_thread": False}
+        )
+        sa.event.listen(self.engine, "connect", _pragmas)
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+
+    async def _retrieve(
+        self, sender_id: Text, fetch_events_from_all_sessions: bool
+    ) -> Optional[DialogueStateTracker]:
+        with self.session_scope() as session:
+            query = self._event_query(session, sender_id, fetch_events_from_all_sessions)
+            rows = query.with_entities(self.SQLEvent.data).all()
+        events = [json.loads(data) for (data,) in rows]
+        if self.domain and events:
+            return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        return None
