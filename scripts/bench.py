@@ -701,17 +701,29 @@ SECTIONS = {
 
 
 def main() -> int:
+    """Run the named sections (default: all); results.md always shows the latest run of every section."""
     logging.basicConfig(level=logging.WARNING)
-    OUT.mkdir(parents=True, exist_ok=True)
+    parts = OUT / "sections"
+    parts.mkdir(parents=True, exist_ok=True)
     chosen = sys.argv[1:] or list(SECTIONS)
-    LINES.append(f"# menpai benchmarks — {time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} cores\n")
+    unknown = [n for n in chosen if n not in SECTIONS]
+    if unknown:
+        print(f"unknown section(s) {unknown}; choose from {list(SECTIONS)}", file=sys.stderr)
+        return 2
     for name in chosen:
+        LINES.clear()
+        started = time.strftime("%Y-%m-%d %H:%M")
         try:
             SECTIONS[name]()
         except Exception as exc:  # one failed section must not hide the others' numbers
             logging.exception("bench section %s failed", name)
             LINES.append(f"## {name}: FAILED — {exc!r}\n")
-    (OUT / "results.md").write_text("\n".join(LINES) + "\n", encoding="utf-8")
+        (parts / f"{name}.md").write_text(f"<!-- measured {started} -->\n" + "\n".join(LINES) + "\n", encoding="utf-8")
+    body = [
+        f"# menpai benchmarks on {os.cpu_count()} cores (each section: its latest run, time in its first line)\n",
+        *((parts / f"{n}.md").read_text(encoding="utf-8") for n in SECTIONS if (parts / f"{n}.md").exists()),
+    ]
+    (OUT / "results.md").write_text("\n".join(body), encoding="utf-8")
     previous = json.loads((OUT / "results.json").read_text()) if (OUT / "results.json").exists() else {}
     previous.update(RESULTS)
     (OUT / "results.json").write_text(json.dumps(previous, ensure_ascii=False, indent=2), encoding="utf-8")
