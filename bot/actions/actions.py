@@ -8,6 +8,7 @@ Metadata web sends with every message::
 
     {"plate": "NA010001" | null,
      "retrieval": {"abstain": bool, "confidence": float, "aspect": str | null,
+                   "declined_topic": str | null,
                    "candidates": [{"item", "title", "score", "situation",
                                    "situations": [{"id", "name"}]}]},
      "choice": {"kind": "situation" | "item", "value": str} | null}
@@ -131,11 +132,25 @@ def failed_events(dispatcher: CollectingDispatcher, tracker: Tracker, key: str) 
     return [SlotSet("failed_attempts", failed), SlotSet("offered_human", True)]
 
 
+def declined_topic(retrieval: Dict[str, Any]) -> Optional[str]:
+    """The out-of-scope topic (guides/out_of_scope.yaml) the question matched, if retrieval is
+    confident of it. The NLU cannot tell 商标注册要什么材料 from a question about a guide — both
+    are ask_service acts — so whether to decline is read from retrieval. Below UNSURE_FLOOR the
+    "topic" is only the nearest entry to a question that names nothing (谢谢 → translation)."""
+    topic = retrieval.get("declined_topic")
+    if isinstance(topic, str) and topic and float(retrieval.get("confidence") or 0) >= UNSURE_FLOOR:
+        return topic
+    return None
+
+
 def respond_to_question(dispatcher: CollectingDispatcher, tracker: Tracker, unsure_key: str) -> List[EventType]:
-    """The main act: answer, offer the top three, or count a failure."""
+    """The main act: answer, decline a known out-of-scope topic, offer the top three, or count a failure."""
     retrieval = retrieval_of(tracker)
     candidates = candidates_of(retrieval)
     aspect = retrieval.get("aspect") or "materials"
+    if declined_topic(retrieval):
+        # web puts the topic's "where to go instead" in front of the decline.
+        return failed_events(dispatcher, tracker, "decline")
     if candidates and not retrieval.get("abstain", True):
         return answer_events(dispatcher, candidates[0], aspect)
     if candidates and float(retrieval.get("confidence") or 0) >= UNSURE_FLOOR and unsure_key == "rephrase":

@@ -99,6 +99,21 @@ def test_answer_service_nothing_fits_counts_a_failure_then_hands_over() -> None:
     assert events == [SlotSet("failed_attempts", 0.0), SlotSet("offered_human", False), SlotSet("pending", None)]
 
 
+def test_answer_service_declines_a_known_out_of_scope_topic() -> None:
+    # 商标注册要什么材料: an ask_service act, but retrieval matched the trademark topic.
+    retrieval = dict(unsure(ID_RENEW, DIBAO, ELDERLY, conf=0.93), declined_topic="trademark")
+    events, msgs = run(ActionAnswerService(), tracker("ask_service", retrieval))
+    assert msgs == [{"kind": "decline", "key": "decline", "offer_human": True}]
+    assert events == [SlotSet("failed_attempts", 1.0), SlotSet("offered_human", True)]
+
+
+def test_answer_service_ignores_a_topic_retrieval_is_not_sure_of() -> None:
+    # A question naming nothing still has a nearest topic; at this confidence it means nothing.
+    retrieval = dict(unsure(conf=0.01), declined_topic="translation")
+    _, msgs = run(ActionAnswerService(), tracker("ask_service", retrieval))
+    assert msgs == [{"kind": "rephrase", "key": "rephrase", "offer_human": True}]
+
+
 def test_follow_up_fee_about_the_current_item() -> None:
     t = tracker("ask_fee", unsure(conf=0.05), slots={"item": "id-card-renew", "situation": "expired"})
     events, msgs = run(ActionFollowUp(), t)
@@ -154,6 +169,12 @@ def test_decline_out_of_scope_offers_a_person() -> None:
     events, msgs = run(ActionDecline(), tracker("out_of_scope", unsure(conf=0.01)))
     assert msgs == [{"kind": "decline", "key": "decline", "offer_human": True}]
     assert events == [SlotSet("failed_attempts", 1.0), SlotSet("offered_human", True)]
+
+
+def test_decline_out_of_scope_topic_second_time_hands_over() -> None:
+    retrieval = dict(unsure(conf=0.99), declined_topic="weather")
+    _, msgs = run(ActionDecline(), tracker("out_of_scope", retrieval, slots={"failed_attempts": 1.0}))
+    assert msgs == [{"kind": "handoff", "reason": "failed"}]
 
 
 def test_decline_defers_to_a_confident_retrieval() -> None:
