@@ -12,21 +12,25 @@ turn waits for the disk every other conversation waits too. Here:
   cannot. That is the right trade for chat trackers.
 - Connections are pooled and reused instead of opened per query.
 - Loading a tracker reads only the events' JSON column instead of building an
-  ORM object per stored event (the query, and so the events, are Rasa's own).
+  ORM object per stored event, and saving counts the stored events with
+  count(id) instead of counting a subquery that selects every column (the
+  queries, and so the events, are Rasa's own).
 
 PostgreSQL keeps Rasa's own SQLTrackerStore (serve.py only picks this one for SQLite).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
-from typing import Any, Dict, Optional, Text
+from typing import Any, Dict, Iterator, Optional, Text
 
 import sqlalchemy as sa
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.pool import QueuePool
 
@@ -79,3 +83,13 @@ class SQLiteTrackerStore(SQLTrackerStore):
         if self.domain and events:
             return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
         return None
+
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator[Event]:
+        """Events of the tracker not stored yet (Rasa's own query, counted by id)."""
+        stored = (
+            self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False)
+            .order_by(None)
+            .with_entities(sa.func.count(self.SQLEvent.id))
+            .scalar()
+        )
+        return itertools.islice(tracker.events, int(stored or 0), len(tracker.events))
