@@ -233,6 +233,9 @@ GENERIC = frozenset(
 SITUATION_MIN = 2.0  # at least one fairly rare word that only some situations have
 SITUATION_RATIO = 1.5  # and clearly more than the next situation
 MIN_SALIENCE = 1.5
+# Characters of bare follow-ups ("在哪办", "去哪里办", "要多久"): a word made only of these
+# names no service, however rare the bigram happens to be in the guides.
+FOLLOW_UP_CHARS = frozenset("在去到哪里儿办要得多少钱久几天时候怎么样吗呢啊呀吧了的是有没能可以还请问")
 # "Together, in one trip": the words residents use for a 一件事 bundle.
 BUNDLE_CUE = re.compile(
     r"一次办|一起办|一起申请|一次性办|一件事|联办|打包|一趟就|一块办|一并办|一次全办|一条龙"
@@ -352,7 +355,10 @@ class Retriever:
         "那要多少钱" or "在哪里办" name no service: that is a follow-up for the dialogue
         to resolve against the current item, never a reason to pick one.
         """
-        return any(self._idf.get(w, 0.0) >= MIN_SALIENCE for w in self.index.lexical.tokenizer.words(normalized))
+        return any(
+            self._idf.get(w, 0.0) >= MIN_SALIENCE and not set(w) <= FOLLOW_UP_CHARS
+            for w in self.index.lexical.tokenizer.words(normalized)
+        )
 
     def coverage(self, normalized: str, item: str) -> tuple[float, float]:
         """IDF-weighted share of the question's known tokens that the item's entries contain,
@@ -424,7 +430,8 @@ class Retriever:
                 situation, sit_scores = self._situation(item, normalized, r.qvec, r.fused)
             candidates.append(Candidate(item, round(score, 4), situation))
         result = RetrievalResult(query, normalized, candidates, confidence, abstain, aspect, r.dense_used, sit_scores)
-        result.declined_topic = declined
+        # A question that names nothing ("在哪办") is a follow-up, not a request for an out-of-scope topic.
+        result.declined_topic = declined if named else None
         return result
 
     def _situation(

@@ -101,3 +101,9 @@ def test_known_out_of_scope_topic_is_declined(kb: KnowledgeBase) -> None:
 
 def test_a_follow_up_that_names_nothing_abstains(kb: KnowledgeBase) -> None:
     assert kb.retriever.search("那要多少钱").abstain
+
+
+@pytest.mark.parametrize("q", ["在哪办", "去哪办", "谢谢"])
+def test_a_question_that_names_nothing_is_never_declined_as_a_topic(kb: KnowledgeBase, q: str) -> None:
+    r = kb.retriever.search(q)
+    assert r.abstain and r.declined_topic is None
