@@ -71,8 +71,9 @@ async def ask(
 async def chat(
     request: Request, response: Response, body: ChatIn, chat: Annotated[ChatService, Depends(get_chat)]
 ) -> dict[str, Any]:
-    session = body.session or session_from_cookie(request) or new_session_id()
-    if body.session is None and session_from_cookie(request) != session:
+    cookie = session_from_cookie(request)
+    session = body.session or cookie or new_session_id()
+    if body.session is None and cookie is None:
         with_session_cookie(response, session)  # the page's plain form and a reload find the chat again
     reply = await chat.turn(
         session, body.text, plate=body.plate, choice=body.choice.model_dump() if body.choice else None

@@ -212,10 +212,6 @@ def _session_cookie(request: Request) -> str:
     return session_from_cookie(request) or new_session_id()
 
 
-def _with_session(response: Response, session: str) -> Response:
-    return with_session_cookie(response, session)
-
-
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request, kb: Annotated[KnowledgeBase, Depends(get_kb)]) -> Response:
     by_dept: dict[str, list[GuideLink]] = {}
@@ -237,12 +233,13 @@ async def plate(
         return _renderer(request).page(request, "plate_unknown.html", {"code": code[:32]}, status=404)
     if p.code != code:
         return RedirectResponse(f"/p/{p.code}", status_code=301)
-    session = _session_cookie(request)
+    known = session_from_cookie(request)
+    session = known or new_session_id()
     store.record("scan", plate=p.code, town=p.town)
     renderer = _renderer(request)
-    if session_from_cookie(request) == session and store.maybe_conversation(session) is not None:
+    if known is not None and store.maybe_conversation(known) is not None:
         page = plate_page(kb, store, p, session)
-        return _with_session(renderer.page(request, "plate.html", {"page": page}), session)
+        return with_session_cookie(renderer.page(request, "plate.html", {"page": page}), session)
     # A scan without a conversation (nearly all of them): the same page for everyone this
     # minute, without the session in it (the widget learns it from its first chat reply).
     now = _now()
@@ -252,7 +249,7 @@ async def plate(
     if cached is None:
         html = renderer.render_page(request, "plate.html", {"page": plate_page(kb, None, p, "", now)})
         cached = cache.put(key, html)
-    return _with_session(cached.response(request.headers.get("accept-encoding", "")), session)
+    return with_session_cookie(cached.response(request.headers.get("accept-encoding", "")), session)
 
 
 @router.post("/p/{code}/chat", response_class=HTMLResponse)
@@ -277,7 +274,7 @@ async def plate_chat(
     if text.strip() or choice:
         await chat.turn(session, text, plate=p.code, choice=choice)
     response = RedirectResponse(f"/p/{p.code}#chat", status_code=303)
-    return _with_session(response, session)
+    return with_session_cookie(response, session)
 
 
 @dataclass
