@@ -21,7 +21,7 @@ from knowledge.places import CHINA_TZ
 from knowledge.retrieval import Aspect, RetrievalResult
 from knowledge.service import KnowledgeBase
 from web.handoff import HandoffEvent, IllegalTransition, Mode, resident_talks_to_bot
-from web.storage import Role, Store
+from web.storage import Store, event_row
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class RasaUnavailable(MenpaiError):
 
 WAIT_MINUTES_PER_PLACE = 3
 CHANNEL_TEXT_LIMITS = {"wechat": WECHAT_TEXT_LIMIT}
+TEXT_ONLY_CHANNELS = {"wechat"}  # no HTML answer card: WeChat shows text
 
 
 @dataclass
@@ -157,17 +158,18 @@ class ChatService:
         if plate and plate.upper() not in self.kb.library.plates:
             raise BadRequest(f"unknown door plate {plate!r}")
         plate = plate.upper() if plate else None
-        conv = self.store.conversation(session, channel, plate)
         shown = text or (choice or {}).get("label", "")
-        self.store.add_message(session, Role.RESIDENT, shown or "(选择)")
-        self.store.record("question", plate=plate or conv.plate, town=self._town(plate or conv.plate), detail=shown)
+        conv = self.store.open_turn(session, shown or "(选择)", channel=channel, plate=plate)
+        plate = plate or conv.plate
+        events = [event_row("question", plate=plate, town=self._town(plate), detail=shown)]
         if not resident_talks_to_bot(conv.mode):
             # With a person (or waiting for one): the message goes to staff, not to Rasa.
+            self.store.close_turn(session, [], events=events)
             return ChatReply(conv.mode, [self.queue_message(session)] if conv.mode is Mode.WAITING else [])
         if conv.mode is Mode.RESOLVED:
             self.store.apply(session, HandoffEvent.REOPEN)
         result = await asyncio.to_thread(self.kb.retriever.search, text or shown)
-        metadata: dict[str, Any] = {"plate": plate or conv.plate, "retrieval": retrieval_metadata(self.kb, result)}
+        metadata: dict[str, Any] = {"plate": plate, "retrieval": retrieval_metadata(self.kb, result)}
         message = text
         if choice:
             metadata["choice"] = choice
@@ -182,6 +184,8 @@ class ChatService:
             rasa_up = False
             payloads = self._fallback(result, choice)
         messages = []
+        replies: list[tuple[str, str, dict[str, Any] | None]] = []
+        item = None
         mode = Mode.BOT
         for raw in payloads:
             payload = raw.get("custom") if isinstance(raw.get("custom"), dict) else None
@@ -192,22 +196,27 @@ class ChatService:
             if result.declined_topic and payload.get("kind") in ("decline", "rephrase"):
                 payload = {**payload, "refer": self.referral(result.declined_topic)}
             rendered = self.render(
-                payload, plate or conv.plate, retrieval_only=not rasa_up, text_limit=CHANNEL_TEXT_LIMITS.get(channel)
+                payload,
+                plate,
+                retrieval_only=not rasa_up,
+                text_limit=CHANNEL_TEXT_LIMITS.get(channel),
+                html=channel not in TEXT_ONLY_CHANNELS,
             )
             if rendered["kind"] == "handoff":
-                mode = self.request_human(session, str(payload.get("reason") or "asked"), plate or conv.plate)
+                mode = self.request_human(session, str(payload.get("reason") or "asked"), plate)
             if rendered.get("item"):
-                self.store.set_item(session, rendered["item"])
+                item = rendered["item"]
                 if rendered["kind"] == "answer":
-                    self.store.record("answer", plate=plate or conv.plate, item=rendered["item"])
-            self.store.add_message(session, Role.BOT, rendered["text"], rendered["kind"], payload)
+                    events.append(event_row("answer", plate=plate, item=item))
+            replies.append((rendered["text"], rendered["kind"], payload))
             messages.append(rendered)
             if rendered["kind"] == "handoff":
                 messages.append(self.queue_message(session))
         if not messages:
             messages.append({"kind": "text", "text": TEXTS["rephrase"]})
         if result.abstain:
-            self.store.record("unanswered", plate=plate or conv.plate, detail=text)
+            events.append(event_row("unanswered", plate=plate, detail=text))
+        self.store.close_turn(session, replies, item=item, events=events)
         return ChatReply(mode, messages, rasa_up)
 
     def request_human(self, session: str, reason: str, plate: str | None) -> Mode:
@@ -270,9 +279,15 @@ class ChatService:
         ]
 
     def render(
-        self, payload: dict[str, Any], plate: str | None, *, retrieval_only: bool = False, text_limit: int | None = None
+        self,
+        payload: dict[str, Any],
+        plate: str | None,
+        *,
+        retrieval_only: bool = False,
+        text_limit: int | None = None,
+        html: bool = True,
     ) -> dict[str, Any]:
-        """Turn a structured payload into a message for the channel."""
+        """Turn a structured payload into a message for the channel (``html``: also the answer card)."""
         kind = payload.get("kind")
         if kind == "answer" and payload.get("item") in self.kb.library.guides:
             lng = lat = None
@@ -283,14 +298,16 @@ class ChatService:
             answer = self.kb.answer(payload["item"], payload.get("situation"), aspect, lng=lng, lat=lat)
             answer.retrieval_only = retrieval_only
             answer.url = f"{self.base_url}{answer.url}"
-            return {
+            rendered = {
                 "kind": "answer",
                 "item": answer.item,
                 "situation": answer.situation,
                 "text": render_text(answer, text_limit),
-                "html": render_html(answer),
                 "offer_human": retrieval_only,
             }
+            if html:
+                rendered["html"] = render_html(answer)
+            return rendered
         if kind == "choices":
             key = "choose_situation" if payload.get("choice_kind") == "situation" else "choose_item"
             return {

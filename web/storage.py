@@ -318,11 +318,46 @@ class Store:
         self.on_change(conv_id)
         return msg
 
-    def set_item(self, conv_id: str, item: str) -> None:
+    def open_turn(self, conv_id: str, text: str, *, channel: str = "web", plate: str | None = None) -> Conversation:
+        """A resident's message, in one transaction with its conversation (created on first use).
+
+        A chat turn writes the database twice, here and in close_turn, instead of once per
+        row: every commit on the event loop is time that every other conversation waits.
+        """
         with self.tx() as s:
             conv = s.get(Conversation, conv_id)
+            if conv is None:
+                conv = Conversation(id=conv_id, channel=channel, plate=plate, mode=Mode.BOT)
+                s.add(conv)
+            elif plate and not conv.plate:
+                conv.plate = plate
+            conv.updated_at = utcnow()
+            s.add(Message(conversation_id=conv_id, role=Role.RESIDENT, kind="text", text=mask_pii(text)))
+        self.on_change(conv_id)
+        return conv
+
+    def close_turn(
+        self,
+        conv_id: str,
+        replies: list[tuple[str, str, dict[str, Any] | None]],
+        *,
+        item: str | None = None,
+        events: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """The bot's replies (text, kind, payload), the item now talked about and the turn's
+        analytics events, in one transaction."""
+        with self.tx() as s:
+            for text, kind, payload in replies:
+                s.add(Message(conversation_id=conv_id, role=Role.BOT, kind=kind, text=mask_pii(text), payload=payload))
+            conv = s.get(Conversation, conv_id)
             if conv is not None:
-                conv.item = item
+                conv.updated_at = utcnow()
+                if item:
+                    conv.item = item
+            if events:
+                s.execute(insert(AnalyticsEvent), events)
+        if replies:
+            self.on_change(conv_id)
 
     def last_resident_texts(self, conv_ids: list[str]) -> dict[str, str]:
         """Each conversation's latest resident message, in one query (the staff queue lists many)."""
@@ -560,17 +595,7 @@ class Store:
     ) -> None:
         # A plain INSERT, not the ORM unit of work: this runs on every page view.
         with self.engine.begin() as conn:
-            conn.execute(
-                insert(AnalyticsEvent),
-                {
-                    "kind": kind,
-                    "plate": plate,
-                    "town": town,
-                    "item": item,
-                    "detail": mask_pii(detail)[:500] if detail else None,
-                    "created_at": utcnow(),
-                },
-            )
+            conn.execute(insert(AnalyticsEvent), event_row(kind, plate=plate, town=town, item=item, detail=detail))
 
     def count_events(self, kind: str | None = None) -> int:
         with self.tx() as s:
@@ -578,6 +603,20 @@ class Store:
             if kind:
                 q = q.where(AnalyticsEvent.kind == kind)
             return int(s.scalar(q) or 0)
+
+
+def event_row(
+    kind: str, *, plate: str | None = None, town: str | None = None, item: str | None = None, detail: str | None = None
+) -> dict[str, Any]:
+    """One analytics event as the row Store.record and Store.close_turn insert."""
+    return {
+        "kind": kind,
+        "plate": plate,
+        "town": town,
+        "item": item,
+        "detail": mask_pii(detail)[:500] if detail else None,
+        "created_at": utcnow(),
+    }
 
 
 def new_session_id() -> str:
