@@ -12,6 +12,9 @@ chat`) found three costs that buy nothing and are removed here:
   conversation on every turn (fast_event_lookup);
 - TensorFlow's thread pools spin on both cores around a model this small
   (one thread each; the other core serves web and the actions).
+- it opens a new HTTP session, so a new connection, for every action call
+  (persistent_endpoint_sessions), and sends the whole domain with it although
+  our actions never read it (enable_selective_domain).
 The tracker store is tuned for SQLite in sqlite_tracker_store.py.
 The endpoints file is written from settings, so the tracker store follows the
 database kind (SQLite by default, PostgreSQL by URL) and the lock store can be
@@ -41,7 +44,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def endpoints() -> Dict[str, Any]:
     tracker = urlparse(os.environ.get("MENPAI_RASA_TRACKER_URL", f"sqlite:///{ROOT / 'var/bot/tracker.db'}"))
     data: Dict[str, Any] = {
-        "action_endpoint": {"url": os.environ.get("MENPAI_ACTION_URL", "http://127.0.0.1:5055/webhook")},
+        "action_endpoint": {
+            "url": os.environ.get("MENPAI_ACTION_URL", "http://127.0.0.1:5055/webhook"),
+            # Our actions never read the domain: do not serialise and send all of it on every call.
+            "enable_selective_domain": True,
+        },
     }
     if tracker.scheme.startswith("sqlite"):
         db = tracker.path if tracker.netloc == "" else tracker.netloc + tracker.path
@@ -115,6 +122,45 @@ def fast_event_lookup() -> None:
     events.Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign]
 
 
+def persistent_endpoint_sessions() -> None:
+    """Keep one HTTP client session (and its kept-alive connections) per endpoint.
+
+    EndpointConfig.request opens a new aiohttp ClientSession, and so a new TCP
+    connection, for every call to the action server, i.e. on every turn. Here each
+    endpoint keeps its session for the life of the event loop; requests, headers,
+    timeouts and error handling are Rasa's own.
+    """
+    import asyncio
+
+    import aiohttp
+    from rasa.utils import endpoints
+
+    original_session = endpoints.EndpointConfig.session
+    sessions: Dict[Any, Any] = {}
+
+    def session(self: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        key = (id(self), id(loop))
+        shared = sessions.get(key)
+        if shared is None or shared[0].closed:
+            shared = sessions[key] = (original_session(self), self)  # keep self alive: id() stays unique
+        return _Borrowed(shared[0])
+
+    class _Borrowed:
+        """`async with` that lends the shared session without closing it."""
+
+        def __init__(self, client: aiohttp.ClientSession) -> None:
+            self.client = client
+
+        async def __aenter__(self) -> aiohttp.ClientSession:
+            return self.client
+
+        async def __aexit__(self, *exc: Any) -> None:
+            return None
+
+    endpoints.EndpointConfig.session = session  # type: ignore[method-assign]
+
+
 def main() -> None:
     # Read by Rasa's setup_tf_environment() at start; an explicit setting wins.
     os.environ.setdefault("TF_INTER_OP_PARALLELISM_THREADS", "1")
@@ -128,6 +174,7 @@ def main() -> None:
     action.DEFAULT_REQUEST_TIMEOUT = int(os.environ.get("MENPAI_ACTION_TIMEOUT", "5"))
     fast_action_validation()
     fast_event_lookup()
+    persistent_endpoint_sessions()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = [

@@ -11,10 +11,12 @@ turn waits for the disk every other conversation waits too. Here:
   the writer. A power cut can lose the last turns' events; a crash of Rasa
   cannot. That is the right trade for chat trackers.
 - Connections are pooled and reused instead of opened per query.
-- Loading a tracker reads only the events' JSON column instead of building an
-  ORM object per stored event, and saving counts the stored events with
-  count(id) instead of counting a subquery that selects every column (the
-  queries, and so the events, are Rasa's own).
+- Loading and saving run Rasa's own queries written once as SQL: building them
+  with the ORM on every turn (cache keys, unit of work, an ORM object per stored
+  event) cost more than running them. Loading reads only the events' JSON;
+  saving counts the stored events with count(id) instead of counting a
+  subquery that selects every column. The rows, and so the trackers, are the
+  ones Rasa's SQLTrackerStore reads and writes (bot/tests/test_tracker_store.py).
 
 PostgreSQL keeps Rasa's own SQLTrackerStore (serve.py only picks this one for SQLite).
 """
@@ -24,13 +26,14 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
-from typing import Any, Dict, Iterator, Optional, Text
+from typing import Any, Dict, Optional, Text
 
 import sqlalchemy as sa
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import Event
+from rasa.shared.core.events import SessionStarted
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.pool import QueuePool
 
@@ -73,23 +76,45 @@ class SQLiteTrackerStore(SQLTrackerStore):
         sa.event.listen(self.engine, "connect", _pragmas)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
+    # Rasa's own queries (SQLTrackerStore._event_query and save), written once as SQL:
+    # building them with the ORM on every turn cost more than running them.
+    _SESSION_START = "SELECT max(timestamp) FROM events WHERE sender_id = ? AND type_name = ?"
+    _INSERT = (
+        "INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name, data) "
+        "VALUES (?, ?, ?, ?, ?, ?)"
+    )
+
+    def _where(self, conn: Any, sender_id: Text, fetch_events_from_all_sessions: bool) -> tuple[str, tuple]:
+        """The events of the latest session (all sessions: every event), as in Rasa's _event_query."""
+        if not fetch_events_from_all_sessions:
+            start = conn.exec_driver_sql(self._SESSION_START, (sender_id, SessionStarted.type_name)).scalar()
+            if start is not None:
+                return "sender_id = ? AND timestamp >= ?", (sender_id, start)
+        return "sender_id = ?", (sender_id,)
+
     async def _retrieve(
         self, sender_id: Text, fetch_events_from_all_sessions: bool
     ) -> Optional[DialogueStateTracker]:
-        with self.session_scope() as session:
-            query = self._event_query(session, sender_id, fetch_events_from_all_sessions)
-            rows = query.with_entities(self.SQLEvent.data).all()
+        with self.engine.connect() as conn:
+            where, params = self._where(conn, sender_id, fetch_events_from_all_sessions)
+            rows = conn.exec_driver_sql(f"SELECT data FROM events WHERE {where} ORDER BY id", params).all()
         events = [json.loads(data) for (data,) in rows]
         if self.domain and events:
             return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
         return None
 
-    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator[Event]:
-        """Events of the tracker not stored yet (Rasa's own query, counted by id)."""
-        stored = (
-            self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False)
-            .order_by(None)
-            .with_entities(sa.func.count(self.SQLEvent.id))
-            .scalar()
-        )
-        return itertools.islice(tracker.events, int(stored or 0), len(tracker.events))
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Store the events not stored yet (those past the count of the latest session's rows)."""
+        await self.stream_events(tracker)
+        with self.engine.begin() as conn:
+            where, params = self._where(conn, tracker.sender_id, False)
+            stored = conn.exec_driver_sql(f"SELECT count(id) FROM events WHERE {where}", params).scalar()
+            rows = []
+            for event in itertools.islice(tracker.events, int(stored or 0), len(tracker.events)):
+                data = event.as_dict()
+                intent = data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY)
+                rows.append(
+                    (tracker.sender_id, event.type_name, data.get("timestamp"), intent, data.get("name"), json.dumps(data))
+                )
+            if rows:
+                conn.exec_driver_sql(self._INSERT, rows)

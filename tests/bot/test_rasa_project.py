@@ -34,7 +34,7 @@ def test_rasa_test_stories_pass(tmp_path: Path) -> None:
     assert r.returncode == 0, detail
 
 
-def test_action_unit_tests_pass_in_the_bot_venv() -> None:
-    r = run(str(BOT / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_actions.py", cwd=ROOT / "bot")
+def test_action_and_tracker_store_unit_tests_pass_in_the_bot_venv() -> None:
+    r = run(str(BOT / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", cwd=ROOT / "bot")
     assert r.returncode == 0, r.stdout[-3000:]
     assert " passed" in r.stdout and "failed" not in r.stdout
