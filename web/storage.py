@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from sqlalchemy import (
     JSON,
@@ -253,6 +253,13 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+class TurnStart(NamedTuple):
+    """Where a conversation stood when a resident's message arrived."""
+
+    mode: Mode
+    plate: str | None
+
+
 class Store:
     """Small repository over the SQL database; one short transaction per call."""
 
@@ -318,23 +325,42 @@ class Store:
         self.on_change(conv_id)
         return msg
 
-    def open_turn(self, conv_id: str, text: str, *, channel: str = "web", plate: str | None = None) -> Conversation:
+    def open_turn(self, conv_id: str, text: str, *, channel: str = "web", plate: str | None = None) -> TurnStart:
         """A resident's message, in one transaction with its conversation (created on first use).
 
-        A chat turn writes the database twice, here and in close_turn, instead of once per
-        row: every commit on the event loop is time that every other conversation waits.
+        A chat turn writes the database twice, here and in close_turn, with plain
+        statements instead of the ORM's unit of work: this runs on the event loop
+        that every other conversation waits on.
         """
-        with self.tx() as s:
-            conv = s.get(Conversation, conv_id)
-            if conv is None:
-                conv = Conversation(id=conv_id, channel=channel, plate=plate, mode=Mode.BOT)
-                s.add(conv)
-            elif plate and not conv.plate:
-                conv.plate = plate
-            conv.updated_at = utcnow()
-            s.add(Message(conversation_id=conv_id, role=Role.RESIDENT, kind="text", text=mask_pii(text)))
+        now = utcnow()
+        for attempt in range(2):
+            try:
+                with self.engine.begin() as conn:
+                    row = conn.execute(
+                        select(Conversation.mode, Conversation.plate).where(Conversation.id == conv_id)
+                    ).first()
+                    if row is None:
+                        conn.execute(
+                            insert(Conversation),
+                            {"id": conv_id, "channel": channel, "plate": plate, "mode": Mode.BOT, "updated_at": now},
+                        )
+                        start = TurnStart(Mode.BOT, plate)
+                    else:
+                        start = TurnStart(row.mode, row.plate or plate)
+                        values: dict[str, Any] = {"updated_at": now}
+                        if plate and not row.plate:
+                            values["plate"] = plate
+                        conn.execute(update(Conversation).where(Conversation.id == conv_id).values(values))
+                    conn.execute(
+                        insert(Message),
+                        {"conversation_id": conv_id, "role": Role.RESIDENT, "kind": "text", "text": mask_pii(text)},
+                    )
+                break
+            except IntegrityError:
+                if attempt:  # the conversation row exists now; anything else is a real error
+                    raise
         self.on_change(conv_id)
-        return conv
+        return start
 
     def close_turn(
         self,
@@ -346,16 +372,27 @@ class Store:
     ) -> None:
         """The bot's replies (text, kind, payload), the item now talked about and the turn's
         analytics events, in one transaction."""
-        with self.tx() as s:
-            for text, kind, payload in replies:
-                s.add(Message(conversation_id=conv_id, role=Role.BOT, kind=kind, text=mask_pii(text), payload=payload))
-            conv = s.get(Conversation, conv_id)
-            if conv is not None:
-                conv.updated_at = utcnow()
-                if item:
-                    conv.item = item
+        with self.engine.begin() as conn:
+            if replies:
+                conn.execute(
+                    insert(Message),
+                    [
+                        {
+                            "conversation_id": conv_id,
+                            "role": Role.BOT,
+                            "kind": kind,
+                            "text": mask_pii(text),
+                            "payload": payload,
+                        }
+                        for text, kind, payload in replies
+                    ],
+                )
+            values: dict[str, Any] = {"updated_at": utcnow()}
+            if item:
+                values["item"] = item
+            conn.execute(update(Conversation).where(Conversation.id == conv_id).values(values))
             if events:
-                s.execute(insert(AnalyticsEvent), events)
+                conn.execute(insert(AnalyticsEvent), events)
         if replies:
             self.on_change(conv_id)
 

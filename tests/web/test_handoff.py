@@ -136,3 +136,53 @@ def test_store_reports_every_committed_change_of_a_conversation(store: Store) ->
     store.apply("conv-change-1", HandoffEvent.REQUEST, announce=("正在转接", "system"))
     assert seen == ["conv-change-1", "conv-change-1"]
     assert [m.text for m in store.messages("conv-change-1")] == ["我要人工", "正在转接"]
+
+
+def test_a_chat_turn_is_stored_in_two_transactions(store: Store) -> None:
+    """open_turn: conversation (first use creates it) + the resident's words; close_turn: replies,
+    the item talked about and the turn's analytics events."""
+    from web.storage import event_row
+
+    start = store.open_turn("conv-turn-1", "换身份证要带什么，电话13812345678", channel="wechat", plate="NA010001")
+    assert (start.mode, start.plate) == (Mode.BOT, "NA010001")
+    store.close_turn(
+        "conv-turn-1",
+        [("要带：身份证", "answer", {"kind": "answer", "item": "id-card-renew"}), ("还有别的吗？", "text", None)],
+        item="id-card-renew",
+        events=[event_row("question", plate="NA010001", detail="换身份证"), event_row("answer", item="id-card-renew")],
+    )
+    # A later turn without a plate keeps the conversation's; the mode is read back.
+    store.apply("conv-turn-1", HandoffEvent.REQUEST, reason="asked")
+    again = store.open_turn("conv-turn-1", "还在吗", channel="wechat")
+    assert (again.mode, again.plate) == (Mode.WAITING, "NA010001")
+    store.close_turn("conv-turn-1", [])
+
+    conv = store.find_conversation("conv-turn-1")
+    assert (conv.channel, conv.plate, conv.item) == ("wechat", "NA010001", "id-card-renew")
+    rows = [(m.role, m.kind, m.text, m.payload) for m in store.messages("conv-turn-1")]
+    assert rows == [
+        (Role.RESIDENT, "text", mask_pii("换身份证要带什么，电话13812345678"), None),
+        (Role.BOT, "answer", "要带：身份证", {"kind": "answer", "item": "id-card-renew"}),
+        (Role.BOT, "text", "还有别的吗？", None),
+        (Role.RESIDENT, "text", "还在吗", None),
+    ]
+    assert "13812345678" not in rows[0][2]
+    assert store.count_events("question") == 1 and store.count_events("answer") == 1
+
+
+def test_first_messages_of_one_conversation_at_once_create_it_once(store: Store) -> None:
+    errors: list[BaseException] = []
+
+    def first(i: int) -> None:
+        try:
+            store.open_turn("conv-turn-race", f"第{i}句", plate="NA010001")
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(store.messages("conv-turn-race")) == 6
