@@ -61,7 +61,7 @@ ASPECT_PATTERNS: list[tuple[Aspect, re.Pattern[str]]] = [
     (
         Aspect.HOURS,
         re.compile(
-            r"几点|开门|关门|上班时间|下班|周六|周日|星期六|星期天|礼拜|周末|节假日|营业时间|中午|午休|还开|开不开|开着"
+            r"几点|开门|关门|上班时间|下班|周六|周日|星期六|星期天|礼拜|周末|节假日|营业时间|中午|午休|还开|开不开|开着|开吗|开放时间"
         ),
     ),
     (Aspect.FEE, re.compile(r"多少钱|收费|费用|要钱|交钱|花钱|免费|工本费|几块|多少费|贵不贵|fee|cost|how much")),
@@ -70,6 +70,10 @@ ASPECT_PATTERNS: list[tuple[Aspect, re.Pattern[str]]] = [
     (Aspect.WHERE, re.compile(r"在哪|哪里办|哪儿|去哪|什么地方|地址|哪个窗口|哪个大厅|怎么走|导航|附近|就近|where")),
     (Aspect.MATERIALS, re.compile(r"带什么|要什么|材料|证件|准备|手续|需要|bring|document")),
 ]
+
+
+# Every aspect's cue words: they say what is asked about a service, never which service.
+ASPECT_CUES = re.compile("|".join(p.pattern for _, p in ASPECT_PATTERNS))
 
 
 def detect_aspect(normalized: str) -> Aspect | None:
@@ -353,11 +357,14 @@ class Retriever:
         """Does the question name anything specific (a word rarer than 多少钱 or 身份证)?
 
         "那要多少钱" or "在哪里办" name no service: that is a follow-up for the dialogue
-        to resolve against the current item, never a reason to pick one.
+        to resolve against the current item, never a reason to pick one. Nor do the
+        words that say which aspect is asked (周六, 下班, 网上): "几点下班" must not pick
+        the guide whose text mentions 上下班途中.
         """
+        rest = ASPECT_CUES.sub(" ", normalized)
         return any(
             self._idf.get(w, 0.0) >= MIN_SALIENCE and not set(w) <= FOLLOW_UP_CHARS
-            for w in self.index.lexical.tokenizer.words(normalized)
+            for w in self.index.lexical.tokenizer.words(rest)
         )
 
     def coverage(self, normalized: str, item: str) -> tuple[float, float]:

@@ -39,6 +39,10 @@ def test_conversation_clarify_followup_switch_handoff(stack) -> None:  # type: i
     fee = chat(stack.web, s, "那要多少钱")["messages"][0]
     assert fee["kind"] == "answer" and fee["item"] == "id-card-renew" and fee["text"].split("\n")[2].startswith("费用")
 
+    # A follow-up whose only rare word is an aspect cue stays on the item (it used to switch).
+    hours = chat(stack.web, s, "周六开吗")["messages"][0]
+    assert hours["kind"] == "answer" and hours["item"] == "id-card-renew", hours
+
     switch = chat(stack.web, s, "还有，孩子刚出生怎么报户口")["messages"][0]
     if switch["kind"] == "choices" and switch["choice_kind"] == "item":
         # Retrieval was unsure: the bot offers its top three; the resident taps the first.

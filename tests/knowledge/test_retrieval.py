@@ -107,3 +107,22 @@ def test_a_follow_up_that_names_nothing_abstains(kb: KnowledgeBase) -> None:
 def test_a_question_that_names_nothing_is_never_declined_as_a_topic(kb: KnowledgeBase, q: str) -> None:
     r = kb.retriever.search(q)
     assert r.abstain and r.declined_topic is None
+
+
+@pytest.mark.parametrize(
+    ("q", "aspect"), [("周六开吗", "hours"), ("几点下班", "hours"), ("中午休息吗", "hours"), ("能网上办吗", "online")]
+)
+def test_an_aspect_follow_up_names_no_service(kb: KnowledgeBase, q: str, aspect: str) -> None:
+    """Aspect cue words (周六, 下班, 网上) say what is asked, not which service: before, 几点下班
+    picked 工伤认定 (上下班途中) with confidence 0.98, and a follow-up switched item."""
+    r = kb.retriever.search(q)
+    assert r.abstain and r.aspect is not None and r.aspect.value == aspect
+    assert not kb.retriever.names_something(r.normalized)
+
+
+@pytest.mark.parametrize(
+    ("q", "item"), [("结婚登记周六能办吗", "marriage-registration"), ("上下班途中受伤怎么认定工伤", "work-injury")]
+)
+def test_a_question_naming_a_service_with_an_aspect_still_answers(kb: KnowledgeBase, q: str, item: str) -> None:
+    r = kb.retriever.search(q)
+    assert not r.abstain and r.top is not None and r.top.item == item
