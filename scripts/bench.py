@@ -334,9 +334,9 @@ def start_stack(stack: ExitStack, tmp: Path, *, rasa: bool, env: dict[str, str] 
         **(env or {}),
     }
     if rasa:
-        rasa_url, rproc = start_rasa(stack, tmp)
-        info["rasa_pid"] = rproc.pid
-        web_env.update({"MENPAI_RASA_URL": rasa_url, "MENPAI_RASA_TIMEOUT": "5"})
+        bot = start_rasa(stack, tmp)
+        info["rasa_pid"] = bot.rasa.pid
+        web_env.update({"MENPAI_RASA_URL": bot.url, "MENPAI_RASA_TIMEOUT": "5"})
     port = free_port()
     wproc = stack.enter_context(
         process(

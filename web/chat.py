@@ -30,6 +30,7 @@ MAX_MESSAGE_CHARS = 1000
 HUMAN_REQUEST = re.compile(r"人工|真人|客服|找个人|找人帮|工作人员|投诉")
 
 TEXTS = {
+    "restart": "好的，我们重新开始。想办什么事，直接说就行。",
     "greet": "您好！我是南安市数字政务门牌助手（示例）。想办什么事，直接说就行，比如“换身份证要带什么”。",
     "thank": "不客气！还有别的事情随时问我。",
     "goodbye": "好的，祝您办事顺利，再见！",
@@ -89,7 +90,12 @@ class RasaClient:
             raise RasaUnavailable(f"rasa did not answer: {exc!r}") from exc
         if not isinstance(data, list):
             raise RasaUnavailable("rasa answered with something that is not a list")
-        return [m for m in data if isinstance(m, dict)]
+        messages = [m for m in data if isinstance(m, dict)]
+        if not messages:
+            # Every turn of ours says something (even a restart). Rasa answers nothing when an
+            # action failed, e.g. the action server is down: that is not an answer to show.
+            raise RasaUnavailable("rasa answered nothing: did the action server fail?")
+        return messages
 
     async def healthy(self) -> bool:
         try:

@@ -15,6 +15,7 @@ class Stack:
     web: str
     rasa_url: str
     rasa_proc: object
+    actions_proc: object
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("e2e")
     web_port = free_port()
     with ExitStack() as stack:
-        rasa_url, rasa = start_rasa(stack, tmp, timeout=240)
+        bot = start_rasa(stack, tmp, timeout=240)
         index = tmp / "var" / "index"
         index.parent.mkdir()
         index.symlink_to(ROOT / "var" / "index")
@@ -33,14 +34,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 ready=f"http://127.0.0.1:{web_port}/healthz",
                 log=tmp / "web.log",
                 env={
-                    "MENPAI_RASA_URL": rasa_url,
+                    "MENPAI_RASA_URL": bot.url,
                     "MENPAI_VAR_PATH": str(tmp / "var"),
                     "MENPAI_RASA_TIMEOUT": "5",
                     "MENPAI_ENVIRONMENT": "test",
                 },
             )
         )
-        yield Stack(f"http://127.0.0.1:{web_port}", rasa_url, rasa)
+        yield Stack(f"http://127.0.0.1:{web_port}", bot.url, bot.rasa, bot.actions)
 
 
 def screenshot_dir() -> Path:

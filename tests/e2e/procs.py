@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -60,13 +61,22 @@ def process(
                 proc.kill()
 
 
-def start_rasa(stack: ExitStack, tmp: Path, timeout: float = 300) -> tuple[str, subprocess.Popen[bytes]]:
+@dataclass
+class Bot:
+    """A running Rasa server and its action server."""
+
+    url: str
+    rasa: subprocess.Popen[bytes]
+    actions: subprocess.Popen[bytes]
+
+
+def start_rasa(stack: ExitStack, tmp: Path, timeout: float = 300) -> Bot:
     """The action server and the Rasa server (REST channel, no HTTP API) on free ports.
 
-    Returns Rasa's base URL and its process; both stop when the stack closes.
+    Both stop when the stack closes.
     """
     actions_port, rasa_port = free_port(), free_port()
-    stack.enter_context(
+    actions = stack.enter_context(
         process(
             [str(ROOT / ".venv-bot/bin/rasa"), "run", "actions", "--actions", "actions", "--port", str(actions_port)],
             ready=f"http://127.0.0.1:{actions_port}/health",
@@ -87,4 +97,4 @@ def start_rasa(stack: ExitStack, tmp: Path, timeout: float = 300) -> tuple[str, 
             },
         )
     )
-    return f"http://127.0.0.1:{rasa_port}", rasa
+    return Bot(f"http://127.0.0.1:{rasa_port}", rasa, actions)

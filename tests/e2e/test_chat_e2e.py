@@ -61,6 +61,28 @@ def test_out_of_scope_is_declined_with_a_person_offered(stack) -> None:  # type:
     assert msg["kind"] == "text" and msg["offer_human"] is True and "帮不上" in msg["text"]
 
 
+def test_restart_forgets_the_item_and_says_so(stack) -> None:  # type: ignore[no-untyped-def]
+    s = "e2e-restart-1"
+    assert chat(stack.web, s, "结婚登记要带什么")["messages"][0]["item"] == "marriage-registration"
+    restart = chat(stack.web, s, "重新开始")["messages"]
+    assert [m["kind"] for m in restart] == ["text"] and "重新开始" in restart[0]["text"]
+    # Nothing is carried over: a bare follow-up now asks which service.
+    follow = chat(stack.web, s, "那要多少钱")["messages"][0]
+    assert follow["kind"] == "text" and "哪件事" in follow["text"]
+
+
+def test_action_server_stopped_web_answers_from_retrieval(stack) -> None:  # type: ignore[no-untyped-def]
+    """Rasa up, its action server down: Rasa answers nothing, which web must not show as 没听懂."""
+    stack.actions_proc.terminate()
+    stack.actions_proc.wait(timeout=20)
+    reply = chat(stack.web, "e2e-no-actions-1", "结婚登记要带什么")
+    msg = reply["messages"][0]
+    assert msg["kind"] == "answer" and msg["item"] == "marriage-registration"
+    assert "智能助手暂时忙" in msg["text"] and msg["offer_human"] is True
+    human = chat(stack.web, "e2e-no-actions-1", "帮我转人工")
+    assert human["mode"] == "waiting" and human["messages"][0]["kind"] == "handoff"
+
+
 def test_rasa_stopped_web_falls_back_within_two_seconds(stack) -> None:  # type: ignore[no-untyped-def]
     stack.rasa_proc.terminate()
     stack.rasa_proc.wait(timeout=20)
