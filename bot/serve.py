@@ -140,15 +140,17 @@ def persistent_endpoint_sessions() -> None:
     from rasa.utils import endpoints
 
     original_session = endpoints.EndpointConfig.session
-    sessions: Dict[Any, Any] = {}
+    if getattr(original_session, "menpai_patch", False):
+        return
 
     def session(self: Any) -> Any:
+        # Kept on the endpoint itself (for the loop that made it): it lives as long as the endpoint.
         loop = asyncio.get_running_loop()
-        key = (id(self), id(loop))
-        shared = sessions.get(key)
-        if shared is None or shared[0].closed:
-            shared = sessions[key] = (original_session(self), self)  # keep self alive: id() stays unique
-        return _Borrowed(shared[0])
+        owner, client = getattr(self, "_menpai_session", (None, None))
+        if owner is not loop or client is None or client.closed:
+            client = original_session(self)
+            self._menpai_session = (loop, client)
+        return _Borrowed(client)
 
     class _Borrowed:
         """`async with` that lends the shared session without closing it."""
@@ -162,6 +164,7 @@ def persistent_endpoint_sessions() -> None:
         async def __aexit__(self, *exc: Any) -> None:
             return None
 
+    session.menpai_patch = True  # type: ignore[attr-defined]
     endpoints.EndpointConfig.session = session  # type: ignore[method-assign]
 
 
@@ -176,6 +179,8 @@ def quick_lock_polling() -> None:
     from rasa.core import lock_store
 
     original = lock_store.LockStore.lock
+    if getattr(original, "menpai_patch", False):
+        return
     poll = float(os.environ.get("MENPAI_RASA_LOCK_POLL", "0.02"))
 
     def lock(
@@ -184,6 +189,7 @@ def quick_lock_polling() -> None:
     ) -> Any:
         return original(self, conversation_id, lock_lifetime, wait_time_in_seconds)
 
+    lock.menpai_patch = True  # type: ignore[attr-defined]
     lock_store.LockStore.lock = lock  # type: ignore[method-assign]
 
 

@@ -71,23 +71,22 @@ def test_restart_forgets_the_item_and_says_so(stack) -> None:  # type: ignore[no
     assert follow["kind"] == "text" and "哪件事" in follow["text"]
 
 
-def test_action_server_stopped_web_answers_from_retrieval(stack) -> None:  # type: ignore[no-untyped-def]
-    """Rasa up, its action server down: Rasa answers nothing, which web must not show as 没听懂."""
-    stack.actions_proc.terminate()
-    stack.actions_proc.wait(timeout=20)
-    reply = chat(stack.web, "e2e-no-actions-1", "结婚登记要带什么")
-    msg = reply["messages"][0]
+def stop_and_ask(web: str, proc, session: str) -> None:  # type: ignore[no-untyped-def]
+    """Stop a bot process, then ask: web answers from retrieval alone, marked, a person offered."""
+    proc.terminate()
+    proc.wait(timeout=20)
+    msg = chat(web, session, "结婚登记要带什么")["messages"][0]
     assert msg["kind"] == "answer" and msg["item"] == "marriage-registration"
     assert "智能助手暂时忙" in msg["text"] and msg["offer_human"] is True
+
+
+def test_action_server_stopped_web_answers_from_retrieval(stack) -> None:  # type: ignore[no-untyped-def]
+    """Rasa up, its action server down: Rasa answers nothing, which web must not show as 没听懂."""
+    stop_and_ask(stack.web, stack.actions_proc, "e2e-no-actions-1")
     human = chat(stack.web, "e2e-no-actions-1", "帮我转人工")
     assert human["mode"] == "waiting" and human["messages"][0]["kind"] == "handoff"
 
 
 def test_rasa_stopped_web_falls_back_within_two_seconds(stack) -> None:  # type: ignore[no-untyped-def]
-    stack.rasa_proc.terminate()
-    stack.rasa_proc.wait(timeout=20)
-    reply = chat(stack.web, "e2e-fallback-1", "结婚登记要带什么")
-    msg = reply["messages"][0]
-    assert msg["kind"] == "answer" and msg["item"] == "marriage-registration"
-    assert "智能助手暂时忙" in msg["text"] and msg["offer_human"] is True
+    stop_and_ask(stack.web, stack.rasa_proc, "e2e-fallback-1")
     assert httpx.get(f"{stack.web}/healthz").json()["rasa"] == "down"
