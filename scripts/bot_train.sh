@@ -10,7 +10,9 @@ if [ "$(cat var/stamps/bot-model 2>/dev/null)" = "$key" ] && [ -f var/bot/models
   echo "==> bot model up to date"; exit 0
 fi
 echo "==> training the Rasa model (takes a few minutes on 2 cores)"
+started=$SECONDS
 .venv-bot/bin/rasa train --config bot/config.yml --domain bot/domain.yml --data bot/data var/bot/data \
   --out var/bot/models --fixed-model-name menpai --quiet > var/log/bot-train.log 2>&1 \
   || { tail -30 var/log/bot-train.log >&2; echo "error: rasa train failed, see var/log/bot-train.log" >&2; exit 1; }
 echo "$key" > var/stamps/bot-model
+echo "==> Rasa model trained in $((SECONDS - started)) s"
