@@ -63,38 +63,55 @@ def process(
 
 @dataclass
 class Bot:
-    """A running Rasa server and its action server."""
+    """A running Rasa server and the action server it calls."""
 
     url: str
     rasa: subprocess.Popen[bytes]
-    actions: subprocess.Popen[bytes]
+    actions: subprocess.Popen[bytes] | None
+    actions_url: str
 
 
-def start_rasa(stack: ExitStack, tmp: Path, timeout: float = 300) -> Bot:
-    """The action server and the Rasa server (REST channel, no HTTP API) on free ports.
-
-    Both stop when the stack closes.
-    """
-    actions_port, rasa_port = free_port(), free_port()
-    actions = stack.enter_context(
+def start_actions(stack: ExitStack, tmp: Path) -> tuple[str, subprocess.Popen[bytes]]:
+    """The action server (rasa-sdk) on a free port; returns its webhook URL and process."""
+    port = free_port()
+    proc = stack.enter_context(
         process(
-            [str(ROOT / ".venv-bot/bin/rasa"), "run", "actions", "--actions", "actions", "--port", str(actions_port)],
-            ready=f"http://127.0.0.1:{actions_port}/health",
-            log=tmp / "actions.log",
+            [str(ROOT / ".venv-bot/bin/rasa"), "run", "actions", "--actions", "actions", "--port", str(port)],
+            ready=f"http://127.0.0.1:{port}/health",
+            log=tmp / f"actions-{port}.log",
             cwd=ROOT / "bot",
         )
     )
+    return f"http://127.0.0.1:{port}/webhook", proc
+
+
+def start_rasa(
+    stack: ExitStack,
+    tmp: Path,
+    timeout: float = 300,
+    *,
+    actions_url: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Bot:
+    """A Rasa server (REST channel, no HTTP API) on a free port, with its own action server
+    unless ``actions_url`` names one already running. ``env``: bot/serve.py settings (tracker
+    and lock store). Everything started stops when the stack closes."""
+    actions = None
+    if actions_url is None:
+        actions_url, actions = start_actions(stack, tmp)
+    rasa_port = free_port()
     rasa = stack.enter_context(
         process(
             [str(ROOT / ".venv-bot/bin/python"), str(ROOT / "bot/serve.py")],
             ready=f"http://127.0.0.1:{rasa_port}/webhooks/rest/",
-            log=tmp / "rasa.log",
+            log=tmp / f"rasa-{rasa_port}.log",
             timeout=timeout,
             env={
                 "MENPAI_RASA_PORT": str(rasa_port),
-                "MENPAI_ACTION_URL": f"http://127.0.0.1:{actions_port}/webhook",
+                "MENPAI_ACTION_URL": actions_url,
                 "MENPAI_RASA_TRACKER_URL": f"sqlite:///{tmp / 'tracker.db'}",
+                **(env or {}),
             },
         )
     )
-    return Bot(f"http://127.0.0.1:{rasa_port}", rasa, actions)
+    return Bot(f"http://127.0.0.1:{rasa_port}", rasa, actions, actions_url)
