@@ -7,6 +7,7 @@ the database open in ``lifespan`` and live on ``app.state``.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -71,6 +72,10 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
             state.webhook = WebhookSender(state.store, settings.hotline_webhook_url, secret)
             state.webhook_task = asyncio.create_task(state.webhook.run_forever())
         logger.info("menpai web ready: %s", state.kb.index.describe())
+        # The index, models and libraries loaded above live as long as the process: keep them
+        # out of the GC's full collections, which otherwise walk all of them and stall requests.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -96,3 +96,24 @@ def test_action_calls_reuse_one_connection() -> None:
 
     peers = asyncio.run(scenario())
     assert len(peers) == 3 and len(set(peers)) == 1  # one kept-alive connection, not three
+
+
+def test_the_loaded_model_is_frozen_out_of_full_collections(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from rasa.core import run
+
+    agent = object()
+
+    async def load_agent_on_start(*args: Any, **kwargs: Any) -> Any:
+        return agent
+
+    monkeypatch.setattr(run, "load_agent_on_start", load_agent_on_start)
+    gc.unfreeze()
+    serve.freeze_loaded_model()
+    assert run.load_agent_on_start is not load_agent_on_start
+    try:
+        assert asyncio.run(run.load_agent_on_start("model.tar.gz", None, None, None)) is agent
+        assert gc.get_freeze_count() > 1000  # everything alive after the load: Rasa, TF, the model
+    finally:
+        gc.unfreeze()

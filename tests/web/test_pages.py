@@ -110,6 +110,13 @@ def test_static_files_have_hashed_urls_and_long_cache(client: Any) -> None:
     assert r.status_code == 200 and r.headers["cache-control"] == "public, max-age=31536000, immutable"
 
 
+def test_what_startup_loaded_is_kept_out_of_full_collections(client: Any) -> None:
+    import gc
+
+    assert client.get("/healthz").status_code == 200
+    assert gc.get_freeze_count() > 10_000  # the index, torch, faiss: never walked by a gen2 collection
+
+
 def test_healthz_reports_rasa_down_and_the_index(client: Any) -> None:
     body = client.get("/healthz").json()
     assert body["status"] == "ok" and body["rasa"] == "down"
