@@ -28,7 +28,7 @@ from knowledge.places import nearest_halls
 from knowledge.schema import HallLevel
 from knowledge.service import KnowledgeBase
 from web.chat import ChatService
-from web.storage import Store
+from web.storage import Role, Store
 
 logger = logging.getLogger(__name__)
 
@@ -156,9 +156,34 @@ class WeChatChannel:
         try:
             await self.api.send_text(openid, fit(text))
         except (WeChatAPIError, httpx.HTTPError) as exc:
-            # 45015: outside the 48-hour window. Keep it: it goes out with the next reply.
+            # 45015: outside the 48-hour window. Keep it: it goes out with the next reply, and
+            # the help desk sees in the transcript that it has not arrived yet.
             logger.warning("WeChat delivery to %s failed (%s); kept in the outbox", conversation_id, exc)
+            self.keep(conversation_id, [text], undelivered_reason(exc))
+
+    def keep(self, conversation_id: str, texts: list[str], reason: str) -> None:
+        """Keep texts that could not be sent for the resident's next message, and tell staff."""
+        if not texts:
+            return
+        for text in texts:
             self.store.add_outbox(conversation_id, text)
+        if self.store.maybe_conversation(conversation_id) is None:
+            return
+        preview = texts[0][:30] + ("…" if len(texts[0]) > 30 else "")
+        self.store.add_message(
+            conversation_id,
+            Role.NOTE,
+            f"未送达微信（{reason}）：“{preview}”等 {len(texts)} 条已保留，居民下次发消息时随回复一并发出。",
+            "note",
+        )
+
+
+def undelivered_reason(exc: BaseException) -> str:
+    if isinstance(exc, WeChatAPIError) and exc.errcode == OUT_OF_WINDOW:
+        return "居民超过 48 小时没有互动，微信不允许主动发消息"
+    if isinstance(exc, WeChatAPIError):
+        return f"微信接口错误 {exc.errcode}"
+    return "连不上微信接口"
 
 
 class WeChatService:
@@ -251,24 +276,28 @@ class WeChatService:
     async def _text(self, conv: str, openid: str, text: str) -> str | None:
         """Run the chat turn; answer passively within the budget, else deliver later."""
         backlog = self.store.take_outbox(conv)
+        if backlog:
+            self.store.add_message(conv, Role.NOTE, f"之前未送达的 {len(backlog)} 条已随这次回复发给居民。", "note")
         task = asyncio.create_task(self.chat.turn(conv, text[:1000], channel="wechat"))
         try:
             reply = await asyncio.wait_for(asyncio.shield(task), timeout=self.config.passive_seconds)
         except TimeoutError:
             self.pending.add(task)
-            task.add_done_callback(lambda t: self._deliver_late(t, conv))
+            task.add_done_callback(lambda t: self._deliver_late(t, conv, backlog))
             return None
         except BadRequest as exc:
-            return f"消息没能处理：{exc}"
+            return fit("\n\n".join([*backlog, f"消息没能处理：{exc}"]))
         parts = [*backlog, *(self._text_of(m) for m in reply.messages)]
         return fit("\n\n".join(p for p in parts if p)) or None
 
-    def _deliver_late(self, task: asyncio.Task[Any], conv: str) -> None:
+    def _deliver_late(self, task: asyncio.Task[Any], conv: str, backlog: list[str]) -> None:
+        """The slow answer, with what was waiting in the outbox, through the customer-service API."""
         self.pending.discard(task)
         if task.cancelled() or task.exception() is not None:
             logger.error("late WeChat answer for %s failed: %r", conv, task.exception())
+            self.channel.keep(conv, backlog, "助手回答超时")  # the backlog is not lost with it
             return
-        text = "\n\n".join(self._text_of(m) for m in task.result().messages)
+        text = "\n\n".join([*backlog, *(self._text_of(m) for m in task.result().messages)])
         if text:
             follow = asyncio.create_task(self.channel.send(conv, text))
             self.pending.add(follow)

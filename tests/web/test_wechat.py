@@ -195,13 +195,51 @@ def test_concurrent_sends_share_one_token_refresh(wx: TestClient) -> None:
     assert fake(wx).token_calls == 1 and len(fake(wx).sent) == 5
 
 
+def notes(wx: TestClient) -> list[str]:
+    store = wx.app.state.store  # type: ignore[attr-defined]
+    return [m.text for m in store.messages("wx-" + OPENID) if m.role.value == "note"]
+
+
 def test_45015_keeps_the_answer_for_the_next_message(wx: TestClient) -> None:
     channel = wx.app.state.wechat.channel  # type: ignore[attr-defined]
+    wx.post("/wechat", params=sign(), content=text_xml("我要人工", 5004))
     fake(wx).close_window(OPENID)
     wx.portal.call(channel.send, "wx-" + OPENID, "工作人员：您的材料齐了")  # type: ignore[union-attr]
     assert fake(wx).sent == []
+    # The help desk sees in the transcript (a staff-only note) that it has not arrived.
+    assert len(notes(wx)) == 1 and "48 小时" in notes(wx)[0] and "工作人员：您的材料齐了" in notes(wx)[0]
     r = wx.post("/wechat", params=sign(), content=text_xml("你好", 5005))
     assert "工作人员：您的材料齐了" in reply_content(r.text)
+    assert "已随这次回复发给居民" in notes(wx)[-1]
+    # Sent once: the next message does not repeat it.
+    r = wx.post("/wechat", params=sign(), content=text_xml("谢谢", 5006))
+    assert "工作人员：您的材料齐了" not in reply_content(r.text)
+
+
+def test_kept_text_goes_out_with_a_slow_answer_too(wx: TestClient) -> None:
+    """The resident writes again while the bot is slow: the kept text must not be dropped
+    with the passive reply that is never made; it goes out with the customer-service message."""
+    service = wx.app.state.wechat  # type: ignore[attr-defined]
+    wx.post("/wechat", params=sign(), content=text_xml("你好", 5003))
+    fake(wx).close_window(OPENID)
+    wx.portal.call(service.channel.send, "wx-" + OPENID, "工作人员：窗口已为您预约")  # type: ignore[union-attr]
+    assert fake(wx).sent == []
+    fake(wx).user_wrote(OPENID)  # the resident's new message opens the window again
+    service.config.passive_seconds = 0.05
+    original = service.chat.turn
+
+    async def slow_turn(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.5)
+        return await original(*args, **kwargs)
+
+    service.chat.turn = slow_turn
+    r = wx.post("/wechat", params=sign(), content=text_xml("结婚登记要带什么", 5007))
+    assert r.text == "success"
+    deadline = time.monotonic() + 10
+    while not fake(wx).sent and time.monotonic() < deadline:
+        time.sleep(0.05)
+    content = fake(wx).sent[0]["text"]["content"]
+    assert content.startswith("工作人员：窗口已为您预约") and "结婚" in content
 
 
 def test_scan_of_a_plate_code_welcomes_with_address_and_nearest_hall(wx: TestClient, kb: KnowledgeBase) -> None:
