@@ -155,7 +155,9 @@ def test_malformed_or_oversized_xml_is_400_and_nothing_stored(wx: TestClient, bo
     assert wx.app.state.store.count_events("question") == 0  # type: ignore[attr-defined]
 
 
-def test_slow_bot_replies_success_then_delivers_by_customer_service_api(wx: TestClient) -> None:
+def ask_a_slow_bot(wx: TestClient, text: str, msg_id: int) -> list[dict[str, Any]]:
+    """Post a question while the bot takes longer than the passive budget: WeChat gets
+    `success`, and the answer comes later by the customer-service API (returned)."""
     service = wx.app.state.wechat  # type: ignore[attr-defined]
     service.config.passive_seconds = 0.05
     original = service.chat.turn
@@ -165,13 +167,18 @@ def test_slow_bot_replies_success_then_delivers_by_customer_service_api(wx: Test
         return await original(*args, **kwargs)
 
     service.chat.turn = slow_turn
-    r = wx.post("/wechat", params=sign(), content=text_xml("结婚登记要带什么", 4004))
+    r = wx.post("/wechat", params=sign(), content=text_xml(text, msg_id))
     assert r.text == "success"
     deadline = time.monotonic() + 10
     while not fake(wx).sent and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert fake(wx).sent and fake(wx).sent[0]["touser"] == OPENID
-    assert "结婚" in fake(wx).sent[0]["text"]["content"]
+    return fake(wx).sent
+
+
+def test_slow_bot_replies_success_then_delivers_by_customer_service_api(wx: TestClient) -> None:
+    sent = ask_a_slow_bot(wx, "结婚登记要带什么", 4004)
+    assert sent and sent[0]["touser"] == OPENID
+    assert "结婚" in sent[0]["text"]["content"]
 
 
 def test_customer_service_refreshes_an_expired_token_once(wx: TestClient) -> None:
@@ -225,20 +232,7 @@ def test_kept_text_goes_out_with_a_slow_answer_too(wx: TestClient) -> None:
     wx.portal.call(service.channel.send, "wx-" + OPENID, "工作人员：窗口已为您预约")  # type: ignore[union-attr]
     assert fake(wx).sent == []
     fake(wx).user_wrote(OPENID)  # the resident's new message opens the window again
-    service.config.passive_seconds = 0.05
-    original = service.chat.turn
-
-    async def slow_turn(*args: Any, **kwargs: Any) -> Any:
-        await asyncio.sleep(0.5)
-        return await original(*args, **kwargs)
-
-    service.chat.turn = slow_turn
-    r = wx.post("/wechat", params=sign(), content=text_xml("结婚登记要带什么", 5007))
-    assert r.text == "success"
-    deadline = time.monotonic() + 10
-    while not fake(wx).sent and time.monotonic() < deadline:
-        time.sleep(0.05)
-    content = fake(wx).sent[0]["text"]["content"]
+    content = ask_a_slow_bot(wx, "结婚登记要带什么", 5007)[0]["text"]["content"]
     assert content.startswith("工作人员：窗口已为您预约") and "结婚" in content
 
 
