@@ -293,9 +293,10 @@ class WeChatService:
     def _deliver_late(self, task: asyncio.Task[Any], conv: str, backlog: list[str]) -> None:
         """The slow answer, with what was waiting in the outbox, through the customer-service API."""
         self.pending.discard(task)
-        if task.cancelled() or task.exception() is not None:
-            logger.error("late WeChat answer for %s failed: %r", conv, task.exception())
-            self.channel.keep(conv, backlog, "助手回答超时")  # the backlog is not lost with it
+        failure = "cancelled" if task.cancelled() else task.exception()
+        if failure is not None:
+            logger.error("late WeChat answer for %s failed: %r", conv, failure)
+            self.channel.keep(conv, backlog, "助手没能回答这条消息")  # the backlog is not lost with it
             return
         text = "\n\n".join([*backlog, *(self._text_of(m) for m in task.result().messages)])
         if text:

@@ -236,6 +236,30 @@ def test_kept_text_goes_out_with_a_slow_answer_too(wx: TestClient) -> None:
     assert content.startswith("工作人员：窗口已为您预约") and "结婚" in content
 
 
+def test_kept_text_survives_a_slow_answer_that_fails(wx: TestClient) -> None:
+    service = wx.app.state.wechat  # type: ignore[attr-defined]
+    wx.post("/wechat", params=sign(), content=text_xml("你好", 5008))
+    fake(wx).close_window(OPENID)
+    wx.portal.call(service.channel.send, "wx-" + OPENID, "工作人员：请带户口本")  # type: ignore[union-attr]
+    fake(wx).user_wrote(OPENID)
+    service.config.passive_seconds = 0.05
+    original = service.chat.turn
+
+    async def failing_turn(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.2)
+        raise RuntimeError("the bot failed")
+
+    service.chat.turn = failing_turn
+    assert wx.post("/wechat", params=sign(), content=text_xml("结婚登记要带什么", 5009)).text == "success"
+    deadline = time.monotonic() + 10
+    while not any("没能回答" in n for n in notes(wx)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert any("没能回答" in n for n in notes(wx)) and fake(wx).sent == []
+    service.chat.turn = original
+    r = wx.post("/wechat", params=sign(), content=text_xml("谢谢", 5010))
+    assert reply_content(r.text).startswith("工作人员：请带户口本")
+
+
 def test_scan_of_a_plate_code_welcomes_with_address_and_nearest_hall(wx: TestClient, kb: KnowledgeBase) -> None:
     plate = kb.library.plates["NA010001"]
     for event, key, created in [("subscribe", "qrscene_NA010001", 1700000001), ("SCAN", "NA010001", 1700000002)]:
