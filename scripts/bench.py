@@ -642,6 +642,7 @@ WECHAT_QUESTIONS = [
 def bench_wechat() -> None:
     import hashlib
 
+    import xmltodict
     from wechatpy.crypto import WeChatCrypto
 
     token, appid, secret = "benchtoken", "wxbench000000001", "bench-secret"
@@ -707,20 +708,18 @@ def bench_wechat() -> None:
 
                 async def send_safe(i: int) -> None:
                     plain = xml(f"oSafe{i % 20:03d}", 90_000 + i, WECHAT_QUESTIONS[(i // 20) % 10])
-                    envelope = crypto.encrypt_message(plain, nonce, ts)
-                    encrypted = re.search(r"<Encrypt><!\[CDATA\[(.*?)\]\]></Encrypt>", envelope).group(1)  # type: ignore[union-attr]
-                    msg_sig = re.search(r"<MsgSignature><!\[CDATA\[(.*?)\]\]>", envelope).group(1)  # type: ignore[union-attr]
+                    envelope = xmltodict.parse(crypto.encrypt_message(plain, nonce, ts))["xml"]
                     r = await c.post(
                         f"{base}/wechat",
-                        params={**params, "encrypt_type": "aes", "msg_signature": msg_sig},
-                        content=f"<xml><ToUserName><![CDATA[gh_bench]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>",
+                        params={**params, "encrypt_type": "aes", "msg_signature": envelope["MsgSignature"]},
+                        content=xmltodict.unparse({"xml": {"ToUserName": "gh_bench", "Encrypt": envelope["Encrypt"]}}),
                     )
                     r.raise_for_status()
                     if r.text != "success":
-                        sig = re.search(r"<MsgSignature><!\[CDATA\[(.*?)\]\]>", r.text).group(1)  # type: ignore[union-attr]
-                        stamp = re.search(r"<TimeStamp>(.*?)</TimeStamp>", r.text).group(1)  # type: ignore[union-attr]
-                        reply_nonce = re.search(r"<Nonce><!\[CDATA\[(.*?)\]\]>", r.text).group(1)  # type: ignore[union-attr]
-                        safe_answers.append(crypto.decrypt_message(r.text, sig, stamp, reply_nonce))
+                        out = xmltodict.parse(r.text)["xml"]
+                        safe_answers.append(
+                            crypto.decrypt_message(r.text, out["MsgSignature"], out["TimeStamp"], out["Nonce"])
+                        )
 
                 _, safe_lat = await load(send_safe, 200, 20)
                 return lat, different, len(replies), safe_lat, sum(1 for a in safe_answers if "<Content>" in a)

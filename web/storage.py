@@ -387,10 +387,11 @@ class Store:
                         for text, kind, payload in replies
                     ],
                 )
-            values: dict[str, Any] = {"updated_at": utcnow()}
-            if item:
-                values["item"] = item
-            conn.execute(update(Conversation).where(Conversation.id == conv_id).values(values))
+            if replies or item:  # open_turn already stamped updated_at for the resident's words
+                values: dict[str, Any] = {"updated_at": utcnow()}
+                if item:
+                    values["item"] = item
+                conn.execute(update(Conversation).where(Conversation.id == conv_id).values(values))
             if events:
                 conn.execute(insert(AnalyticsEvent), events)
         if replies:
