@@ -69,8 +69,9 @@ def endpoints() -> Dict[str, Any]:
     lock = os.environ.get("MENPAI_RASA_LOCK_URL", "")
     if lock:
         parsed = urlparse(lock)
-        data["lock_store"] = {"type": "redis", "url": parsed.hostname, "port": parsed.port or 6379,
-                              "db": int(parsed.path.lstrip("/") or 0)}
+        # Rasa's Redis lock store, with its ticket updates made atomic (see redis_lock_store.py).
+        data["lock_store"] = {"type": "redis_lock_store.AtomicRedisLockStore", "url": parsed.hostname,
+                              "port": parsed.port or 6379, "db": int(parsed.path.lstrip("/") or 0)}
     return data
 
 

@@ -25,7 +25,9 @@ def test_endpoints_follow_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         "type": "SQL", "dialect": "postgresql", "url": "db.local", "port": 5433, "db": "rasa",
         "username": "menpai", "password": "pw",
     }
-    assert data["lock_store"] == {"type": "redis", "url": "127.0.0.1", "port": 6379, "db": 2}
+    assert data["lock_store"] == {
+        "type": "redis_lock_store.AtomicRedisLockStore", "url": "127.0.0.1", "port": 6379, "db": 2,
+    }
     monkeypatch.delenv("MENPAI_RASA_LOCK_URL")
     monkeypatch.setenv("MENPAI_RASA_TRACKER_URL", "sqlite:////tmp/x/tracker.db")
     data = serve.endpoints()
