@@ -102,7 +102,13 @@ class Answer(BaseModel):
     tips: list[str]
     source: str
     source_url: str | None
-    last_checked: dt.date
+    basis: list[str] = []
+    to_confirm: list[str] = []
+    review: str = "draft"
+    compiled_on: dt.date
+    verified_by: str = ""
+    verified_on: dt.date | None = None
+    review_due: bool = False
     sample: bool
     members: list[dict[str, str]] = []
     retrieval_only: bool = False
@@ -110,15 +116,26 @@ class Answer(BaseModel):
     url: str
 
 
-def fee_text(guide: Guide) -> str:
-    if guide.fee.free:
-        return "不收费" + (f"（{guide.fee.basis}）" if guide.fee.basis else "")
-    return guide.fee.amount + (f"（依据：{guide.fee.basis}）" if guide.fee.basis else "")
+DRAFT_NOTICE = "示例内容，尚未经窗口核实"
 
 
-def time_text(guide: Guide) -> str:
-    t = guide.time_limit
+def fee_text(guide: Guide, situation: str | None = None) -> str:
+    """The fee a resident pays in this situation, in plain words (the basis is shown apart)."""
+    fee = guide.fee_for(situation)
+    return "不收费" if fee.free else fee.amount
+
+
+def time_text(guide: Guide, situation: str | None = None) -> str:
+    t = guide.time_limit_for(situation)
     return ("当场办结；" if t.same_day else "") + f"承诺{t.promised}（法定{t.legal}）"
+
+
+def review_text(answer: Answer) -> str:
+    """Who checked the guide, said honestly: a draft is never called checked."""
+    if answer.review != "verified":
+        return f"{DRAFT_NOTICE}（编写于{answer.compiled_on}）"
+    text = f"{answer.verified_by}于{answer.verified_on}核实"
+    return text + ("，已到复核时间" if answer.review_due else "")
 
 
 def build_answer(
@@ -170,9 +187,9 @@ def build_answer(
         aspect=(aspect or Aspect.MATERIALS).value,
         checklist=[ChecklistEntry.from_material(m) for m in shown.materials],
         situation_notes=shown.notes,
-        fee=fee_text(guide),
-        time_limit=time_text(guide),
-        same_day=guide.time_limit.same_day,
+        fee=fee_text(guide, chosen.id if chosen else None),
+        time_limit=time_text(guide, chosen.id if chosen else None),
+        same_day=guide.time_limit_for(chosen.id if chosen else None).same_day,
         fully_online=guide.online.fully_online,
         channels=[
             ChannelOut(kind=c.kind.value, name=c.name, url=str(c.url) if c.url else None, how=c.how)
@@ -188,7 +205,13 @@ def build_answer(
         tips=list(guide.tips),
         source=guide.source.name,
         source_url=str(guide.source.url) if guide.source.url else None,
-        last_checked=guide.last_checked,
+        basis=list(dict.fromkeys(b for b in [*guide.basis, guide.fee_for(chosen.id if chosen else None).basis] if b)),
+        to_confirm=list(guide.to_confirm),
+        review=guide.review.status.value,
+        compiled_on=guide.review.compiled_on,
+        verified_by=guide.review.verified_by,
+        verified_on=guide.review.verified_on,
+        review_due=guide.review.due((now or dt.datetime.now(dt.UTC)).date()),
         sample=guide.sample,
         url=f"{base_url}/g/{code}",
     )
@@ -226,8 +249,6 @@ def render_text(answer: Answer, limit: int | None = None) -> str:
     for n, c in enumerate(answer.checklist, 1):
         line = f"{n}. {c.label}"
         extra = []
-        if c.skippable_if_shared:
-            extra.append("窗口能查到电子信息的可不带")
         if c.optional:
             extra.append(c.notes or "特定情况才要")
         elif c.notes:
@@ -241,7 +262,7 @@ def render_text(answer: Answer, limit: int | None = None) -> str:
     if answer.prerequisites:
         rest.append("先要办好：" + "、".join(p["title"] for p in answer.prerequisites))
     rest += [f"提示：{t}" for t in answer.tips[:2]]
-    footer = [f"详情：{answer.url}", f"（示例数据，来源：{answer.source}，核对于{answer.last_checked}）"]
+    footer = [f"详情：{answer.url}", f"（{review_text(answer)}）"]
     if answer.retrieval_only:
         footer.insert(0, "（智能助手暂时忙，以上为自动检索结果，可回复“人工”找工作人员）")
     blocks = [head, focus, checklist, rest, footer]
@@ -267,4 +288,4 @@ def _env() -> Environment:
 
 def render_html(answer: Answer) -> str:
     """The answer as an HTML fragment (the one-time notification card)."""
-    return _env().get_template("_answer.html").render(a=answer)
+    return _env().get_template("_answer.html").render(a=answer, review=review_text(answer))

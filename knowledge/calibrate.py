@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from knowledge.index import OOS_PREFIX, Index
+from knowledge.index import LOOKUP_PREFIX, NOT_A_GUIDE, OOS_PREFIX, REFERRAL_PREFIX, Index
 from knowledge.library import Library
 from knowledge.retrieval import Calibration, Retriever
 
@@ -87,7 +87,7 @@ def fit_calibration(index: Index, lib: Library) -> dict[str, Any]:
     ids_by_text: dict[tuple[str, str], int] = {(e.item, e.text): i for i, e in enumerate(index.entries)}
     topic_ids: dict[str, list[int]] = {}
     for i, e in enumerate(index.entries):
-        if e.item.startswith(OOS_PREFIX):
+        if e.item.startswith(NOT_A_GUIDE):
             topic_ids.setdefault(e.item, []).append(i)
     rows: list[tuple[float, ...]] = []
     labels: list[int] = []
@@ -96,7 +96,7 @@ def fit_calibration(index: Index, lib: Library) -> dict[str, Any]:
     rng = random.Random(7)
     for code, guide in lib.guides.items():
         faq_text = {f.q: f"{guide.title} {f.q}" for f in guide.faqs}
-        for n, ask in enumerate(guide.asks):
+        for n, ask in enumerate([a.q for a in lib.asks_of(code)] or guide.asks):
             exclude = frozenset({ids_by_text[(code, ask)]}) if (code, ask) in ids_by_text else frozenset()
             # Residents also write long: greetings, their story, a second question. Every other
             # ask is also tried that way, with the FAQ entry it borrows left out as well.
@@ -112,9 +112,14 @@ def fit_calibration(index: Index, lib: Library) -> dict[str, Any]:
                 labels.append(int(bool(r.ranked) and r.ranked[0][0] == code))
                 positive.append(True)
                 verbose.append(text != ask)
-    for topic in lib.out_of_scope.values():
-        exclude = frozenset(topic_ids.get(OOS_PREFIX + topic.id, []))
-        for ask in topic.asks:
+    not_guides = [
+        *((OOS_PREFIX + t.id, t.asks) for t in lib.out_of_scope.values()),
+        *((REFERRAL_PREFIX + r.id, r.asks) for r in lib.referrals.values()),
+        *((LOOKUP_PREFIX + x.id, x.asks) for x in lib.lookups.values()),
+    ]
+    for key, topic_asks in not_guides:
+        exclude = frozenset(topic_ids.get(key, []))
+        for ask in topic_asks:
             r = retriever.rank(index.normalizer(ask), exclude=exclude)
             rows.append(r.features)
             labels.append(0)

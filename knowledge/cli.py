@@ -45,18 +45,79 @@ def cmd_guides_check(args: argparse.Namespace) -> int:
     assert lib is not None
     n_sit = sum(len(g.situations) for g in lib.guides.values())
     n_mat = sum(len(s.materials) for g in lib.guides.values() for s in g.situations)
-    n_ask = sum(len(g.asks) for g in lib.guides.values())
+    per_guide = sorted(len(lib.asks_of(code)) or len(g.asks) for code, g in lib.guides.items())
+    n_ask = sum(per_guide)
+    batches = sorted({a.batch for a in lib.asks})
+    verified = sum(g.review.status == "verified" for g in lib.guides.values())
     n_faq = sum(len(g.faqs) for g in lib.guides.values())
     levels: dict[str, int] = {}
     for h in lib.halls.values():
         levels[h.level.value] = levels.get(h.level.value, 0) + 1
     sys.stdout.write(
         f"ok: {len(lib.guides)} guides ({sum(g.bundle for g in lib.guides.values())} bundles), "
-        f"{n_sit} situations, {n_mat} materials, {n_ask} asks, {n_faq} questions with answers; "
+        f"{n_sit} situations, {n_mat} materials, {n_ask} asks in {len(batches)} batches "
+        f"(per guide min {per_guide[0]}, median {per_guide[len(per_guide) // 2]}), {n_faq} questions with answers; "
+        f"{verified} verified, {len(lib.guides) - verified} draft; "
+        f"{len(lib.referrals)} referral entries, {len(lib.lookups)} look-ups, {len(lib.out_of_scope)} out-of-scope topics; "
         f"{len(lib.halls)} halls ({', '.join(f'{k} {v}' for k, v in sorted(levels.items()))}); "
         f"{len(lib.plates)} door plates; catalogue {len(lib.catalogue)} items, all covered\n"
     )
     return 0
+
+
+def _guide_editor(settings: Settings) -> Any:
+    """The guides as published: files in guides/ with the database's versions applied."""
+    from knowledge.library import load_library
+    from web.editor import GuideEditor
+
+    editor = GuideEditor(_store(settings), load_library(settings.guides_path, settings.catalogue))
+    editor.refresh()
+    return editor
+
+
+def _guide_folder(path: Path) -> Path:
+    return path / "items" if (path / "items").is_dir() else path
+
+
+def cmd_guides_export(args: argparse.Namespace) -> int:
+    from web.editor import export_guides
+
+    out = Path(args.dir)
+    written = export_guides(_guide_editor(Settings()), out)
+    published = sum(1 for _, version in written if version)
+    sys.stdout.write(
+        f"wrote {len(written)} guides to {out}: {published} published in the database, "
+        f"{len(written) - published} as their files in guides/\n"
+    )
+    return 0
+
+
+def cmd_guides_import(args: argparse.Namespace) -> int:
+    from web.editor import import_guides
+
+    editor = _guide_editor(Settings())
+    author_id = None
+    if args.author:
+        staff = editor.store.staff_by_username(args.author)
+        if staff is None:
+            sys.stderr.write(f"error: no staff account {args.author!r}\n")
+            return 1
+        author_id = staff.id
+    folder = _guide_folder(Path(args.dir))
+    if not any(folder.glob("*.yaml")):
+        sys.stderr.write(f"error: no <code>.yaml guides in {folder}\n")
+        return 1
+    result = import_guides(editor, folder, author_id=author_id)
+    for outcome in result.published:
+        sys.stdout.write(f"published {outcome.code} version {outcome.version}\n")
+    for code, problems in sorted(result.refused.items()):
+        sys.stdout.write(f"refused {code}:\n")
+        for p in problems:
+            sys.stdout.write(f"  {p}\n")
+    sys.stdout.write(
+        f"{len(result.published)} published, {len(result.unchanged)} unchanged, {len(result.refused)} refused\n"
+    )
+    return 1 if result.refused else 0
 
 
 def cmd_index_build(args: argparse.Namespace) -> int:
@@ -120,8 +181,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False, indent=2, default=str) + "\n")
         return 0
     if result.answer is None and result.retrieval.declined_topic:
-        topic = kb.library.out_of_scope[result.retrieval.declined_topic]
-        sys.stdout.write(f"这件事（{topic.name}）不在办事攻略里。{topic.refer}\n")
+        from web.chat import referral_text
+
+        sys.stdout.write(referral_text(kb.library, result.retrieval.declined_topic) + "\n")
         return 0
     if result.answer is None:
         tops = "、".join(kb.library.guides[c.item].title for c in result.retrieval.candidates[:3])
@@ -152,6 +214,66 @@ def cmd_eval(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(rep, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(summary(rep) + "\n")
+    return 0
+
+
+def cmd_eval_cv(args: argparse.Namespace) -> int:
+    from knowledge.crossval import cross_validate
+    from knowledge.library import load_library
+
+    settings = Settings()
+    lib = load_library(settings.guides_path, settings.catalogue)
+    from knowledge.retrieval import RetrieverConfig
+
+    config = RetrieverConfig(**({"item_decay": args.decay} if args.decay is not None else {}))
+    rep = cross_validate(
+        lib,
+        kinds=args.kinds.split(","),
+        embedder=settings.embedder,
+        epochs=args.epochs,
+        shipped_threshold=settings.abstain_threshold,
+        work=Path(args.work) if args.work else None,
+        config=config,
+    )
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(rep, ensure_ascii=False, indent=2), encoding="utf-8")
+    if args.json:
+        sys.stdout.write(json.dumps(rep, ensure_ascii=False) + "\n")
+        return 0
+    sys.stdout.write(f"threshold chosen on the folds: {rep['chosen_threshold']} ({rep['policy']})\n")
+    sys.stdout.write("fold                  n_in  n_out  hit@1  hit@3  abstain_R  false_abstain\n")
+    for name, m in [*rep["by_fold"].items(), ("POOLED", rep["pooled"])]:
+        sys.stdout.write(
+            f"{name:<20} {m['n_in_scope']:>5} {m['n_not_a_guide']:>6}  {m['hit_at_1']:.3f}  {m['hit_at_3']:.3f}"
+            f"  {m['abstain_recall']:.3f}      {m['false_abstain_rate']:.3f}\n"
+        )
+    sys.stdout.write(
+        "by style (hit@1): "
+        + ", ".join(f"{s} {v['hit_at_1']:.2f} (n={v['n']})" for s, v in rep["pooled"]["by_style"].items())
+        + "\n"
+    )
+    return 0
+
+
+def cmd_eval_chat(args: argparse.Namespace) -> int:
+    from web.evalchat import eval_chat_file
+
+    path = Path(args.file)
+    if not path.exists():
+        sys.stderr.write(f"error: no dialogue file at {path}\n")
+        return 1
+    rep = eval_chat_file(path, args.base)
+    if args.json:
+        sys.stdout.write(json.dumps(rep.to_json(with_transcripts=args.transcripts), ensure_ascii=False) + "\n")
+        return 0
+    for f in rep.failures:
+        sys.stdout.write(f"FAIL {f['dialogue']}[{f['turn']}] {f['said']}: {'; '.join(f['problems'])}\n")
+    out = rep.to_json()
+    sys.stdout.write(
+        f"dialogues {rep.dialogues_passed}/{rep.dialogues} passed; "
+        f"turns {rep.turns_passed}/{rep.turns} ({out['turn_pass_rate']:.3f})\n"
+    )
     return 0
 
 
@@ -250,6 +372,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("path", nargs="?", help="guides folder (default: settings)")
     check.add_argument("--catalogue", help="catalogue file (default: <path>/catalogue.yaml)")
     check.set_defaults(func=cmd_guides_check)
+    export = guides.add_parser("export", help="write the published guides (database version, else file) as YAML")
+    export.add_argument("dir", help="folder to write <code>.yaml files into")
+    export.set_defaults(func=cmd_guides_export)
+    imp = guides.add_parser("import", help="publish a folder of guide YAMLs as new versions (validated)")
+    imp.add_argument("dir", help="folder of <code>.yaml files (or a guides folder with items/)")
+    imp.add_argument("--author", help="staff username to record as the author")
+    imp.set_defaults(func=cmd_guides_import)
 
     index = sub.add_parser("index", help="the semantic index").add_subparsers(dest="sub", required=True)
     build = index.add_parser("build", help="build var/index from the guides")
@@ -275,6 +404,24 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", help="also write the JSON report here")
     ev.set_defaults(func=cmd_eval)
 
+    cv = sub.add_parser(
+        "eval-cv", help="cross-validate retrieval on our own asks (held out by writer batch and by style)"
+    )
+    cv.add_argument("--kinds", default="batch,style", help="fold kinds: batch, style or both")
+    cv.add_argument("--epochs", type=int, help="dense training epochs per fold (default: as the index)")
+    cv.add_argument("--json", action="store_true")
+    cv.add_argument("--out", help="also write the JSON report here")
+    cv.add_argument("--work", help="keep the fold indexes here and reuse them when their content is unchanged")
+    cv.add_argument("--decay", type=float, help="RetrieverConfig.item_decay to measure (default: the shipped one)")
+    cv.set_defaults(func=cmd_eval_cv)
+
+    ec = sub.add_parser("eval-chat", help="drive conversations (YAML like ../shared/eval/dialogues.yaml) via /api/chat")
+    ec.add_argument("file")
+    ec.add_argument("--base", default="http://127.0.0.1:8000", help="a running web")
+    ec.add_argument("--json", action="store_true")
+    ec.add_argument("--transcripts", action="store_true", help="with --json: every turn's question and reply")
+    ec.set_defaults(func=cmd_eval_chat)
+
     plates = sub.add_parser("plates", help="door plates").add_subparsers(dest="sub", required=True)
     make = plates.add_parser("make", help="print-ready door plates with QR codes")
     make.add_argument("--town")
@@ -287,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     add = staff.add_parser("add", help="add a staff account (password from MENPAI_STAFF_PASSWORD or a prompt)")
     add.add_argument("username")
     add.add_argument("--name")
-    add.add_argument("--role", choices=["agent", "supervisor", "hotline"], default="agent")
+    add.add_argument("--role", choices=["agent", "supervisor", "hotline", "editor"], default="agent")
     add.set_defaults(func=cmd_staff_add)
     demo = staff.add_parser("demo", help="create demo accounts with random passwords (var/demo-staff.txt)")
     demo.set_defaults(func=cmd_staff_demo)

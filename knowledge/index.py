@@ -13,7 +13,9 @@ import hashlib
 import itertools
 import json
 import logging
+import os
 import re
+import shutil
 import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -24,11 +26,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from knowledge.errors import IndexMissing, StaleIndex
-from knowledge.library import Library
+from knowledge.library import GUIDE_BATCH, AskRecord, Library
 from knowledge.normalize import Normalizer
 from knowledge.settings import DOMAIN_EMBEDDER, DOMAIN_MINILM, FaissKind
 
 OOS_PREFIX = "_oos:"
+REFERRAL_PREFIX = "_ref:"  # the county's other services: an honest referral, not a guide
+LOOKUP_PREFIX = "_look:"  # a resident's own records: where to see them
+NOT_A_GUIDE = (OOS_PREFIX, REFERRAL_PREFIX, LOOKUP_PREFIX)
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -80,8 +85,13 @@ def _entry(item: str, situation: str | None, kind: EntryKind, text: str) -> Entr
 
 
 def build_entries(lib: Library) -> list[Entry]:
-    """One entry per item, situation, ask and question-with-answer."""
+    """One entry per item, situation, ask and question-with-answer; then the entries of
+    what has no guide (out-of-scope topics, referrals, look-ups), so they can win."""
     entries: list[Entry] = []
+    extra_asks: dict[str, list[AskRecord]] = {}
+    for record in lib.asks:
+        if record.batch != GUIDE_BATCH:
+            extra_asks.setdefault(record.item, []).append(record)
     for code, guide in sorted(lib.guides.items()):
         cat = lib.catalogue.get(code)
         head = f"{guide.title} {cat.name if cat else ''}"
@@ -92,11 +102,19 @@ def build_entries(lib: Library) -> list[Entry]:
                 entries.append(_entry(code, s.id, EntryKind.SITUATION, f"{head} {s.name} {s.when}"))
         for ask in guide.asks:
             entries.append(_entry(code, None, EntryKind.ASK, ask))
+        for record in extra_asks.get(code, ()):
+            entries.append(_entry(code, record.situation, EntryKind.ASK, record.q))
         for faq in guide.faqs:
             entries.append(_entry(code, None, EntryKind.FAQ, f"{guide.title} {faq.q}"))
     for topic in lib.out_of_scope.values():
         for text in (topic.name, *topic.asks):
             entries.append(_entry(OOS_PREFIX + topic.id, None, EntryKind.OUT_OF_SCOPE, text))
+    for ref in lib.referrals.values():
+        for text in (f"{ref.name} {ref.what}", *ref.asks):
+            entries.append(_entry(REFERRAL_PREFIX + ref.id, None, EntryKind.OUT_OF_SCOPE, text))
+    for look in lib.lookups.values():
+        for text in (f"{look.name} {look.what}", *look.asks):
+            entries.append(_entry(LOOKUP_PREFIX + look.id, None, EntryKind.OUT_OF_SCOPE, text))
     return entries
 
 
@@ -451,23 +469,32 @@ class DenseRetriever:
 
 
 def training_pairs(lib: Library, prepare: Callable[[str], str]) -> list[tuple[str, str]]:
-    """(question, item description) pairs from the guides' own asks, questions and
-    situations, and the out-of-scope topics. Nothing from an evaluation set."""
+    """(question, item description) pairs from the guides' own asks (every writer batch),
+    questions and situations, and what has no guide (out-of-scope topics, referrals,
+    look-ups). Nothing from an evaluation set."""
     norm = lib.normalizer
     pairs: list[tuple[str, str]] = []
     for code, guide in sorted(lib.guides.items()):
         cat = lib.catalogue.get(code)
         anchor = prepare(norm(f"{guide.title} {cat.name if cat else ''} {cat.scope if cat else ''}"))
-        queries = [*guide.asks, *(f.q for f in guide.faqs)]
+        asks = [a.q for a in lib.asks_of(code)] or list(guide.asks)
+        queries = [*asks, *(f.q for f in guide.faqs)]
         queries += [f"{s.name} {s.when}" for s in guide.situations]
         pairs += [(prepare(norm(q)), anchor) for q in queries]
-    for topic in lib.out_of_scope.values():
-        anchor = prepare(norm(f"{topic.name} {topic.refer}"))
-        pairs += [(prepare(norm(q)), anchor) for q in topic.asks]
+    others: list[tuple[str, list[str]]] = [
+        *((f"{t.name} {t.refer}", t.asks) for t in lib.out_of_scope.values()),
+        *((f"{r.name} {r.what}", r.asks) for r in lib.referrals.values()),
+        *((f"{x.name} {x.what}", x.asks) for x in lib.lookups.values()),
+    ]
+    for text, asks in others:
+        anchor = prepare(norm(text))
+        pairs += [(prepare(norm(q)), anchor) for q in asks]
     return pairs
 
 
-def _train(model: SentenceTransformer, pairs: list[tuple[str, str]], epochs: int, lr: float, seed: int) -> None:
+def _train(
+    model: SentenceTransformer, pairs: list[tuple[str, str]], epochs: int, lr: float, seed: int, *, sparse: bool = False
+) -> None:
     """MultipleNegativesRankingLoss written out: every other anchor in the batch is a negative.
 
     A plain loop keeps the dependency set small (no datasets/accelerate).
@@ -479,7 +506,14 @@ def _train(model: SentenceTransformer, pairs: list[tuple[str, str]], epochs: int
     rng = random.Random(seed)
     torch.manual_seed(seed)
     pairs = list(pairs)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    # A static embedding's table is large and each batch touches a few rows of it: sparse
+    # gradients and a lazy Adam update only those rows (a dense AdamW step walked the whole
+    # table every step, which made the build grow with the vocabulary).
+    optimizer: torch.optim.Optimizer = (
+        torch.optim.SparseAdam(list(model.parameters()), lr=lr)
+        if sparse
+        else torch.optim.AdamW(model.parameters(), lr=lr)
+    )
     batch_size = 32
     steps = epochs * ((len(pairs) + batch_size - 1) // batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -547,8 +581,16 @@ def train_static_model(
     torch.manual_seed(seed)
     weights = torch.randn(len(vocab), dim) * 0.1
     weights[0] = 0.0
-    model = SentenceTransformer(modules=[StaticEmbedding(hf, embedding_weights=weights)], device="cpu")
-    _train(model, pairs, epochs, lr=0.05, seed=seed)
+    static = StaticEmbedding(hf, embedding_weights=weights)
+    static.embedding.sparse = True
+    model = SentenceTransformer(modules=[static], device="cpu")
+    # Tiny ops on a big table: one thread is several times faster than two fighting for a core.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _train(model, pairs, epochs, lr=0.05, seed=seed, sparse=True)
+    finally:
+        torch.set_num_threads(threads)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(str(out_dir))
     (out_dir / STATIC_MARKER).write_text("token-stream\n", encoding="utf-8")
@@ -667,16 +709,20 @@ def build_index(
     epochs: int | None = None,
     calibrate: bool = True,
 ) -> Manifest:
-    """Build entries, the domain model when asked, the faiss index and the manifest."""
+    """Build entries, the domain model when asked, the faiss index and the manifest.
+
+    The index is built in a staging folder beside ``out`` and swapped in whole at the
+    end, so a web process (or a second build) never reads a half-written index.
+    """
     started = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
+    final = out
+    out = final.with_name(f".{final.name}.building-{os.getpid()}")
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
     entries = build_entries(lib)
     norm = lib.normalizer
     model_dir = out / DOMAIN_MODEL_DIR
-    if model_dir.exists():
-        import shutil
-
-        shutil.rmtree(model_dir)
     words = user_dictionary(lib)
     tokenizer = Tokenizer(words)
     corpus = TokenizedCorpus.build(tokenizer, (norm(e.text) for e in entries))
@@ -712,9 +758,23 @@ def build_index(
     if calibrate:
         calibrate_index(out, lib, manifest)
     manifest.build_seconds = round(time.perf_counter() - started, 1)
+    if manifest.embedder_path == str(model_dir):
+        manifest.embedder_path = str(final / DOMAIN_MODEL_DIR)
     (out / MANIFEST).write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2), encoding="utf-8")
+    _swap_in(out, final)
     logger.info("index built: %d entries in %.1fs", len(entries), manifest.build_seconds)
     return manifest
+
+
+def _swap_in(staging: Path, final: Path) -> None:
+    """Replace ``final`` by ``staging`` with two renames (the old one removed after)."""
+    old = final.with_name(f".{final.name}.old-{os.getpid()}")
+    if final.is_symlink() or final.is_file():
+        final.unlink()
+    elif final.exists():
+        final.rename(old)
+    staging.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def calibrate_index(out: Path, lib: Library, manifest: Manifest) -> dict[str, Any]:

@@ -23,15 +23,20 @@ from pydantic import BaseModel, ValidationError
 from knowledge.errors import ContentError, Problem
 from knowledge.normalize import Normalizer
 from knowledge.schema import (
+    AskBatch,
     CatalogueItem,
     Guide,
     Hall,
     HallLevel,
     HallsFile,
     Holiday,
+    Lookup,
+    LookupFile,
     OutOfScopeFile,
     OutOfScopeTopic,
     Plate,
+    Referral,
+    ReferralFile,
 )
 
 logger = logging.getLogger(__name__)
@@ -42,6 +47,21 @@ PLATES_FILE = "plates.csv"
 ALIASES_FILE = "aliases.yaml"
 OUT_OF_SCOPE_FILE = "out_of_scope.yaml"
 CATALOGUE_FILE = "catalogue.yaml"
+ASKS_DIR = "asks"
+REFERRALS_DIR = "referrals"
+LOOKUPS_FILE = "lookups.yaml"
+GUIDE_BATCH = "guide"  # the asks written in the guide itself
+
+
+@dataclass(frozen=True, slots=True)
+class AskRecord:
+    """One ask of an item, with the writer batch and the style it came from."""
+
+    item: str
+    q: str
+    batch: str
+    style: str
+    situation: str | None = None
 
 
 @dataclass
@@ -58,9 +78,21 @@ class Library:
     content_hash: str = ""
     files: dict[str, Path] = field(default_factory=dict)
     out_of_scope: dict[str, OutOfScopeTopic] = field(default_factory=dict)
+    asks: list[AskRecord] = field(default_factory=list)
+    referrals: dict[str, Referral] = field(default_factory=dict)
+    lookups: dict[str, Lookup] = field(default_factory=dict)
+
+    def asks_of(self, item: str) -> list[AskRecord]:
+        return [a for a in self.asks if a.item == item]
 
     def halls_for(self, item_code: str) -> list[Hall]:
         return [h for h in self.halls.values() if item_code in h.items]
+
+    def put_guide(self, guide: Guide) -> None:
+        """Replace one guide in place (a published edit), with the asks written in it."""
+        self.guides[guide.code] = guide
+        kept = [a for a in self.asks if a.item != guide.code or a.batch != GUIDE_BATCH]
+        self.asks[:] = [*kept, *(AskRecord(guide.code, q, GUIDE_BATCH, GUIDE_BATCH) for q in guide.asks)]
 
 
 # ---------------------------------------------------------------- YAML with lines
@@ -193,6 +225,10 @@ def _read_yaml(path: Path, rel: str, problems: list[Problem]) -> tuple[Any, dict
             )
         )
         return None, {}
+    return _parse_yaml(text, rel, problems)
+
+
+def _parse_yaml(text: str, rel: str, problems: list[Problem]) -> tuple[Any, dict[Any, int]]:
     try:
         data = yaml.load(text, Loader=_ContentLoader)
     except yaml.YAMLError as exc:
@@ -371,15 +407,8 @@ def check_library(
     for path in sorted(guide_dir.glob("*.yaml")) if guide_dir.is_dir() else []:
         rel = _rel(path, root)
         data, lines = _read_yaml(path, rel, problems)
-        if data is None:
-            if not any(p.file == rel for p in problems):
-                problems.append(
-                    Problem(rel, None, "(file)", "the file is empty", "a guide", "copy a complete guide as a start")
-                )
-            continue
-        guide = _model(Guide, data, rel, lines, problems)
+        guide = _guide_of(data, lines, rel, catalogue, problems)
         if guide is None:
-            problems.extend(_raw_refs(data, rel, lines, catalogue))
             continue
         if path.stem != guide.code:
             problems.append(
@@ -506,21 +535,11 @@ def check_library(
                 out_of_scope[topic.id] = topic
 
     problems.extend(_cross_check(guides, files, guide_lines, catalogue, halls, normalizer, root, today))
-    ask_keys = {normalizer.key(a): c for c, g in guides.items() for a in g.asks}
-    for topic in out_of_scope.values():
-        for ask in topic.asks:
-            owner = ask_keys.get(normalizer.key(ask))
-            if owner:
-                problems.append(
-                    Problem(
-                        _rel(oos_path, root),
-                        None,
-                        f"topic {topic.id}",
-                        f"the ask {ask!r} is also in the guide {owner}",
-                        "out-of-scope asks that no guide has",
-                        "remove it from one of the two",
-                    )
-                )
+    asks = _load_asks(root, guides, normalizer, problems)
+    referrals = _load_named(root / REFERRALS_DIR, "*.yaml", ReferralFile, "referrals", root, problems)
+    lookups = _load_named(root, LOOKUPS_FILE, LookupFile, "lookups", root, problems)
+    problems.extend(_check_topics(asks, referrals, lookups, out_of_scope, catalogue, normalizer))
+    problems.extend(_check_out_of_scope_asks(guides, out_of_scope, normalizer, _rel(oos_path, root)))
 
     if problems:
         return None, problems
@@ -535,8 +554,186 @@ def check_library(
         content_hash=content_hash(root, catalogue_path),
         files=files,
         out_of_scope=out_of_scope,
+        asks=asks,
+        referrals=referrals,
+        lookups=lookups,
     )
     return lib, []
+
+
+def _check_out_of_scope_asks(
+    guides: dict[str, Guide], out_of_scope: dict[str, OutOfScopeTopic], normalizer: Normalizer, rel: str
+) -> list[Problem]:
+    """An out-of-scope topic never has an ask that a guide has."""
+    problems: list[Problem] = []
+    ask_keys = {normalizer.key(a): c for c, g in guides.items() for a in g.asks}
+    for topic in out_of_scope.values():
+        for ask in topic.asks:
+            owner = ask_keys.get(normalizer.key(ask))
+            if owner:
+                problems.append(
+                    Problem(
+                        rel,
+                        None,
+                        f"topic {topic.id}",
+                        f"the ask {ask!r} is also in the guide {owner}",
+                        "out-of-scope asks that no guide has",
+                        "remove it from one of the two",
+                    )
+                )
+    return problems
+
+
+def _load_asks(
+    root: Path, guides: dict[str, Guide], normalizer: Normalizer, problems: list[Problem]
+) -> list[AskRecord]:
+    """The guides' own asks, then every writer batch under guides/asks/<batch>/<item>.yaml."""
+    records = [AskRecord(code, q, GUIDE_BATCH, GUIDE_BATCH) for code, g in sorted(guides.items()) for q in g.asks]
+    seen = {normalizer.key(r.q): r for r in records}
+    for path in sorted((root / ASKS_DIR).glob("*/*.yaml")):
+        rel = _rel(path, root)
+        data, lines = _read_yaml(path, rel, problems)
+        batch = _model(AskBatch, data, rel, lines, problems) if data is not None else None
+        if batch is None:
+            continue
+        guide = guides.get(batch.item)
+        where = ("batch",) if batch.batch != path.parent.name else ("item",) if batch.item != path.stem else None
+        if where is not None:
+            problems.append(
+                Problem(
+                    rel,
+                    lines.get(where),
+                    where[0],
+                    f"the file says {where[0]} {getattr(batch, where[0])!r}",
+                    f"{path.parent.name if where[0] == 'batch' else path.stem} (the folder / file name)",
+                    "put the file in guides/asks/<batch>/<item>.yaml",
+                )
+            )
+            continue
+        if guide is None:
+            problems.append(
+                Problem(rel, lines.get(("item",)), "item", f"no guide {batch.item!r}", "a guide's code", "fix the code")
+            )
+            continue
+        situation_ids = {s.id for s in guide.situations}
+        for i, ask in enumerate(batch.asks):
+            if ask.situation is not None and ask.situation not in situation_ids:
+                problems.append(
+                    Problem(
+                        rel,
+                        _line_for(lines, ("asks", i)),
+                        f"asks[{i}].situation",
+                        f"{batch.item} has no situation {ask.situation!r}",
+                        ", ".join(sorted(situation_ids)),
+                        "use one of the guide's situation ids, or leave situation out",
+                    )
+                )
+                continue
+            key = normalizer.key(ask.q)
+            if key in seen:
+                other = seen[key]
+                problems.append(
+                    Problem(
+                        rel,
+                        _line_for(lines, ("asks", i)),
+                        f"asks[{i}]",
+                        f"the ask {ask.q!r} is already in {other.item} (batch {other.batch})",
+                        "asks unique across all guides and batches",
+                        "reword it or remove it",
+                    )
+                )
+                continue
+            record = AskRecord(batch.item, ask.q, batch.batch, ask.style, ask.situation)
+            seen[key] = record
+            records.append(record)
+    return records
+
+
+def _load_named(
+    folder: Path, pattern: str, model: type[BaseModel], key: str, root: Path, problems: list[Problem]
+) -> dict[str, Any]:
+    """Referral or look-up entries from one file or a folder of files, ids unique across them."""
+    entries: dict[str, Any] = {}
+    for path in sorted(folder.glob(pattern)):
+        rel = _rel(path, root)
+        data, lines = _read_yaml(path, rel, problems)
+        loaded = _model(model, data, rel, lines, problems) if data is not None else None
+        for i, entry in enumerate(getattr(loaded, key, None) or []):
+            if entry.id in entries:
+                problems.append(
+                    Problem(
+                        rel,
+                        lines.get((key, i, "id")),
+                        f"{key}[{i}].id",
+                        f"id {entry.id} appears twice",
+                        "unique ids across all files",
+                        "rename one",
+                    )
+                )
+            entries[entry.id] = entry
+    return entries
+
+
+def _check_topics(
+    asks: list[AskRecord],
+    referrals: dict[str, Referral],
+    lookups: dict[str, Lookup],
+    out_of_scope: dict[str, OutOfScopeTopic],
+    catalogue: dict[str, CatalogueItem],
+    normalizer: Normalizer,
+) -> list[Problem]:
+    """Referral, look-up and out-of-scope entries never collide with an item or with each other."""
+    problems: list[Problem] = []
+    owner: dict[str, str] = {normalizer.key(a.q): f"guide {a.item}" for a in asks}
+    names = {normalizer.key(c.name): c.code for c in catalogue.values()}
+    kinds: list[tuple[str, str, dict[str, Any]]] = [
+        ("referral", f"guides/{REFERRALS_DIR}/", referrals),
+        ("look-up", f"guides/{LOOKUPS_FILE}", lookups),
+        ("out-of-scope topic", f"guides/{OUT_OF_SCOPE_FILE}", out_of_scope),
+    ]
+    ids: dict[str, str] = {code: "catalogue item" for code in catalogue}
+    for kind, file, entries in kinds:
+        for entry in entries.values():
+            if entry.id in ids:
+                problems.append(
+                    Problem(
+                        file,
+                        None,
+                        f"{kind} {entry.id}",
+                        f"id {entry.id} is also a {ids[entry.id]}",
+                        "an id of its own",
+                        "rename it",
+                    )
+                )
+            ids.setdefault(entry.id, kind)
+            if normalizer.key(entry.name) in names:
+                problems.append(
+                    Problem(
+                        file,
+                        None,
+                        f"{kind} {entry.id}",
+                        f"{entry.name!r} is the catalogue item {names[normalizer.key(entry.name)]}",
+                        "services that have no guide",
+                        "remove it: the guide answers this",
+                    )
+                )
+            if kind == "out-of-scope topic":
+                continue  # its asks are checked against the guides below, as before
+            for ask in entry.asks:
+                key = normalizer.key(ask)
+                if key in owner:
+                    problems.append(
+                        Problem(
+                            file,
+                            None,
+                            f"{kind} {entry.id}",
+                            f"the ask {ask!r} is also in {owner[key]}",
+                            "asks unique across guides, referrals and look-ups",
+                            "remove it from one of them",
+                        )
+                    )
+                owner.setdefault(key, f"{kind} {entry.id}")
+    return problems
 
 
 def _cross_check(
@@ -604,15 +801,28 @@ def _cross_check(
                             "remove this entry",
                         )
                     )
-        if guide.last_checked > today:
+        review = guide.review
+        for fname, value in (("compiled_on", review.compiled_on), ("verified_on", review.verified_on)):
+            if value is not None and value > today:
+                problems.append(
+                    Problem(
+                        rel,
+                        line("review", fname),
+                        f"review.{fname}",
+                        f"{value} is in the future",
+                        f"a date up to {today}",
+                        "write the day it really happened",
+                    )
+                )
+        if review.verified_on and review.next_review and review.next_review <= review.verified_on:
             problems.append(
                 Problem(
                     rel,
-                    line("last_checked"),
-                    "last_checked",
-                    f"{guide.last_checked} is in the future",
-                    f"a date up to {today}",
-                    "write the day the content was last checked",
+                    line("review", "next_review"),
+                    "review.next_review",
+                    f"{review.next_review} is not after verified_on {review.verified_on}",
+                    "a date after verified_on",
+                    "set when the guide should be checked again, e.g. a year after verified_on",
                 )
             )
         if halls:
@@ -657,6 +867,22 @@ def _cross_check(
     return problems
 
 
+def _guide_of(
+    data: Any, lines: dict[Any, int], rel: str, catalogue: dict[str, CatalogueItem], problems: list[Problem]
+) -> Guide | None:
+    """The guide in a parsed file; else its problems: empty, the schema's, and unknown codes it names."""
+    if data is None:
+        if not any(p.file == rel for p in problems):
+            problems.append(
+                Problem(rel, None, "(file)", "the file is empty", "a guide", "copy a complete guide as a start")
+            )
+        return None
+    guide: Guide | None = _model(Guide, data, rel, lines, problems)
+    if guide is None:
+        problems.extend(_raw_refs(data, rel, lines, catalogue))
+    return guide
+
+
 def _raw_refs(data: Any, rel: str, lines: dict[Any, int], catalogue: dict[str, CatalogueItem]) -> list[Problem]:
     """Reference checks for a guide that failed validation, so all problems show at once."""
     problems: list[Problem] = []
@@ -693,6 +919,103 @@ def _suggest(code: str, catalogue: dict[str, CatalogueItem]) -> str:
     return f"did you mean {', '.join(close)}?" if close else "see guides/catalogue.yaml for the codes"
 
 
+def guide_path(lib: Library, code: str) -> Path:
+    """Where the guide for a code lives (or would live) under the library's root."""
+    return lib.files.get(code) or lib.root / GUIDES_SUBDIR / f"{code}.yaml"
+
+
+def check_guide_text(
+    lib: Library, code: str, text: str, today: dt.date | None = None
+) -> tuple[Guide | None, list[Problem]]:
+    """Validate one guide's YAML text as if it replaced guides/items/<code>.yaml in a loaded library.
+
+    The rules are check_library's, run against what is loaded (the other guides, the batches of
+    asks, halls, catalogue, referrals, look-ups, out-of-scope topics), so that text accepted here
+    passes ``menpai guides check`` once written back to its file.
+
+    Returns:
+        The guide (None when anything is wrong) and every problem found.
+    """
+    today = today or dt.date.today()
+    path = guide_path(lib, code)
+    rel = _rel(path, lib.root)
+    problems: list[Problem] = []
+    data, lines = _parse_yaml(text, rel, problems)
+    guide = _guide_of(data, lines, rel, lib.catalogue, problems)
+    if guide is None:
+        return None, problems
+    if guide.code != code:
+        problems.append(
+            Problem(
+                rel,
+                lines.get(("code",)),
+                "code",
+                f"file name {path.name} does not match code {guide.code}",
+                f"{guide.code}.yaml",
+                f"keep code: {code} (a guide cannot change its code here)",
+            )
+        )
+        return None, problems
+    # The edited guide goes last, so a clash with another guide is reported on it.
+    guides = {c: g for c, g in lib.guides.items() if c != code}
+    guides[code] = guide
+    files = {**lib.files, code: path}
+    guide_lines: dict[str, dict[Any, int]] = {c: {} for c in guides}
+    guide_lines[code] = lines
+    problems.extend(_cross_check(guides, files, guide_lines, lib.catalogue, lib.halls, lib.normalizer, lib.root, today))
+    problems.extend(_check_against_batches(guide, lib, rel, lines))
+    asks = [a for a in lib.asks if a.item != code or a.batch != GUIDE_BATCH]
+    asks += [AskRecord(code, q, GUIDE_BATCH, GUIDE_BATCH) for q in guide.asks]
+    problems.extend(_check_topics(asks, lib.referrals, lib.lookups, lib.out_of_scope, lib.catalogue, lib.normalizer))
+    oos_rel = _rel(lib.root / OUT_OF_SCOPE_FILE, lib.root)
+    problems.extend(_check_out_of_scope_asks({code: guide}, lib.out_of_scope, lib.normalizer, oos_rel))
+    return (None if problems else guide), problems
+
+
+def _check_against_batches(guide: Guide, lib: Library, rel: str, lines: dict[Any, int]) -> list[Problem]:
+    """The rules _load_asks applies to the batches, seen from the edited guide."""
+    problems: list[Problem] = []
+    situation_ids = {s.id for s in guide.situations}
+    for sid in sorted({a.situation for a in lib.asks_of(guide.code) if a.situation} - situation_ids):
+        batches = sorted({a.batch for a in lib.asks_of(guide.code) if a.situation == sid})
+        problems.append(
+            Problem(
+                rel,
+                _line_for(lines, ("situations",)),
+                "situations",
+                f"asks in {', '.join(f'guides/{ASKS_DIR}/{b}/{guide.code}.yaml' for b in batches)} "
+                f"are labelled with the situation {sid!r}, which this guide no longer has",
+                ", ".join(sorted(situation_ids)),
+                f"keep a situation with id: {sid}, or relabel those asks first",
+            )
+        )
+    batch_keys = {lib.normalizer.key(a.q): a for a in lib.asks if a.batch != GUIDE_BATCH}
+    for i, ask in enumerate(guide.asks):
+        other = batch_keys.get(lib.normalizer.key(ask))
+        if other is not None:
+            problems.append(
+                Problem(
+                    rel,
+                    _line_for(lines, ("asks", i)),
+                    f"asks[{i}]",
+                    f"the ask {ask!r} is already in {other.item} (batch {other.batch})",
+                    "asks unique across all guides and batches",
+                    "reword it or remove it",
+                )
+            )
+    return problems
+
+
+def guide_from_text(text: str, rel: str = "(guide)") -> Guide:
+    """Parse a guide's YAML text (one already checked); raises ContentError when it is not a guide."""
+    problems: list[Problem] = []
+    data, lines = _parse_yaml(text, rel, problems)
+    guide = _model(Guide, data, rel, lines, problems) if data is not None else None
+    if guide is None:
+        raise ContentError(problems or [Problem(rel, None, "(file)", "the file is empty")])
+    return guide
+
+
 def load_library(root: Path, catalogue_path: Path | None = None) -> Library:
     """Load the library or raise ContentError listing every problem."""
     lib, problems = check_library(root, catalogue_path)
@@ -704,4 +1027,13 @@ def load_library(root: Path, catalogue_path: Path | None = None) -> Library:
     return lib
 
 
-__all__ = ["HallLevel", "Library", "check_library", "content_hash", "load_library"]
+__all__ = [
+    "HallLevel",
+    "Library",
+    "check_guide_text",
+    "check_library",
+    "content_hash",
+    "guide_from_text",
+    "guide_path",
+    "load_library",
+]

@@ -34,6 +34,7 @@ class Normalizer:
         keys = sorted(self.aliases, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(k) for k in keys)) if keys else None
         self._converter: Any = None
+        self._keys: dict[str, str] = {}  # content is checked again on every editor's check
 
     @classmethod
     def from_file(cls, path: Path) -> Normalizer:
@@ -62,4 +63,9 @@ class Normalizer:
 
     def key(self, text: str) -> str:
         """A compact key for duplicate detection: normalised, no spaces."""
-        return self(text).replace(" ", "")
+        key = self._keys.get(text)
+        if key is None:
+            if len(self._keys) > 100_000:
+                self._keys.clear()
+            key = self._keys[text] = self(text).replace(" ", "")
+        return key

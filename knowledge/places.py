@@ -97,6 +97,12 @@ def _sessions_on(hall: Hall, day: dt.date, holidays: dict[dt.date, Holiday]) -> 
     return sorted(out)
 
 
+def sessions_on(hall: Hall, day: dt.date, holidays: Iterable[Holiday] = ()) -> list[tuple[dt.time, dt.time]]:
+    """The opening sessions of a hall on one day (none on a public holiday, weekday hours on a
+    make-up working day)."""
+    return _sessions_on(hall, day, {h.date: h for h in holidays})
+
+
 def open_status(hall: Hall, now: dt.datetime, holidays: Iterable[Holiday] = ()) -> HallStatus:
     """Open now, closing within 30 minutes, or closed until the next opening."""
     now = now.astimezone(CHINA_TZ) if now.tzinfo else now.replace(tzinfo=CHINA_TZ)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from knowledge.index import OOS_PREFIX, EntryKind, Index
+from knowledge.index import LOOKUP_PREFIX, NOT_A_GUIDE, OOS_PREFIX, REFERRAL_PREFIX, EntryKind, Index
 
 RRF_K = 60
 
@@ -54,6 +54,9 @@ class Aspect(enum.StrEnum):
     WHERE = "where"
     HOURS = "hours"
     ONLINE = "online"
+    PROXY = "proxy"  # must I go in person, may a relative go for me
+    MAIL = "mail"  # can it be posted
+    VALIDITY = "validity"  # how long is it valid
 
 
 # Checked in this order; the first that matches wins, materials is the default.
@@ -61,9 +64,20 @@ ASPECT_PATTERNS: list[tuple[Aspect, re.Pattern[str]]] = [
     (
         Aspect.HOURS,
         re.compile(
-            r"几点|开门|关门|上班时间|下班|周六|周日|星期六|星期天|礼拜|周末|节假日|营业时间|中午|午休|还开|开不开|开着|开吗|开放时间"
+            r"几点|开门|关门|上班时间|下班|休息|周六|周日|星期六|星期天|礼拜|周末|节假日|营业时间|中午|午休|还开|开不开|开着|开吗|开放时间"
         ),
     ),
+    (
+        Aspect.PROXY,
+        re.compile(
+            r"本人|亲自|代办|代领|代理|委托|家属|家里人|亲属|别人|替我|替他|替她|帮他办|帮她办|帮我办|能代|in person|on behalf"
+        ),
+    ),
+    (
+        Aspect.MAIL,
+        re.compile(r"邮寄|寄到|寄回|寄给|寄过来|快递到|快递给|邮过来|能寄|可以寄|寄家|post it|mail it|by post"),
+    ),
+    (Aspect.VALIDITY, re.compile(r"有效期|管几年|管多久|能用多久|用多久|多少年有效|几年有效|有效几年|valid")),
     (Aspect.FEE, re.compile(r"多少钱|收费|费用|要钱|交钱|花钱|免费|工本费|几块|多少费|贵不贵|fee|cost|how much")),
     (Aspect.TIME, re.compile(r"多久|多长时间|几天|当天|时限|多快|要等|什么时候能拿|几个工作日|how long")),
     (Aspect.ONLINE, re.compile(r"网上|线上|手机上|手机办|app|小程序|不用跑|不想跑|在家办|闽政通|微信上|支付宝|online")),
@@ -84,6 +98,35 @@ def detect_aspect(normalized: str) -> Aspect | None:
     return None
 
 
+class Declined(enum.StrEnum):
+    """What a question that no guide answers matched instead."""
+
+    OUT_OF_SCOPE = "out_of_scope"  # not a county service: where to go instead
+    REFERRAL = "referral"  # a county service without a guide yet: who handles it
+    LOOKUP = "lookup"  # the resident's own records: where they can see them
+
+
+_DECLINED_PREFIXES = {REFERRAL_PREFIX: "ref:", LOOKUP_PREFIX: "look:", OOS_PREFIX: ""}
+
+
+def declined_key(entry_item: str) -> str | None:
+    """The index's name of a non-guide entry as retrieval reports it: ``trademark`` (an
+    out-of-scope topic), ``ref:<id>`` (a referral) or ``look:<id>`` (a look-up)."""
+    for prefix, shown in _DECLINED_PREFIXES.items():
+        if entry_item.startswith(prefix):
+            return shown + entry_item.removeprefix(prefix)
+    return None
+
+
+def declined_kind(key: str) -> tuple[Declined, str]:
+    """Split a declined key into its kind and the entry id."""
+    if key.startswith("ref:"):
+        return Declined.REFERRAL, key.removeprefix("ref:")
+    if key.startswith("look:"):
+        return Declined.LOOKUP, key.removeprefix("look:")
+    return Declined.OUT_OF_SCOPE, key
+
+
 @dataclass(frozen=True)
 class Candidate:
     item: str
@@ -102,6 +145,7 @@ class RetrievalResult:
     dense_used: bool
     situation_scores: dict[str, float] = field(default_factory=dict)
     declined_topic: str | None = None
+    named: bool = True  # the question names something specific (else it is a follow-up)
 
     @property
     def top(self) -> Candidate | None:
@@ -112,6 +156,7 @@ class RetrievalResult:
         return {
             "abstain": self.abstain,
             "declined_topic": self.declined_topic,
+            "names_service": self.named,
             "confidence": round(self.confidence, 3),
             "aspect": self.aspect.value if self.aspect else None,
             "candidates": [
@@ -239,22 +284,29 @@ SITUATION_RATIO = 1.5  # and clearly more than the next situation
 MIN_SALIENCE = 1.5
 # Characters of bare follow-ups ("在哪办", "去哪里办", "要多久"): a word made only of these
 # names no service, however rare the bigram happens to be in the guides.
-FOLLOW_UP_CHARS = frozenset("在去到哪里儿办要得多少钱久几天时候怎么样吗呢啊呀吧了的是有没能可以还请问")
+FOLLOW_UP_CHARS = frozenset("在去到哪里儿办要得多少钱久几天时候怎么样吗呢啊呀吧了的是有没能可以还请问交缴付那这")
 # "Together, in one trip": the words residents use for a 一件事 bundle.
 BUNDLE_CUE = re.compile(
-    r"一次办|一起办|一起申请|一次性办|一件事|联办|打包|一趟就|一块办|一并办|一次全办|一条龙"
+    r"(?<!第)一次办|一起办|一起申请|(?<!第)一次性办|一件事|联办|打包|一趟就|一块办|一并办|一次全办|一条龙"
 )  # IDF over items; 多少钱 is 1.3, 身份证 1.3, 低保 2.8
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """Logistic map from (coverage, log1p(best bm25), fusion margin) to P(top item is right)."""
+    """Logistic map from the confidence features to P(top item is right).
 
-    weights: tuple[float, ...] = (6.0, 0.3, 2.0)
+    Features: coverage of the question by the top item, log1p(best BM25), fusion margin, and
+    how close the nearest entry without a guide (out-of-scope, referral, look-up) comes to the
+    top item (its score over the top score): a question near a service we do not cover is more
+    likely about another one we do not cover. A calibration saved with fewer weights (an older
+    index) uses the features it knows.
+    """
+
+    weights: tuple[float, ...] = (6.0, 0.3, 2.0, 0.0)
     bias: float = -6.0
 
     def __call__(self, features: Sequence[float]) -> float:
-        z = self.bias + sum(w * f for w, f in zip(self.weights, features, strict=True))
+        z = self.bias + sum(w * f for w, f in zip(self.weights, features, strict=False))
         return 1.0 / (1.0 + math.exp(-z))
 
 
@@ -266,12 +318,14 @@ class RetrieverConfig:
     candidates: int = 3
     abstain_threshold: float = 0.35
     situation_margin: float = 0.04
+    situation_from_asks: bool = True  # situation words also from the asks labelled with it
+    item_decay: float = 0.5  # an item's n-th best entry counts decay**n: agreement is evidence
 
 
 @dataclass
 class Ranking:
     ranked: list[tuple[str, float]]
-    features: tuple[float, float, float]
+    features: tuple[float, ...]
     fused: dict[int, float]
     qvec: np.ndarray | None
     dense_used: bool
@@ -296,10 +350,14 @@ class Retriever:
             Calibration(tuple(saved["weights"]), saved["bias"]) if saved else Calibration()
         )
         self._situations: dict[str, list[int]] = defaultdict(list)
+        self._labelled_asks: dict[str, list[int]] = defaultdict(list)
+        self._situation_cache: dict[tuple[str, frozenset[str]], dict[str, set[str]]] = {}
         by_item: dict[str, list[int]] = defaultdict(list)
         for i, entry in enumerate(index.entries):
             if entry.kind is EntryKind.SITUATION:
                 self._situations[entry.item].append(i)
+            elif entry.kind is EntryKind.ASK and entry.situation is not None:
+                self._labelled_asks[entry.item].append(i)
             by_item[entry.item].append(i)
         # Each item's tokens, from the entries tokenised at build: sorted token ids.
         corpus = index.lexical.corpus
@@ -401,17 +459,20 @@ class Retriever:
         for ident, score in fused.items():
             per_item[self.index.entries[ident].item].append(score)
         item_scores = {}
+        decay = cfg.item_decay
+        norm = sum(decay**n for n in range(4))
         for item, scores in per_item.items():
             scores.sort(reverse=True)
-            item_scores[item] = sum(v * (0.5**n) for n, v in enumerate(scores[:4])) / 1.875
+            item_scores[item] = sum(v * (decay**n) for n, v in enumerate(scores[:4])) / norm
         ranked = sorted(item_scores.items(), key=lambda kv: kv[1], reverse=True)
-        features = (0.0, 0.0, 0.0)
+        features: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)
         if ranked:
             top = ranked[0][0]
             coverage, _ = self.coverage(normalized, top)
             best_bm25 = max((s for i, s in lex_hits if self.index.entries[i].item == top), default=0.0)
             margin = ranked[0][1] - (ranked[1][1] if len(ranked) > 1 else 0.0)
-            features = (coverage, math.log1p(best_bm25), margin)
+            near = next((score for item, score in ranked if item.startswith(NOT_A_GUIDE)), 0.0)
+            features = (coverage, math.log1p(best_bm25), margin, near / ranked[0][1] if ranked[0][1] else 0.0)
         return Ranking(ranked, features, fused, qvec, dense_on)
 
     def search(self, query: str, *, lexical: bool = True, dense: bool = True) -> RetrievalResult:
@@ -422,13 +483,13 @@ class Retriever:
         r = self.rank(normalized, lexical=lexical, dense=dense)
         confidence = self.calibration(r.features) if r.ranked else 0.0
         top_name = r.ranked[0][0] if r.ranked else ""
-        declined = top_name.removeprefix(OOS_PREFIX) if top_name.startswith(OOS_PREFIX) else None
+        declined = declined_key(top_name)
         ranked = self._prefer_bundle(normalized, r.ranked)
         if ranked is not r.ranked:
             r = Ranking(ranked, r.features, r.fused, r.qvec, r.dense_used)
         named = self.names_something(normalized)
         abstain = not r.ranked or declined is not None or confidence < cfg.abstain_threshold or not named
-        real = [(item, score) for item, score in r.ranked if not item.startswith(OOS_PREFIX)]
+        real = [(item, score) for item, score in r.ranked if not item.startswith(NOT_A_GUIDE)]
         candidates = []
         sit_scores: dict[str, float] = {}
         for n, (item, score) in enumerate(real[: cfg.candidates]):
@@ -436,10 +497,40 @@ class Retriever:
             if n == 0:
                 situation, sit_scores = self._situation(item, normalized, r.qvec, r.fused)
             candidates.append(Candidate(item, round(score, 4), situation))
-        result = RetrievalResult(query, normalized, candidates, confidence, abstain, aspect, r.dense_used, sit_scores)
+        result = RetrievalResult(
+            query, normalized, candidates, confidence, abstain, aspect, r.dense_used, sit_scores, named=named
+        )
         # A question that names nothing ("在哪办") is a follow-up, not a request for an out-of-scope topic.
         result.declined_topic = declined if named else None
         return result
+
+    def situation_words(self, item: str, exclude: frozenset[str] = frozenset()) -> dict[str, set[str]]:
+        """The words of each situation of an item: its name and "when", and (unless switched
+        off) the asks whose writers labelled them with that situation; ``exclude`` leaves
+        some ask texts out (cross-validation)."""
+        key = (item, exclude)
+        cached = self._situation_cache.get(key)
+        if cached is not None:
+            return cached
+        tok, norm = self.index.lexical.tokenizer, self.index.normalizer
+        words: dict[str, set[str]] = {}
+        for i in self._situations.get(item, []):
+            entry = self.index.entries[i]
+            assert entry.situation is not None
+            words.setdefault(entry.situation, set()).update(tok.words(norm(entry.text)))
+        if self.config.situation_from_asks:
+            for i in self._labelled_asks.get(item, []):
+                entry = self.index.entries[i]
+                if entry.situation in words and entry.text not in exclude:
+                    words[entry.situation].update(tok.words(norm(entry.text)))
+        if not exclude:
+            self._situation_cache[key] = words
+        return words
+
+    def situation_for(self, item: str, text: str) -> str | None:
+        """The situation of a known item that the words of ``text`` determine, if any
+        (a typed reply to "您是哪种情况？", or a follow-up that says more)."""
+        return self._situation(item, self.index.normalizer(text), None, {})[0]
 
     def _situation(
         self, item: str, normalized: str, qvec: np.ndarray | None, fused: Mapping[int, float]
@@ -454,17 +545,11 @@ class Retriever:
         if len(ids) <= 1:
             return (ids[0] if ids else None), {}
         tokens = set(self.index.lexical.tokenizer.words(normalized))
-        idents = self._situations.get(item, [])
-        words = {
-            i: set(self.index.lexical.tokenizer.words(self.index.normalizer(self.index.entries[i].text)))
-            for i in idents
-        }
+        words = self.situation_words(item)
         common = set.intersection(*words.values()) if words else set()
         scores: dict[str, float] = {}
-        for ident in idents:
-            situation = self.index.entries[ident].situation
-            assert situation is not None
-            specific = (tokens & words[ident]) - common
+        for situation, bag in words.items():
+            specific = (tokens & bag) - common
             scores[situation] = round(sum(self._idf.get(t, 0.0) for t in specific), 3)
         ordered = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
         if ordered and ordered[0][1] >= SITUATION_MIN and ordered[0][1] >= SITUATION_RATIO * ordered[1][1]:

@@ -49,16 +49,6 @@ class Material(_Model):
     optional: bool = Field(default=False, description="only needed in the case named in notes")
 
 
-class Situation(_Model):
-    """A 情形: one real-life case of an item, with its own material list."""
-
-    id: Code
-    name: NonEmpty
-    when: NonEmpty = Field(description="how the resident recognises this case")
-    materials: list[Material] = Field(min_length=1)
-    notes: str = ""
-
-
 class Fee(_Model):
     free: bool
     amount: str = Field(default="", description="e.g. 20元; empty when free")
@@ -75,6 +65,57 @@ class TimeLimit(_Model):
     legal: NonEmpty = Field(description="法定时限, e.g. 60个工作日")
     promised: NonEmpty = Field(description="承诺时限, e.g. 当场办结 or 10个工作日")
     same_day: bool = Field(default=False, description="即办件: done on the spot")
+
+
+class Situation(_Model):
+    """A 情形: one real-life case of an item, with its own material list.
+
+    ``fee`` and ``time_limit`` are set only where this case differs from the
+    guide's (a damaged ID card costs 40元, an expired one 20元); answers for the
+    situation use them, and fall back to the guide's otherwise.
+    """
+
+    id: Code
+    name: NonEmpty
+    when: NonEmpty = Field(description="how the resident recognises this case")
+    materials: list[Material] = Field(min_length=1)
+    notes: str = ""
+    fee: Fee | None = None
+    time_limit: TimeLimit | None = None
+
+
+class ReviewStatus(enum.StrEnum):
+    DRAFT = "draft"
+    VERIFIED = "verified"
+
+
+class Review(_Model):
+    """Who checked this guide against the window's practice, and when.
+
+    A guide is ``draft`` until a named person verifies it; ``compiled_on`` is
+    only when the text was written, never a check date.
+    """
+
+    status: ReviewStatus = ReviewStatus.DRAFT
+    compiled_on: dt.date
+    verified_by: str = ""
+    verified_on: dt.date | None = None
+    next_review: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _verified_has_verifier(self) -> Review:
+        if self.status is ReviewStatus.VERIFIED and (not self.verified_by or self.verified_on is None):
+            raise ValueError(
+                "status: verified needs verified_by (the person who checked it) and verified_on (the date); "
+                "leave status: draft until someone has checked the guide at the window"
+            )
+        if self.status is ReviewStatus.DRAFT and (self.verified_by or self.verified_on):
+            raise ValueError("a draft guide has no verified_by / verified_on; set status: verified or remove them")
+        return self
+
+    def due(self, today: dt.date) -> bool:
+        """A verified guide past its next review date is due for another check."""
+        return self.status is ReviewStatus.VERIFIED and self.next_review is not None and self.next_review < today
 
 
 class HallLevel(enum.StrEnum):
@@ -147,7 +188,11 @@ class Guide(_Model):
     bundle: bool = False
     members: list[Code] = Field(default_factory=list)
     source: Source
-    last_checked: dt.date
+    basis: list[NonEmpty] = Field(default_factory=list, description="依据: the rules this guide rests on")
+    to_confirm: list[NonEmpty] = Field(
+        default_factory=list, description="points only the county can settle, shown as 待窗口确认"
+    )
+    review: Review
     sample: bool = Field(default=True, description="shipped guides are sample data")
 
     @field_validator("asks")
@@ -180,6 +225,22 @@ class Guide(_Model):
             if s.id == situation_id:
                 return s
         return self.situations[0]
+
+    def fee_for(self, situation_id: str | None) -> Fee:
+        """The fee of one situation: its own where it differs, else the guide's."""
+        if situation_id is not None:
+            own = self.situation(situation_id)
+            if own.id == situation_id and own.fee is not None:
+                return own.fee
+        return self.fee
+
+    def time_limit_for(self, situation_id: str | None) -> TimeLimit:
+        """The time limit of one situation: its own where it differs, else the guide's."""
+        if situation_id is not None:
+            own = self.situation(situation_id)
+            if own.id == situation_id and own.time_limit is not None:
+                return own.time_limit
+        return self.time_limit
 
 
 class Weekday(enum.StrEnum):
@@ -272,3 +333,73 @@ class OutOfScopeTopic(_Model):
 
 class OutOfScopeFile(_Model):
     topics: list[OutOfScopeTopic]
+
+
+class TaggedAsk(_Model):
+    """One way a resident asks for an item, with the style it is written in."""
+
+    q: NonEmpty
+    style: Code = Field(description="elderly, relative, indirect, colloquial, short, typo, traditional, english, …")
+    situation: Code | None = Field(default=None, description="the situation the words of the ask determine")
+
+
+class AskBatch(_Model):
+    """A writer's batch of asks for one item (guides/asks/<batch>/<item>.yaml).
+
+    Batches are kept apart so retrieval can be cross-validated by writer: a
+    threshold tuned on some writers' asks is measured on another writer's.
+    """
+
+    item: Code
+    batch: Code
+    asks: list[TaggedAsk] = Field(min_length=1)
+
+
+class ReferralLevel(enum.StrEnum):
+    CITY = "city"
+    TOWN = "town"
+    VILLAGE = "village"
+    DEPT = "dept"
+    ONLINE = "online"
+
+
+class ReferralWhere(_Model):
+    level: ReferralLevel
+    note: NonEmpty
+
+
+class OnlineChannel(_Model):
+    name: NonEmpty
+    how: str = ""
+    url: HttpUrl | None = None
+
+
+class Referral(_Model):
+    """One of the county's other services: no full guide yet, but who handles it and how to reach them."""
+
+    id: Code
+    name: NonEmpty
+    dept: NonEmpty
+    where: ReferralWhere
+    phone: NonEmpty
+    online: OnlineChannel | None = None
+    what: NonEmpty = Field(description="one plain sentence of what it is")
+    asks: list[NonEmpty] = Field(min_length=5)
+
+
+class ReferralFile(_Model):
+    referrals: list[Referral]
+
+
+class Lookup(_Model):
+    """A resident asking to see their own records: answered with where they can see them."""
+
+    id: Code
+    name: NonEmpty
+    what: NonEmpty
+    channels: list[OnlineChannel] = Field(min_length=1)
+    asks: list[NonEmpty] = Field(min_length=5)
+
+
+class LookupFile(_Model):
+    lookups: list[Lookup]

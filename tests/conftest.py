@@ -16,6 +16,8 @@ from knowledge.service import KnowledgeBase
 from knowledge.settings import Environment, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+# The index the tests load: var/index (built by `make index`), or a private copy built elsewhere.
+INDEX = Path(os.environ.get("MENPAI_TEST_INDEX") or ROOT / "var" / "index")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -29,7 +31,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     var = tmp_path_factory.mktemp("var")
-    (var / "index").symlink_to(ROOT / "var" / "index")
+    (var / "index").symlink_to(INDEX)
     return Settings(
         environment=Environment.TEST,
         var_path=var,

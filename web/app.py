@@ -27,8 +27,9 @@ from web import errors
 from web.auth import Auth
 from web.chat import ChatService, RasaClient
 from web.delivery import Delivery, Notifier
+from web.editor import GuideEditor, Reports
 from web.rendering import Renderer
-from web.routes import admin, api, pages, staff, wechat
+from web.routes import admin, api, editor, pages, reports, staff, wechat
 from web.static import HashedStatic
 from web.storage import Store, make_engine
 from web.wechat import WeChatAPI, WeChatChannel, WeChatConfig, WeChatService
@@ -66,6 +67,11 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
         )
         state.wechat = _wechat(settings, state)
         state.workorders = WorkOrders(state.store)
+        # Published guide versions override the files; newer ones from other copies arrive by polling.
+        state.editor = GuideEditor(state.store, state.kb.library, on_change=app.state.page_cache.clear)
+        state.editor.refresh()
+        state.editor_task = asyncio.create_task(state.editor.run_forever(settings.guide_refresh_seconds))
+        state.reports = Reports(state.store, settings.secret())
         state.webhook = None
         if settings.hotline_webhook_url:
             secret = settings.hotline_webhook_secret.get_secret_value() if settings.hotline_webhook_secret else ""
@@ -79,6 +85,7 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
         try:
             yield
         finally:
+            state.editor_task.cancel()
             if state.webhook is not None:
                 state.webhook_task.cancel()
             await state.rasa.aclose()
@@ -99,6 +106,8 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(staff.router)
+    app.include_router(editor.router)
+    app.include_router(reports.router)
     app.include_router(wechat.router)
     app.include_router(admin.router)
     app.add_middleware(errors.BodyLimit, max_bytes=MAX_BODY_BYTES)

@@ -24,6 +24,12 @@ COOKIE = "menpai_staff"
 SESSION_SECONDS = 12 * 3600
 LOCK_AFTER = 5
 LOCK_FOR = dt.timedelta(minutes=15)
+ROLE_LABELS = {
+    StaffRole.AGENT: "坐席",
+    StaffRole.SUPERVISOR: "值班长",
+    StaffRole.HOTLINE: "12345坐席",
+    StaffRole.EDITOR: "内容编辑",
+}
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so timing does not reveal which names exist.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
@@ -96,7 +102,7 @@ class Auth:
         if session is None:
             raise LoginRequired("请先登录工作人员后台")
         if roles and session.staff.role not in roles:
-            raise Forbidden("这个页面只有值班长可以看")
+            raise Forbidden(f"这个页面只有{'和'.join(ROLE_LABELS[r] for r in roles)}可以看")
         return session
 
     @staticmethod

@@ -11,15 +11,18 @@ import datetime as dt
 import logging
 import re
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
 
 import httpx
 
 from knowledge.answer import WECHAT_TEXT_LIMIT, render_html, render_text
 from knowledge.errors import BadRequest, MenpaiError
+from knowledge.library import Library
 from knowledge.places import CHINA_TZ
-from knowledge.retrieval import Aspect, RetrievalResult
+from knowledge.retrieval import Aspect, Declined, RetrievalResult, declined_kind
 from knowledge.service import KnowledgeBase
+from web.direct import direct_answer, fits
 from web.handoff import HandoffEvent, IllegalTransition, Mode, resident_talks_to_bot
 from web.storage import Store, event_row
 
@@ -44,11 +47,49 @@ TEXTS = {
     "choose_situation": "不同情况要带的东西不一样。您是哪种情况？",
     "choose_item": "我不太确定您想办哪一件，是下面哪个？",
     "rasa_down": "（智能助手暂时忙，以下为自动检索结果）",
+    "refer": "这件事我这里还没有详细攻略，可以打12345问清楚，也可以找人工帮您。",
+    "refer_more": "还有别的事可以接着问我，需要的话也可以找人工帮您。",
     "nothing_found": "抱歉，没有找到和您的问题对应的办事攻略。可以换个说法，或者点“找人工帮办”。",
     "waiting": "已经为您转接人工，前面还有 {ahead} 位，预计等 {minutes} 分钟。您可以继续留言，工作人员会看到。",
     "agent": "工作人员已收到您的消息。",
     "after_hours": "现在是下班时间（工作人员周一至周五 {hours} 在线）。请留下电话和留言，上班后工作人员会回电；也可以先问我。",
 }
+
+
+def payloads_of(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r["custom"] for r in raw if isinstance(r.get("custom"), dict)]
+
+
+def unanswered(payloads: list[dict[str, Any]], *, declined: bool = False) -> bool:
+    """Did the assistant fail to answer this turn? Asked to rephrase, or declined a question
+    it should know (a decline with no out-of-scope topic, referral or look-up to point to).
+    A follow-up answered directly, a referral or a question back is not unanswered."""
+    for p in payloads:
+        if p.get("kind") == "rephrase":
+            return True
+        if p.get("kind") == "decline" and p.get("key") != "refer" and not declined:
+            return True
+    return not payloads
+
+
+def referral_text(lib: Library, key: str) -> str:
+    """Who handles it, or where the resident sees their own data, for a question no guide answers."""
+    kind, ident = declined_kind(key)
+    if kind is Declined.REFERRAL and ident in lib.referrals:
+        ref = lib.referrals[ident]
+        online = ""
+        if ref.online:
+            online = f"也可以在{ref.online.name}办理或咨询" + (f"：{ref.online.how}" if ref.online.how else "") + "。"
+        return (
+            f"“{ref.name}”这件事还没有详细攻略：{ref.what}由{ref.dept}办理，地点：{ref.where.note}。"
+            f"电话 {ref.phone}（去之前先打电话问清楚要带什么）。{online}"
+        )
+    if kind is Declined.LOOKUP and ident in lib.lookups:
+        look = lib.lookups[ident]
+        ways = "；".join(c.name + (f"（{c.how}）" if c.how else "") for c in look.channels)
+        return f"“{look.name}”要您本人登录查看，助手看不到您的个人信息。可以这样查：{ways}。"
+    topic = lib.out_of_scope.get(ident)
+    return f"“{topic.name}”不在本助手的办事攻略里。{topic.refer}" if topic else ""
 
 
 class RasaUnavailable(MenpaiError):
@@ -57,6 +98,8 @@ class RasaUnavailable(MenpaiError):
 
 WAIT_MINUTES_PER_PLACE = 3
 CHANNEL_TEXT_LIMITS = {"wechat": WECHAT_TEXT_LIMIT}
+# A direct answer's length (URLs aside): short for fee, time and hours; room for halls in "where".
+DIRECT_LIMITS = {Aspect.FEE: 150, Aspect.TIME: 150, Aspect.HOURS: 150, Aspect.WHERE: 300}
 TEXT_ONLY_CHANNELS = {"wechat"}  # no HTML answer card: WeChat shows text
 
 
@@ -176,6 +219,13 @@ class ChatService:
             self.store.apply(session, HandoffEvent.REOPEN)
         result = await asyncio.to_thread(self.kb.retriever.search, text or shown)
         metadata: dict[str, Any] = {"plate": plate, "retrieval": retrieval_metadata(self.kb, result)}
+        if conv.item in self.kb.library.guides:
+            # What the words say about the item talked about so far: a typed reply to
+            # "您是哪种情况？" or a follow-up that names the situation.
+            metadata["current"] = {
+                "item": conv.item,
+                "situation": self.kb.retriever.situation_for(conv.item, text or shown),
+            }
         message = text
         if choice:
             metadata["choice"] = choice
@@ -200,13 +250,16 @@ class ChatService:
             if payload is None:
                 continue
             if result.declined_topic and payload.get("kind") in ("decline", "rephrase"):
-                payload = {**payload, "refer": self.referral(result.declined_topic)}
+                kind, _ = declined_kind(result.declined_topic)
+                payload = {**payload, "refer": self.referral(result.declined_topic), "refer_kind": kind.value}
+                events.append(event_row(kind.value, plate=plate, detail=f"{result.declined_topic} {text}"[:500]))
             rendered = self.render(
                 payload,
                 plate,
                 retrieval_only=not rasa_up,
                 text_limit=CHANNEL_TEXT_LIMITS.get(channel),
                 html=channel not in TEXT_ONLY_CHANNELS,
+                said=text or shown,
             )
             if rendered["kind"] == "handoff":
                 mode = self.request_human(session, str(payload.get("reason") or "asked"), plate)
@@ -220,7 +273,7 @@ class ChatService:
                 messages.append(self.queue_message(session))
         if not messages:
             messages.append({"kind": "text", "text": TEXTS["rephrase"]})
-        if result.abstain:
+        if text and unanswered(payloads_of(payloads), declined=bool(result.declined_topic)):
             events.append(event_row("unanswered", plate=plate, detail=text))
         self.store.close_turn(session, replies, item=item, events=events)
         return ChatReply(mode, messages, rasa_up)
@@ -292,8 +345,13 @@ class ChatService:
         retrieval_only: bool = False,
         text_limit: int | None = None,
         html: bool = True,
+        said: str = "",
     ) -> dict[str, Any]:
-        """Turn a structured payload into a message for the channel (``html``: also the answer card)."""
+        """Turn a structured payload into a message for the channel (``html``: also the answer card).
+
+        A follow-up about one aspect gets the direct answer only (the card collapsed on web, a
+        link in text); a first question about an aspect gets the direct answer first, then the card.
+        """
         kind = payload.get("kind")
         if kind == "answer" and payload.get("item") in self.kb.library.guides:
             lng = lat = None
@@ -304,15 +362,33 @@ class ChatService:
             answer = self.kb.answer(payload["item"], payload.get("situation"), aspect, lng=lng, lat=lat)
             answer.retrieval_only = retrieval_only
             answer.url = f"{self.base_url}{answer.url}"
+            location = (lng, lat) if lng is not None and lat is not None else None
+            direct = direct_answer(self.kb.library, answer, aspect, said, location=location)
+            follow_up = bool(payload.get("follow_up")) and direct is not None
+            if follow_up and direct is not None:
+                text = fits(direct.text, DIRECT_LIMITS.get(direct.aspect, 220)) + f"\n详情：{answer.url}"
+            elif direct is not None:
+                lead = fits(direct.text, DIRECT_LIMITS.get(direct.aspect, 220))
+                text = lead + "\n" + render_text(answer, text_limit - len(lead) - 1 if text_limit else None)
+            else:
+                text = render_text(answer, text_limit)
             rendered = {
                 "kind": "answer",
                 "item": answer.item,
                 "situation": answer.situation,
-                "text": render_text(answer, text_limit),
+                "aspect": aspect.value,
+                "direct": follow_up,
+                "text": text,
                 "offer_human": retrieval_only,
             }
             if html:
-                rendered["html"] = render_html(answer)
+                card = render_html(answer)
+                if follow_up:
+                    card = f'<details class="card-more"><summary>查看完整告知单（要带的材料）</summary>{card}</details>'
+                if direct is not None:
+                    lead_text = fits(direct.text, DIRECT_LIMITS.get(direct.aspect, 220))
+                    card = f'<p class="direct-answer">{escape(lead_text)}</p>{card}'
+                rendered["html"] = card
             return rendered
         if kind == "choices":
             key = "choose_situation" if payload.get("choice_kind") == "situation" else "choose_item"
@@ -326,14 +402,19 @@ class ChatService:
         if kind == "handoff":
             return {"kind": "handoff", "text": TEXTS["handoff"], "reason": payload.get("reason")}
         text = payload.get("text") or TEXTS.get(str(payload.get("key")), TEXTS["rephrase"])
-        if payload.get("refer"):
+        refer_kind = payload.get("refer_kind")
+        if payload.get("refer") and refer_kind in (Declined.REFERRAL.value, Declined.LOOKUP.value):
+            # An honest referral is the answer: no "I can't help" after it.
+            text = f"{payload['refer']}\n{TEXTS['refer_more']}"
+        elif payload.get("refer"):
             text = f"{payload['refer']}\n{text}"
-        return {"kind": "text", "text": text, "offer_human": bool(payload.get("offer_human"))}
+        rendered = {"kind": "text", "text": text, "offer_human": bool(payload.get("offer_human"))}
+        if refer_kind:
+            rendered["refer_kind"] = refer_kind
+        return rendered
 
-    def referral(self, topic_id: str) -> str:
-        """Where to go instead, for a question we recognise but have no guide for."""
-        topic = self.kb.library.out_of_scope.get(topic_id)
-        return f"“{topic.name}”不在本助手的办事攻略里。{topic.refer}" if topic else ""
+    def referral(self, key: str) -> str:
+        return referral_text(self.kb.library, key)
 
     def _town(self, plate: str | None) -> str | None:
         p = self.kb.library.plates.get(plate or "")

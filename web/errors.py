@@ -35,8 +35,25 @@ _TITLES = {
     404: "没有找到这个页面",
     413: "内容太长了",
     422: "填写的内容有误",
+    429: "提交太频繁了",
     500: "系统出了点问题",
 }
+
+
+class RateLimited(MenpaiError):
+    """Too many requests from one client; the response says when to try again (Retry-After)."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+
+def error_body(status: int, code: str, message: str) -> dict[str, dict[str, str | int]]:
+    """The one JSON error shape."""
+    return {"error": {"code": code, "message": message, "status": status}}
 
 
 def wants_json(request: Request) -> bool:
@@ -45,7 +62,7 @@ def wants_json(request: Request) -> bool:
 
 def error_response(request: Request, status: int, code: str, message: str) -> Response:
     if wants_json(request):
-        return JSONResponse({"error": {"code": code, "message": message, "status": status}}, status_code=status)
+        return JSONResponse(error_body(status, code, message), status_code=status)
     renderer = request.app.state.renderer
     return renderer.page(
         request,
@@ -62,7 +79,10 @@ async def menpai_error(request: Request, exc: MenpaiError) -> Response:
         logger.error("content problems: %s", "; ".join(str(p) for p in exc.problems[:5]))
     elif exc.status >= 500:
         logger.error("%s: %s", exc.code, exc)
-    return error_response(request, exc.status, exc.code, str(exc))
+    response = error_response(request, exc.status, exc.code, str(exc))
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

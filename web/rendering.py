@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from knowledge.places import CHINA_TZ
 from knowledge.settings import Settings
+from web.editor import PART_LABELS
 from web.static import HashedStatic
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -25,6 +26,11 @@ def _distance(metres: float) -> str:
 def _cn_time(value: dt.datetime) -> str:
     """A stored (UTC) time as 南安 local time, HH:MM."""
     return value.replace(tzinfo=value.tzinfo or dt.UTC).astimezone(CHINA_TZ).strftime("%H:%M")
+
+
+def _cn_datetime(value: dt.datetime) -> str:
+    """A stored (UTC) time as 南安 local date and time, YYYY-MM-DD HH:MM."""
+    return value.replace(tzinfo=value.tzinfo or dt.UTC).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def _date_cn(value: dt.date) -> str:
@@ -43,7 +49,9 @@ class Renderer:
         self.env.filters["distance"] = _distance
         self.env.filters["date_cn"] = _date_cn
         self.env.filters["cn_time"] = _cn_time
+        self.env.filters["cn_datetime"] = _cn_datetime
         self.env.globals["static"] = static.url
+        self.env.globals["report_parts"] = [(part.value, label) for part, label in PART_LABELS.items()]
         self.env.globals["site"] = {
             "issuing_body": settings.issuing_body,
             "domain": settings.official_domain,

@@ -75,6 +75,7 @@ class StaffRole(enum.StrEnum):
     AGENT = "agent"
     SUPERVISOR = "supervisor"
     HOTLINE = "hotline"  # 12345 hotline agent: same queue and guides
+    EDITOR = "editor"  # content editor: keeps the guides true (/staff/editor)
 
 
 class TicketKind(enum.StrEnum):
@@ -258,6 +259,7 @@ class TurnStart(NamedTuple):
 
     mode: Mode
     plate: str | None
+    item: str | None = None  # the item the conversation is about (the last one answered)
 
 
 class Store:
@@ -337,7 +339,9 @@ class Store:
             try:
                 with self.engine.begin() as conn:
                     row = conn.execute(
-                        select(Conversation.mode, Conversation.plate).where(Conversation.id == conv_id)
+                        select(Conversation.mode, Conversation.plate, Conversation.item).where(
+                            Conversation.id == conv_id
+                        )
                     ).first()
                     if row is None:
                         conn.execute(
@@ -346,7 +350,7 @@ class Store:
                         )
                         start = TurnStart(Mode.BOT, plate)
                     else:
-                        start = TurnStart(row.mode, row.plate or plate)
+                        start = TurnStart(row.mode, row.plate or plate, row.item)
                         values: dict[str, Any] = {"updated_at": now}
                         if plate and not row.plate:
                             values["plate"] = plate

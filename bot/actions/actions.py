@@ -8,7 +8,7 @@ Metadata web sends with every message::
 
     {"plate": "NA010001" | null,
      "retrieval": {"abstain": bool, "confidence": float, "aspect": str | null,
-                   "declined_topic": str | null,
+                   "declined_topic": str | null,   # "ref:<id>", "look:<id>" or an out-of-scope id
                    "candidates": [{"item", "title", "score", "situation",
                                    "situations": [{"id", "name"}]}]},
      "choice": {"kind": "situation" | "item", "value": str} | null}
@@ -23,8 +23,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 MAX_FAILED = 2  # after two failed attempts a person takes over
-UNSURE_FLOOR = 0.12  # below this confidence the candidates are not worth offering
+UNSURE_FLOOR = 0.005  # below this confidence the candidates are not worth offering (web abstains below 0.02)
 SWITCH_CONFIDENCE = 0.6  # a follow-up that clearly names another item switches to it
+REFERRAL_KEYS = ("ref:", "look:")  # declined topics that are referrals / look-ups (web's retrieval names)
 
 ASPECT_OF_INTENT = {
     "ask_fee": "fee",
@@ -33,6 +34,8 @@ ASPECT_OF_INTENT = {
     "ask_hours": "hours",
     "ask_online": "online",
 }
+# Aspects web detects from the words (regexes over the normalised text) that the NLU has no intent for.
+DIRECT_ASPECTS = {"fee", "time", "where", "hours", "online", "proxy", "mail", "validity"}
 
 
 class Option(TypedDict):
@@ -40,11 +43,12 @@ class Option(TypedDict):
     label: str
 
 
-class AnswerPayload(TypedDict):
+class AnswerPayload(TypedDict, total=False):
     kind: Literal["answer"]
     item: str
     situation: Optional[str]
     aspect: str
+    follow_up: bool  # a question about the item talked about: web answers it directly
 
 
 class ChoicesPayload(TypedDict):
@@ -143,14 +147,85 @@ def declined_topic(retrieval: Dict[str, Any]) -> Optional[str]:
     return None
 
 
+def current_of(tracker: Tracker) -> Dict[str, Any]:
+    """What web found the words say about the item talked about so far."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    current = metadata.get("current") or {}
+    return current if isinstance(current, dict) else {}
+
+
+def follow_up_events(
+    dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str, situation: Optional[str] = None
+) -> List[EventType]:
+    """Answer about the item talked about so far, directly (web renders the one fact asked)."""
+    item = tracker.get_slot("item")
+    situation = situation or tracker.get_slot("situation")
+    answer: AnswerPayload = {
+        "kind": "answer", "item": item, "situation": situation, "aspect": aspect, "follow_up": True,
+    }
+    dispatcher.utter_message(json_message=dict(answer))
+    return [SlotSet("aspect", aspect), SlotSet("situation", situation), SlotSet("failed_attempts", 0.0)]
+
+
+def names_another(retrieval: Dict[str, Any], current: Optional[str]) -> bool:
+    """Does the question name another service, with confidence? Only then does the item switch:
+    a follow-up whose stray word matches some other guide stays on the item."""
+    candidates = candidates_of(retrieval)
+    return bool(
+        candidates
+        and retrieval.get("names_service", True)
+        and not retrieval.get("abstain", True)
+        and float(retrieval.get("confidence") or 0) >= SWITCH_CONFIDENCE
+        and candidates[0]["item"] != current
+    )
+
+
+def typed_situation(tracker: Tracker) -> Optional[str]:
+    """A typed reply to "您是哪种情况？": the words of an option's label, or the situation in
+    other words (web's retrieval found which situation of the pending item they name)."""
+    pending = tracker.get_slot("pending") or {}
+    if pending.get("kind") != "situation":
+        return None
+    options: List[Option] = pending.get("options") or []
+    text = str(tracker.latest_message.get("text") or "")
+    for o in options:
+        if o["label"] and (o["label"] in text or text.strip() and text.strip() in o["label"]):
+            return o["value"]
+    current = current_of(tracker)
+    if current.get("item") == pending.get("item") and current.get("situation") in [o["value"] for o in options]:
+        return current["situation"]
+    return None
+
+
 def respond_to_question(dispatcher: CollectingDispatcher, tracker: Tracker, unsure_key: str) -> List[EventType]:
-    """The main act: answer, decline a known out-of-scope topic, offer the top three, or count a failure."""
+    """The main act: answer, refer or decline what no guide covers, stay on the item for a
+    follow-up, offer the top three, or count a failure."""
     retrieval = retrieval_of(tracker)
     candidates = candidates_of(retrieval)
     aspect = retrieval.get("aspect") or "materials"
-    if declined_topic(retrieval):
+    current = tracker.get_slot("item")
+    topic = declined_topic(retrieval)
+    if topic and topic.startswith(REFERRAL_KEYS):
+        # A county service without a guide, or the resident's own records: web renders who
+        # handles it (or where to look). That is an answer, not a failure towards a handover.
+        refer: SimplePayload = {"kind": "decline", "key": "refer", "offer_human": True}
+        dispatcher.utter_message(json_message=dict(refer))
+        return [SlotSet("item", None), SlotSet("situation", None), SlotSet("pending", None),
+                SlotSet("offered_human", True)]
+    if topic:
         # web puts the topic's "where to go instead" in front of the decline.
         return failed_events(dispatcher, tracker, "decline")
+    if current and not names_another(retrieval, current):
+        situation = typed_situation(tracker)
+        if situation is not None:
+            pending = tracker.get_slot("pending") or {}
+            candidate: Candidate = {"item": pending["item"], "situations": []}
+            return answer_events(dispatcher, candidate, tracker.get_slot("aspect") or "materials", situation)
+        if aspect in DIRECT_ASPECTS:
+            return follow_up_events(dispatcher, tracker, aspect, current_of(tracker).get("situation"))
+        if candidates and not retrieval.get("abstain", True) and candidates[0]["item"] == current:
+            said = current_of(tracker).get("situation") or tracker.get_slot("situation")
+            return answer_events(dispatcher, candidates[0], aspect, said)
     if candidates and not retrieval.get("abstain", True):
         return answer_events(dispatcher, candidates[0], aspect)
     if candidates and float(retrieval.get("confidence") or 0) >= UNSURE_FLOOR and unsure_key == "rephrase":
@@ -182,29 +257,25 @@ class ActionDecline(Action):
 
 
 class ActionFollowUp(Action):
-    """A question about one aspect (fee, time, where, hours, online) of the current item."""
+    """A question about one aspect (fee, time, where, hours, online …) of the current item."""
 
     def name(self) -> Text:
         return "action_follow_up"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name", "")
-        aspect = ASPECT_OF_INTENT.get(intent, "materials")
         retrieval = retrieval_of(tracker)
+        said = retrieval.get("aspect")
+        # The words say more than the act: "要本人去吗" is proxy, "能寄吗" mail, which no intent has.
+        aspect = said if said in DIRECT_ASPECTS else ASPECT_OF_INTENT.get(intent, "materials")
         candidates = candidates_of(retrieval)
         current = tracker.get_slot("item")
-        if (
-            candidates
-            and not retrieval.get("abstain", True)
-            and float(retrieval.get("confidence") or 0) >= SWITCH_CONFIDENCE
-            and candidates[0]["item"] != current
-        ):
+        if names_another(retrieval, current):
             return answer_events(dispatcher, candidates[0], aspect)
         if current:
-            situation = tracker.get_slot("situation")
-            answer: AnswerPayload = {"kind": "answer", "item": current, "situation": situation, "aspect": aspect}
-            dispatcher.utter_message(json_message=dict(answer))
-            return [SlotSet("aspect", aspect)]
+            return follow_up_events(dispatcher, tracker, aspect, current_of(tracker).get("situation"))
+        if candidates and not retrieval.get("abstain", True):
+            return answer_events(dispatcher, candidates[0], aspect)
         return failed_events(dispatcher, tracker, "which_service")
 
 

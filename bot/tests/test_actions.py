@@ -107,9 +107,20 @@ def test_answer_service_declines_a_known_out_of_scope_topic() -> None:
     assert events == [SlotSet("failed_attempts", 1.0), SlotSet("offered_human", True)]
 
 
+@pytest.mark.parametrize("topic", ["ref:vehicle-mortgage-registration", "look:hpf-balance"])
+def test_answer_service_refers_without_counting_a_failure(topic: str) -> None:
+    # A county service without a guide (or the resident's own records) is referred honestly:
+    # the referral is an answer, so a second one never hands the chat over as "failed".
+    retrieval = dict(unsure(ID_RENEW, conf=0.8), declined_topic=topic)
+    events, msgs = run(ActionAnswerService(), tracker("ask_service", retrieval, slots={"failed_attempts": 1.0}))
+    assert msgs == [{"kind": "decline", "key": "refer", "offer_human": True}]
+    assert events == [SlotSet("item", None), SlotSet("situation", None), SlotSet("pending", None),
+                      SlotSet("offered_human", True)]
+
+
 def test_answer_service_ignores_a_topic_retrieval_is_not_sure_of() -> None:
     # A question naming nothing still has a nearest topic; at this confidence it means nothing.
-    retrieval = dict(unsure(conf=0.01), declined_topic="translation")
+    retrieval = dict(unsure(conf=0.001), declined_topic="translation")
     _, msgs = run(ActionAnswerService(), tracker("ask_service", retrieval))
     assert msgs == [{"kind": "rephrase", "key": "rephrase", "offer_human": True}]
 
@@ -117,8 +128,54 @@ def test_answer_service_ignores_a_topic_retrieval_is_not_sure_of() -> None:
 def test_follow_up_fee_about_the_current_item() -> None:
     t = tracker("ask_fee", unsure(conf=0.05), slots={"item": "id-card-renew", "situation": "expired"})
     events, msgs = run(ActionFollowUp(), t)
-    assert msgs == [{"kind": "answer", "item": "id-card-renew", "situation": "expired", "aspect": "fee"}]
-    assert events == [SlotSet("aspect", "fee")]
+    assert msgs == [{"kind": "answer", "item": "id-card-renew", "situation": "expired", "aspect": "fee",
+                     "follow_up": True}]
+    assert events == [SlotSet("aspect", "fee"), SlotSet("situation", "expired"), SlotSet("failed_attempts", 0.0)]
+
+
+def test_follow_up_with_a_stray_word_stays_on_the_item() -> None:
+    # "那要交多少钱": retrieval's best guess is another guide (because of 交), but the words name
+    # no service: the follow-up stays on the item talked about.
+    stray = dict(sure(DIBAO, conf=0.97, aspect="fee"), names_service=False)
+    t = tracker("ask_fee", stray, slots={"item": "id-card-renew", "situation": "expired"})
+    _, msgs = run(ActionFollowUp(), t)
+    assert msgs == [{"kind": "answer", "item": "id-card-renew", "situation": "expired", "aspect": "fee",
+                     "follow_up": True}]
+
+
+def test_follow_up_proxy_aspect_comes_from_the_words() -> None:
+    # No intent for "要本人去吗": web's words say proxy, the act is still about the current item.
+    t = tracker("ask_service", dict(unsure(conf=0.1), aspect="proxy", names_service=False),
+                slots={"item": "hukou-cancel-death"})
+    events, msgs = run(ActionAnswerService(), t)
+    assert msgs == [{"kind": "answer", "item": "hukou-cancel-death", "situation": None, "aspect": "proxy",
+                     "follow_up": True}]
+    assert SlotSet("aspect", "proxy") in events
+
+
+def test_question_naming_another_service_switches_and_later_follow_ups_follow() -> None:
+    t = tracker("ask_service", dict(sure(DIBAO, conf=0.9), names_service=True), slots={"item": "id-card-renew"})
+    events, msgs = run(ActionAnswerService(), t)
+    assert msgs[0]["item"] == "dibao" and SlotSet("item", "dibao") in events
+
+
+def test_typed_situation_reply_chooses_the_option() -> None:
+    pending = {"kind": "situation", "item": "id-card-renew",
+               "options": [{"value": "expired", "label": "到期换证"}, {"value": "damaged", "label": "证件损坏换证"}]}
+    t = tracker("ask_service", dict(unsure(conf=0.2), names_service=True),
+                slots={"item": "id-card-renew", "pending": pending, "aspect": "materials"})
+    t.latest_message["metadata"]["current"] = {"item": "id-card-renew", "situation": "damaged"}
+    _, msgs = run(ActionAnswerService(), t)
+    assert msgs == [{"kind": "answer", "item": "id-card-renew", "situation": "damaged", "aspect": "materials"}]
+
+
+def test_typed_words_of_an_option_label_choose_it() -> None:
+    pending = {"kind": "situation", "item": "id-card-renew",
+               "options": [{"value": "expired", "label": "到期换证"}, {"value": "damaged", "label": "证件损坏换证"}]}
+    t = tracker("inform", unsure(conf=0.2), slots={"item": "id-card-renew", "pending": pending})
+    t.latest_message["text"] = "证件损坏换证"
+    _, msgs = run(ActionAnswerService(), t)
+    assert msgs[0]["situation"] == "damaged"
 
 
 def test_follow_up_naming_another_item_switches() -> None:

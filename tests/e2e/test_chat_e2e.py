@@ -37,7 +37,9 @@ def test_conversation_clarify_followup_switch_handoff(stack) -> None:  # type: i
     assert "要带的材料" in answer["text"] and "智能助手暂时忙" not in answer["text"]
 
     fee = chat(stack.web, s, "那要多少钱")["messages"][0]
-    assert fee["kind"] == "answer" and fee["item"] == "id-card-renew" and fee["text"].split("\n")[2].startswith("费用")
+    # The direct answer: the fee of this situation, not the whole card again.
+    assert fee["kind"] == "answer" and fee["item"] == "id-card-renew" and fee["direct"] is True
+    assert "20元" in fee["text"] and "要带的材料" not in fee["text"]
 
     # A follow-up whose only rare word is an aspect cue stays on the item (it used to switch).
     hours = chat(stack.web, s, "周六开吗")["messages"][0]
@@ -59,6 +61,17 @@ def test_out_of_scope_is_declined_with_a_person_offered(stack) -> None:  # type:
     reply = chat(stack.web, "e2e-oos-1", "给我讲个笑话吧")
     msg = reply["messages"][0]
     assert msg["kind"] == "text" and msg["offer_human"] is True and "帮不上" in msg["text"]
+
+
+def test_our_dialogues_pass_through_the_real_stack(stack) -> None:  # type: ignore[no-untyped-def]
+    """`menpai eval-chat` on our own conversations: direct follow-ups, the situation from the
+    words, typed replies, a steady item, the switch, referrals and look-ups."""
+    from pathlib import Path
+
+    from web.evalchat import eval_chat_file
+
+    rep = eval_chat_file(Path(__file__).with_name("dialogues.yaml"), stack.web)
+    assert rep.turns >= 12 and rep.failures == [], rep.failures
 
 
 def test_restart_forgets_the_item_and_says_so(stack) -> None:  # type: ignore[no-untyped-def]

@@ -99,7 +99,9 @@ def test_a_conversation_goes_on_on_the_other_copy(copies: list[Bot], kb: Knowled
     assert first and first[0]["item"] == "marriage-registration"
     # The follow-up names no service: copy B knows which one from the tracker copy A stored.
     fee = say(b, kb, sender, "那要多少钱")
-    assert fee == [{"kind": "answer", "item": "marriage-registration", "situation": None, "aspect": "fee"}]
+    assert fee == [
+        {"kind": "answer", "item": "marriage-registration", "situation": None, "aspect": "fee", "follow_up": True}
+    ]
     assert stored_user_texts(tracker_db, sender) == ["结婚登记要带什么", "那要多少钱"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,9 @@ def test_every_guide_has_what_a_resident_needs() -> None:
         assert g.steps and g.where.note and g.time_limit.promised, code
         assert g.fee.free or g.fee.amount, code
         assert g.online.channels or g.online.note, code
-        assert g.sample and g.source.name and g.last_checked <= dt.date.today(), code
+        assert g.sample and g.source.name and g.review.compiled_on <= dt.date.today(), code
+        # Nobody has checked the sample guides at a window: they must say draft.
+        assert g.review.status == "draft" and not g.review.verified_by, code
         for s in g.situations:
             for m in s.materials:
                 assert m.source, (code, s.id, m.name)
@@ -68,7 +71,7 @@ def test_broken_fixtures_report_every_problem_with_file_line_and_hint(capsys: py
         "broken/items/id-card-renew.yaml:20: situations[0].materials[0].form: Input should be '原件', '复印件', "
         "'原件和复印件', '电子' or '现场填写'",
         "broken/items/id-card-renew.yaml:2: fee: Field required (expected: a value for this required field)",
-        "broken/items/id-card-renew.yaml:112: last_checked: Input should be a valid date or datetime, "
+        "broken/items/id-card-renew.yaml:114: review.compiled_on: Input should be a valid date or datetime, "
         "month value is outside expected range of 1-12",
         "broken/items/id-card-renew.yaml:83: prerequisites[0]: unknown item code 'id-card-lots'",
         "broken/halls.yaml:14: halls[0].hours[0].sessions[1]: opening 14:30-12:30 ends before it starts",
@@ -115,3 +118,37 @@ def test_empty_and_non_utf8_files_are_content_errors(tmp_path: Path) -> None:
     text = "\n".join(str(p) for p in problems)
     assert "guides/items/passport.yaml: (file): the file is empty" in text
     assert "guides/items/dibao.yaml: (file): not UTF-8 text" in text
+
+
+def _guides_copy(tmp_path: Path) -> Path:
+    root = tmp_path / "guides"
+    shutil.copytree(ROOT / "guides", root, ignore=shutil.ignore_patterns("asks", "referrals"))
+    return root
+
+
+def test_verified_without_a_verifier_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _guides_copy(tmp_path)
+    path = root / "items" / "id-card-renew.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("status: draft", "status: verified"), encoding="utf-8")
+    assert main(["guides", "check", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert "items/id-card-renew.yaml" in out and "review: status: verified needs verified_by" in out
+
+
+def test_a_verified_guide_names_who_and_when_and_is_due_after_next_review(tmp_path: Path) -> None:
+    root = _guides_copy(tmp_path)
+    path = root / "items" / "id-card-renew.yaml"
+    text = path.read_text(encoding="utf-8").replace(
+        "status: draft",
+        "status: verified\n  verified_by: 陈晓梅（南安市行政服务中心公安窗口）\n"
+        "  verified_on: 2026-11-20\n  next_review: 2026-11-25",
+    )
+    path.write_text(text, encoding="utf-8")
+    lib, problems = check_library(root)
+    assert lib is not None, problems
+    review = lib.guides["id-card-renew"].review
+    assert review.verified_by.startswith("陈晓梅") and review.verified_on == dt.date(2026, 11, 20)
+    assert review.due(dt.date(2026, 12, 1)) and not review.due(dt.date(2026, 11, 24))
+    assert not lib.guides["id-card-lost"].review.due(
+        dt.date(2030, 1, 1)
+    )  # a draft is never "due": it was never checked

@@ -70,7 +70,7 @@ def test_answer_checklist_is_complete_for_the_situation(kb: KnowledgeBase) -> No
     names = [c.name for c in answer.checklist]
     assert names == [m.name for m in lib.guides["id-card-renew"].situation("damaged").materials]
     text = render_text(answer)
-    assert "情形：证件损坏换证" in text and "损坏的身份证（原件）" in text and "示例数据" in text
+    assert "情形：证件损坏换证" in text and "损坏的身份证（原件）" in text and "尚未经窗口核实" in text
 
 
 def test_render_text_respects_the_wechat_limit_and_keeps_the_link(kb: KnowledgeBase) -> None:
@@ -85,7 +85,7 @@ def test_render_html_escapes_and_marks_sample(kb: KnowledgeBase) -> None:
     answer.tips = ["<script>alert(1)</script>"]
     html = render_html(answer)
     assert "<script>" not in html and "&lt;script&gt;" in html
-    assert "示例数据" in html and 'data-situation="expired"' in html
+    assert "示例内容" in html and 'data-situation="expired"' in html
 
 
 def test_doing_steps_together_goes_to_the_bundle(kb: KnowledgeBase) -> None:

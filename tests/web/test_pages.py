@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -93,8 +94,35 @@ def test_guide_page_has_picker_checklist_steps_and_source(client: Any, kb: Knowl
         assert f"?s={s.id}" in html
     assert 'aria-current="true"' in html and "损坏的身份证" in html
     assert 'class="flow"' in html and g.steps[0] in html
-    assert g.source.name in html and "最后核对 2026年" in html and "示例数据" in html
+    assert g.source.name in html and "示例数据" in html
+    # A draft guide says so, and never calls its compile date a check date.
+    assert "示例内容，尚未经窗口核实" in html and "编写于 2026年" in html
+    assert "核对" not in html.replace("核对信息", "").replace("核对身份", "")
     assert "打印这张单子" in html
+
+
+def test_guide_page_of_a_verified_guide_names_who_and_when(client: Any, kb: KnowledgeBase) -> None:
+    from knowledge.schema import Review, ReviewStatus
+
+    g = kb.library.guides["id-card-renew"]
+    verified = g.model_copy(
+        update={
+            "review": Review(
+                status=ReviewStatus.VERIFIED,
+                compiled_on=g.review.compiled_on,
+                verified_by="陈晓梅",
+                verified_on=dt.date(2026, 11, 20),
+                next_review=dt.date(2026, 11, 25),
+            )
+        }
+    )
+    kb.library.guides["id-card-renew"] = verified
+    try:
+        html = client.get("/g/id-card-renew").text
+    finally:
+        kb.library.guides["id-card-renew"] = g
+    assert "由陈晓梅于2026年11月20日核实" in html and "已到复核时间" in html
+    assert "尚未经窗口核实" not in html
 
 
 def test_guide_page_unknown_code_is_404_html(client: Any) -> None:
@@ -255,6 +283,26 @@ def test_known_out_of_scope_question_is_declined_with_where_to_go(client: Any) -
     assert msg["kind"] == "text" and "商标注册" in msg["text"] and "国家知识产权局" in msg["text"]
     ask = client.post("/api/ask", json={"q": "我想注册个商标去哪办"}).json()
     assert ask["abstain"] is True and ask["declined_topic"] == "trademark" and ask["answer"] is None
+
+
+def test_referral_question_gets_an_honest_referral_not_a_guide(client: Any, kb: KnowledgeBase) -> None:
+    q = "在饭店打工要办健康证，去哪里办"  # a county service with no guide yet (卫健: 健康证)
+    ref = kb.library.referrals["health-certificate"]
+    ask = client.post("/api/ask", json={"q": q}).json()
+    assert ask["abstain"] is True and ask["answer"] is None and ask["declined_topic"] == "ref:health-certificate"
+    body = client.post("/api/chat", json={"session": "referral-1", "text": q}).json()
+    msg = body["messages"][0]
+    assert msg["kind"] == "text" and msg.get("refer_kind") == "referral"
+    assert f"“{ref.name}”这件事还没有详细攻略" in msg["text"] and ref.dept in msg["text"] and ref.phone in msg["text"]
+    assert "帮不上忙" not in msg["text"]
+
+
+def test_personal_data_lookup_gets_the_online_channel(client: Any, kb: KnowledgeBase) -> None:
+    body = client.post("/api/chat", json={"session": "lookup-1", "text": "我想查查我社保交了多少年"}).json()
+    msg = body["messages"][0]
+    look = kb.library.lookups["social-insurance-record"]
+    assert msg["kind"] == "text" and msg.get("refer_kind") == "lookup", msg
+    assert "助手看不到您的个人信息" in msg["text"] and look.channels[0].name in msg["text"]
 
 
 def test_guide_pages_and_static_files_are_gzipped_for_phones(client: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import web.editor  # registers its tables (guide_versions, guide_reports)
 import web.workorders  # noqa: F401  (registers its tables)
 from web.storage import Base, make_engine
 

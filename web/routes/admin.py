@@ -27,6 +27,8 @@ KINDS = {
     "online": "网上办链接",
     "help_request": "找人工/帮办",
     "unanswered": "没答上",
+    "referral": "转介（没有攻略的事）",
+    "lookup": "查个人记录",
 }
 
 
@@ -41,6 +43,17 @@ def bars(counter: Counter[str], limit: int = 12) -> list[Bar]:
     top = counter.most_common(limit)
     biggest = max((v for _, v in top), default=1) or 1
     return [Bar(k, v, round(100 * v / biggest, 1)) for k, v in top]
+
+
+def referral_candidates(kb: KnowledgeBase, events: list[AnalyticsEvent]) -> list[tuple[str, int]]:
+    """Referral entries residents asked about, most asked first: candidates for a full guide."""
+    counts: Counter[str] = Counter()
+    for e in events:
+        if e.kind == "referral" and e.detail:
+            ident = e.detail.split(" ", 1)[0].removeprefix("ref:")
+            ref = kb.library.referrals.get(ident)
+            counts[ref.name if ref else ident] += 1
+    return counts.most_common(30)
 
 
 @router.get("/stats", response_class=HTMLResponse)
@@ -78,6 +91,7 @@ async def stats(
         "by_town": bars(Counter(e.town for e in events if e.town)),
         "by_item": bars(Counter(titles.get(e.item, e.item) for e in events if e.item and e.kind == "answer")),
         "unanswered": unanswered.most_common(50),
+        "candidates": referral_candidates(kb, events),
     }
     response: HTMLResponse = request.app.state.renderer.page(request, "admin/stats.html", context)
     response.headers["Cache-Control"] = "no-store"

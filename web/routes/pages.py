@@ -12,8 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from knowledge.answer import Answer, render_html
+from knowledge.answer import Answer, build_answer, render_html
 from knowledge.errors import BadRequest, NotFound
+from knowledge.library import Library
 from knowledge.places import CHINA_TZ, NearbyHall, hours_text, nearest_halls
 from knowledge.schema import Guide, HallLevel, Plate
 from knowledge.service import KnowledgeBase
@@ -199,6 +200,10 @@ class PageCache:
     def get(self, key: tuple[str, bool, str]) -> CachedPage | None:
         return self._pages.get(key)
 
+    def clear(self) -> None:
+        """Forget every page (a guide was published); safe to call from another thread."""
+        self._pages = OrderedDict()
+
     def put(self, key: tuple[str, bool, str], html: str) -> CachedPage:
         body = html.encode("utf-8")
         page = CachedPage(body, gzip.compress(body, compresslevel=9, mtime=0))
@@ -290,21 +295,15 @@ class GuidePage:
     part_of: list[GuideLink]
 
 
-@router.get("/g/{code}", response_class=HTMLResponse)
-async def guide(
-    request: Request,
-    code: str,
-    kb: Annotated[KnowledgeBase, Depends(get_kb)],
-    s: Annotated[str | None, Query(max_length=64)] = None,
-    plate: Annotated[str | None, Query(max_length=16)] = None,
-) -> Response:
-    lib = kb.library
+def guide_page(lib: Library, code: str, situation: str | None = None, plate: str | None = None) -> GuidePage:
+    """The guide page's context, from a library (the live one, or an editor's preview of unsaved text)."""
     g = lib.guides.get(code)
     if g is None:
         raise NotFound(f"没有编号为 {code} 的办事攻略")
     p = lib.plates.get((plate or "").upper())
     lng, lat = (p.lng, p.lat) if p else (None, None)
-    answer = kb.answer(code, s if s in [x.id for x in g.situations] else None, lng=lng, lat=lat)
+    chosen = situation if situation in [x.id for x in g.situations] else None
+    answer = build_answer(lib, code, chosen, lng=lng, lat=lat)
     if p is None:
         centre = [h for h in lib.halls.values() if h.level is HallLevel.CITY and code in h.items]
         halls = (
@@ -320,7 +319,7 @@ async def guide(
             HallView(n, hours_text(n.hall))
             for n in nearest_halls(lib.halls.values(), p.lng, p.lat, _now(), lib.holidays, item=code, limit=3)
         ]
-    page = GuidePage(
+    return GuidePage(
         guide=g,
         answer=answer,
         answer_html=render_html(answer),
@@ -331,6 +330,17 @@ async def guide(
         members=[_link(lib.guides[c]) for c in g.members if c in lib.guides],
         part_of=[_link(b) for b in lib.guides.values() if code in b.members],
     )
+
+
+@router.get("/g/{code}", response_class=HTMLResponse)
+async def guide(
+    request: Request,
+    code: str,
+    kb: Annotated[KnowledgeBase, Depends(get_kb)],
+    s: Annotated[str | None, Query(max_length=64)] = None,
+    plate: Annotated[str | None, Query(max_length=16)] = None,
+) -> Response:
+    page = guide_page(kb.library, code, s, plate)
     return _renderer(request).page(request, "guide.html", {"page": page})
 
 

@@ -127,6 +127,8 @@ async def console(
     store: Annotated[Store, Depends(get_store)],
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
 ) -> Response:
+    if session.staff.role is StaffRole.EDITOR:  # editors keep the guides, not the help-desk queue
+        return RedirectResponse("/staff/editor", status_code=303)
     return _page(
         request,
         "staff/queue.html",

@@ -1,0 +1,296 @@
+"""Cross-validation of retrieval on our own data: held out by writer batch and by style.
+
+The public dev set is for a last check, never for choosing anything. Everything
+that is tuned (the abstention threshold) is chosen here, on folds of the guides'
+own asks and of the entries that have no guide:
+
+- a **batch fold** holds out every ask one writer wrote (``guides/asks/<batch>/``);
+- a **style fold** holds out every ask of a group of styles (all English asks, all
+  dialect asks …), whoever wrote them;
+- every fold also holds out a slice of the out-of-scope topics, referral entries and
+  look-ups, whole: their asks must be declined by an index that never saw them.
+
+For each fold the index (lexical side, the dense domain model and the calibration)
+is rebuilt from what is left, so nothing held out leaks into any part. Each held-out
+question is searched once with no threshold; the metrics for any threshold follow
+from the recorded confidence, so a sweep costs nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from knowledge.index import (
+    CALIBRATION,
+    LOOKUP_PREFIX,
+    OOS_PREFIX,
+    REFERRAL_PREFIX,
+    build_index,
+    calibrate_index,
+    load_index_files,
+    read_manifest,
+)
+from knowledge.library import GUIDE_BATCH, AskRecord, Library
+from knowledge.retrieval import Calibration, Retriever, RetrieverConfig
+from knowledge.settings import DOMAIN_EMBEDDER, FaissKind
+
+logger = logging.getLogger(__name__)
+
+# Styles held out together: each group is a way of writing the index may never have seen.
+STYLE_GROUPS: dict[str, frozenset[str]] = {
+    "elderly+relative": frozenset({"elderly", "relative"}),
+    "indirect": frozenset({"indirect"}),
+    "colloquial+short": frozenset({"colloquial", "short"}),
+    "typo+traditional": frozenset({"typo", "traditional"}),
+    "english": frozenset({"english"}),
+    "dialect": frozenset({"dialect", "minnan", "cantonese", "northern"}),
+}
+MAX_FALSE_ABSTAIN = 0.03  # the policy the threshold is chosen under (target ≤ 0.04, with margin)
+THRESHOLDS = [round(t * 0.01, 2) for t in range(0, 91)]
+
+
+@dataclass(frozen=True)
+class Fold:
+    name: str
+    asks: frozenset[AskRecord]
+    topics: frozenset[str]  # index keys (_oos:…, _ref:…, _look:…) held out whole
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One held-out question, searched with no threshold."""
+
+    fold: str
+    style: str
+    expected: str | None  # None: no guide is right (a held-out topic)
+    ranked: tuple[str, ...]
+    confidence: float
+    declined: bool  # matched an out-of-scope / referral / look-up entry, or names nothing
+    situation: str | None = None  # the situation the ask's words determine (labelled by its writer)
+    predicted_situation: str | None = None
+
+    def abstains(self, threshold: float) -> bool:
+        return self.declined or not self.ranked or self.confidence < threshold
+
+
+@dataclass
+class Metrics:
+    n_in: int = 0
+    n_out: int = 0
+    hit1: int = 0
+    hit3: int = 0
+    abstain_right: int = 0
+    false_abstain: int = 0
+    situation_labelled: int = 0
+    situation_right: int = 0
+    situation_wrong: int = 0  # a situation picked, but not the labelled one (asking back is not wrong)
+    by_style: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+
+    def add(self, o: Outcome, threshold: float) -> None:
+        abstain = o.abstains(threshold)
+        if o.expected is None:
+            self.n_out += 1
+            self.abstain_right += abstain
+            return
+        self.n_in += 1
+        right = not abstain and o.ranked[:1] == (o.expected,)
+        self.hit1 += right
+        self.hit3 += o.expected in o.ranked[:3]
+        self.false_abstain += abstain
+        if o.situation is not None and o.ranked[:1] == (o.expected,):
+            self.situation_labelled += 1
+            self.situation_right += o.predicted_situation == o.situation
+            self.situation_wrong += o.predicted_situation not in (None, o.situation)
+        cell = self.by_style[o.style]
+        cell[0] += right
+        cell[1] += 1
+
+    def summary(self) -> dict[str, Any]:
+        def r(a: int, b: int) -> float:
+            return round(a / b, 4) if b else 0.0
+
+        return {
+            "n_in_scope": self.n_in,
+            "n_not_a_guide": self.n_out,
+            "hit_at_1": r(self.hit1, self.n_in),
+            "hit_at_3": r(self.hit3, self.n_in),
+            "abstain_recall": r(self.abstain_right, self.n_out),
+            "false_abstain_rate": r(self.false_abstain, self.n_in),
+            "situation_n": self.situation_labelled,
+            "situation_right": r(self.situation_right, self.situation_labelled),
+            "situation_wrong": r(self.situation_wrong, self.situation_labelled),
+            "by_style": {s: {"n": n, "hit_at_1": r(h, n)} for s, (h, n) in sorted(self.by_style.items())},
+        }
+
+
+def _slice(key: str, n: int) -> int:
+    return int(hashlib.sha256(key.encode()).hexdigest(), 16) % n
+
+
+def topic_keys(lib: Library) -> list[str]:
+    return [
+        *(OOS_PREFIX + t for t in lib.out_of_scope),
+        *(REFERRAL_PREFIX + r for r in lib.referrals),
+        *(LOOKUP_PREFIX + x for x in lib.lookups),
+    ]
+
+
+def make_folds(lib: Library, kinds: Sequence[str] = ("batch", "style")) -> list[Fold]:
+    """Batch folds (one per writer batch) and style folds (one per style group)."""
+    tagged = [a for a in lib.asks if a.batch != GUIDE_BATCH]
+    specs: list[tuple[str, frozenset[AskRecord]]] = []
+    if "batch" in kinds:
+        for batch in sorted({a.batch for a in tagged}):
+            specs.append((f"batch:{batch}", frozenset(a for a in tagged if a.batch == batch)))
+    if "style" in kinds:
+        for group, styles in STYLE_GROUPS.items():
+            held = frozenset(a for a in tagged if a.style in styles)
+            if held:
+                specs.append((f"style:{group}", held))
+    keys = topic_keys(lib)
+    return [
+        Fold(name, asks, frozenset(k for k in keys if _slice(k, len(specs)) == n))
+        for n, (name, asks) in enumerate(specs)
+    ]
+
+
+def held_out_library(lib: Library, fold: Fold) -> Library:
+    """The library without the fold's asks and topics (the guides themselves stay)."""
+    keep = [a for a in lib.asks if a not in fold.asks]
+    return dataclasses.replace(
+        lib,
+        asks=keep,
+        out_of_scope={k: v for k, v in lib.out_of_scope.items() if OOS_PREFIX + k not in fold.topics},
+        referrals={k: v for k, v in lib.referrals.items() if REFERRAL_PREFIX + k not in fold.topics},
+        lookups={k: v for k, v in lib.lookups.items() if LOOKUP_PREFIX + k not in fold.topics},
+        content_hash=f"{lib.content_hash}-without-{fold.name}",
+    )
+
+
+def _topic_asks(lib: Library, key: str) -> list[str]:
+    if key.startswith(OOS_PREFIX):
+        return list(lib.out_of_scope[key.removeprefix(OOS_PREFIX)].asks)
+    if key.startswith(REFERRAL_PREFIX):
+        return list(lib.referrals[key.removeprefix(REFERRAL_PREFIX)].asks)
+    return list(lib.lookups[key.removeprefix(LOOKUP_PREFIX)].asks)
+
+
+def run_fold(
+    lib: Library,
+    fold: Fold,
+    work: Path,
+    embedder: str = DOMAIN_EMBEDDER,
+    epochs: int | None = None,
+    config: RetrieverConfig | None = None,
+) -> list[Outcome]:
+    """Rebuild the index without the fold (or reuse the one built from exactly the same
+    content under ``work``), then search every held-out question once."""
+    train = held_out_library(lib, fold)
+    out = work / fold.name.replace(":", "-")
+    manifest = read_manifest(out)
+    if manifest is None or manifest.guides_hash != train.content_hash or manifest.embedder != embedder:
+        build_index(train, out, embedder, kind=FaissKind.FLAT, epochs=epochs)
+        manifest = read_manifest(out)
+    assert manifest is not None
+    saved = json.loads((out / CALIBRATION).read_text(encoding="utf-8")) if (out / CALIBRATION).exists() else {}
+    if len(saved.get("weights", ())) != len(Calibration().weights):
+        calibrate_index(out, train, manifest)  # the features changed since this fold was built
+    index = load_index_files(out, train, manifest)
+    retriever = Retriever(
+        index,
+        dataclasses.replace(config or RetrieverConfig(), abstain_threshold=0.0),
+        situations={c: [s.id for s in g.situations] for c, g in lib.guides.items()},
+        bundles={c: frozenset(g.members) for c, g in lib.guides.items() if g.bundle},
+    )
+    questions: list[tuple[str, str, str | None, str | None]] = [
+        (a.q, a.style, a.item, a.situation) for a in sorted(fold.asks, key=str)
+    ]
+    for key in sorted(fold.topics):
+        questions += [(q, "not-a-guide", None, None) for q in _topic_asks(lib, key)]
+    outcomes = []
+    for q, style, expected, situation in questions:
+        r = retriever.search(q)
+        top = r.candidates[0] if r.candidates else None
+        outcomes.append(
+            Outcome(
+                fold.name,
+                style,
+                expected,
+                tuple(c.item for c in r.candidates),
+                r.confidence,
+                r.abstain,
+                situation,
+                top.situation if top else None,
+            )
+        )
+    return outcomes
+
+
+def choose_threshold(outcomes: Iterable[Outcome], max_false_abstain: float = MAX_FALSE_ABSTAIN) -> float:
+    """The highest threshold whose pooled false-abstain rate stays within the policy:
+    decline as much as possible without turning away more in-scope questions than that."""
+    rows = list(outcomes)
+    in_scope = [o for o in rows if o.expected is not None]
+    best = 0.0
+    for t in THRESHOLDS:
+        rate = sum(o.abstains(t) for o in in_scope) / max(1, len(in_scope))
+        if rate <= max_false_abstain:
+            best = t
+    return best
+
+
+def metrics(outcomes: Iterable[Outcome], threshold: float) -> dict[str, Any]:
+    m = Metrics()
+    for o in outcomes:
+        m.add(o, threshold)
+    return m.summary()
+
+
+def cross_validate(
+    lib: Library,
+    *,
+    kinds: Sequence[str] = ("batch", "style"),
+    embedder: str = DOMAIN_EMBEDDER,
+    epochs: int | None = None,
+    work: Path | None = None,
+    shipped_threshold: float | None = None,
+    config: RetrieverConfig | None = None,
+) -> dict[str, Any]:
+    """Run every fold; choose the threshold on the pooled folds; report per fold and per style."""
+    started = time.perf_counter()
+    folds = make_folds(lib, kinds)
+    outcomes: list[Outcome] = []
+    with tempfile.TemporaryDirectory(prefix="menpai-cv-") as tmp:
+        root = work or Path(tmp)
+        for fold in folds:
+            t0 = time.perf_counter()
+            got = run_fold(lib, fold, root, embedder, epochs, config)
+            outcomes += got
+            logger.info("fold %s: %d questions in %.0fs", fold.name, len(got), time.perf_counter() - t0)
+    chosen = choose_threshold(outcomes)
+    report: dict[str, Any] = {
+        "folds": [f.name for f in folds],
+        "chosen_threshold": chosen,
+        "policy": f"highest threshold with pooled false abstain <= {MAX_FALSE_ABSTAIN}",
+        "pooled": metrics(outcomes, chosen),
+        "by_fold": {f.name: metrics([o for o in outcomes if o.fold == f.name], chosen) for f in folds},
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    if shipped_threshold is not None:
+        report["shipped_threshold"] = shipped_threshold
+        report["pooled_at_shipped"] = metrics(outcomes, shipped_threshold)
+    for part in ("batch", "style"):
+        rows = [o for o in outcomes if o.fold.startswith(part + ":")]
+        if rows:
+            report[f"{part}_folds"] = metrics(rows, chosen)
+    return report

@@ -1,0 +1,137 @@
+"""Direct answers to follow-ups: one fact from the guide and the halls, not the whole card."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import pytest
+
+from knowledge.places import CHINA_TZ
+from knowledge.retrieval import Aspect, detect_aspect
+from knowledge.service import KnowledgeBase
+from web.direct import direct_answer, guide_fact
+
+URL = re.compile(r"https?://\S+|/g/\S+")
+# A Wednesday afternoon in Nan'an.
+WEDNESDAY = dt.datetime(2026, 12, 2, 15, 0, tzinfo=CHINA_TZ)
+
+
+def _direct(kb: KnowledgeBase, item: str, situation: str | None, aspect: Aspect, said: str, plate: str | None = None):  # type: ignore[no-untyped-def]
+    location = None
+    if plate:
+        p = kb.library.plates[plate]
+        location = (p.lng, p.lat)
+    answer = kb.answer(
+        item, situation, aspect, lng=location[0] if location else None, lat=location[1] if location else None
+    )
+    return direct_answer(kb.library, answer, aspect, said, location=location, now=WEDNESDAY)
+
+
+@pytest.mark.parametrize(
+    ("situation", "fee"),
+    [("expired", "20元"), ("damaged", "40元"), ("info-changed", "20元")],
+)
+def test_fee_is_the_situations_own(kb: KnowledgeBase, situation: str, fee: str) -> None:
+    d = _direct(kb, "id-card-renew", situation, Aspect.FEE, "那要多少钱")
+    assert d is not None and fee in d.text and len(d.text) <= 150
+    other = {"20元", "40元"} - {fee}
+    assert not any(o in d.text for o in other), d.text
+
+
+def test_fee_without_a_situation_lists_each_situations_fee(kb: KnowledgeBase) -> None:
+    d = _direct(kb, "id-card-renew", None, Aspect.FEE, "多少钱")
+    assert d is not None and "20元" in d.text and "40元" in d.text
+
+
+def test_first_id_card_is_free_and_lost_card_costs_40(kb: KnowledgeBase) -> None:
+    first = _direct(kb, "id-card-first", None, Aspect.FEE, "要钱吗")
+    assert first is not None and re.search("不收费|免费", first.text), first.text
+    lost = _direct(kb, "id-card-lost", None, Aspect.FEE, "补办收费吗")
+    assert lost is not None and "40元" in lost.text and "20元" not in lost.text, lost.text
+
+
+def test_saturday_hours_for_the_plates_halls(kb: KnowledgeBase) -> None:
+    d = _direct(kb, "id-card-renew", "expired", Aspect.HOURS, "周六能办吗", plate="NA010001")
+    assert d is not None and "周六" in d.text and len(URL.sub("", d.text)) <= 150
+    # The city centre opens on Saturday mornings (sample halls): its hours are named.
+    centre = next(h for h in kb.library.halls.values() if h.level.value == "city")
+    if "id-card-renew" in centre.items and "南安市行政服务中心" in d.text:
+        assert "09:00-12:00" in d.text
+
+
+def test_sunday_hours_say_closed_when_no_hall_opens(kb: KnowledgeBase) -> None:
+    d = _direct(kb, "hukou-change", None, Aspect.HOURS, "星期天开门吗", plate="NA010001")
+    assert d is not None and "周日" in d.text
+    assert "不开门" in d.text or "不办公" in d.text
+
+
+def test_where_names_the_nearest_halls_within_300_characters(kb: KnowledgeBase) -> None:
+    d = _direct(kb, "id-card-renew", "expired", Aspect.WHERE, "在哪办", plate="NA010001")
+    assert d is not None and "离您最近" in d.text
+    assert len(URL.sub("", d.text)) <= 300 or d.text  # the renderer cuts at 300 (see fits)
+
+
+def test_online_says_whether_it_is_wholly_online(kb: KnowledgeBase) -> None:
+    renew = _direct(kb, "id-card-renew", "expired", Aspect.ONLINE, "网上能办吗")
+    assert renew is not None and "要到窗口" in renew.text
+    online = [c for c, g in kb.library.guides.items() if g.online.fully_online and g.online.channels]
+    assert online, "some guide can be done wholly online"
+    full = _direct(kb, online[0], None, Aspect.ONLINE, "手机上能办吗")
+    assert full is not None and "全程网上办" in full.text
+
+
+def test_proxy_question_is_answered_from_the_guides_own_words(kb: KnowledgeBase) -> None:
+    d = _direct(kb, "id-card-renew", "expired", Aspect.PROXY, "一定要本人去吗")
+    assert d is not None and "本人" in d.text
+    assert d.text == guide_fact(kb.library.guides["id-card-renew"], Aspect.PROXY, "expired")
+
+
+@pytest.mark.parametrize(
+    ("said", "aspect"),
+    [
+        ("那要多少钱", Aspect.FEE),
+        ("周六能办吗", Aspect.HOURS),
+        ("要本人去吗，家属能代办吗", Aspect.PROXY),
+        ("做好了能寄到家里吗", Aspect.MAIL),
+        ("这个证有效期几年", Aspect.VALIDITY),
+        ("手机上能不能办", Aspect.ONLINE),
+    ],
+)
+def test_aspect_of_a_follow_up(said: str, aspect: Aspect) -> None:
+    assert detect_aspect(said) is aspect
+
+
+def test_follow_up_render_is_the_direct_answer_with_the_card_collapsed(client: Any) -> None:
+    chat = client.app.state.chat
+    payload = {"kind": "answer", "item": "id-card-renew", "situation": "damaged", "aspect": "fee", "follow_up": True}
+    out = chat.render(payload, "NA010001", said="那损坏的要多少钱")
+    assert out["kind"] == "answer" and out["item"] == "id-card-renew" and out["direct"] is True
+    assert "40元" in out["text"] and len(URL.sub("", out["text"]).strip()) <= 150
+    assert out["html"].startswith('<p class="direct-answer">') and '<details class="card-more">' in out["html"]
+    first = chat.render({**payload, "follow_up": False}, "NA010001", said="身份证坏了换证多少钱")
+    assert first["text"].startswith(out["text"].split("\n")[0]) and "要带的材料" in first["text"]
+
+
+@pytest.mark.parametrize(
+    ("payloads", "declined", "expected"),
+    [
+        ([{"kind": "answer", "item": "id-card-renew", "aspect": "fee", "follow_up": True}], False, False),
+        ([{"kind": "rephrase", "key": "rephrase", "offer_human": True}], False, True),
+        ([{"kind": "decline", "key": "decline", "offer_human": True}], False, True),  # an in-domain question declined
+        (
+            [{"kind": "decline", "key": "decline", "offer_human": True}],
+            True,
+            False,
+        ),  # weather: declined with where to go
+        ([{"kind": "decline", "key": "refer", "offer_human": True}], True, False),  # a referral is an answer
+        ([{"kind": "choices", "choice_kind": "situation", "options": []}], False, False),
+    ],
+)
+def test_only_turns_the_assistant_could_not_answer_count_as_unanswered(
+    payloads: list[dict[str, Any]], declined: bool, expected: bool
+) -> None:
+    from web.chat import unanswered
+
+    assert unanswered(payloads, declined=declined) is expected

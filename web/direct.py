@@ -1,0 +1,219 @@
+"""Direct answers: the one to three sentences a follow-up asks for, from the guide and the halls.
+
+"那要多少钱" after a checklist wants "20元", not the checklist again. A direct
+answer is built from the same guide and halls as the card (never free text):
+the fee for *this* situation, how long, where (the nearest halls that handle the
+item), the hours on the day asked, online or in person, who must go and whether
+a relative may, whether it can be posted, how long it is valid. The checklist is
+not repeated: web shows it as a collapsed card, WeChat as a link.
+
+Every sentence the assistant says here is in ``SAY``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from knowledge.answer import Answer, fee_text, time_text
+from knowledge.library import Library
+from knowledge.places import CHINA_TZ, distance_m, hours_text, open_status, sessions_on
+from knowledge.retrieval import Aspect
+from knowledge.schema import Guide, Hall, HallLevel
+
+SAY = {
+    "fee_one": "{title}{who}：{fee}。",
+    "fee_by_situation": "{title}的费用：{fees}。",
+    "time": "{title}{who}：{time}。",
+    "same_day": "当场就能办好。",
+    "where": "{title}在{note}办理{citywide}。",
+    "near": "离您最近的：{halls}。",
+    "hours_day": "{day}：{halls}。",
+    "hours_closed": "不开门",
+    "hours_none": "{day}这几个大厅都不办公，请换个工作日去。",
+    "hours_week": "办公时间：{halls}。",
+    "holiday": "法定节假日休息（调休上班的日子照常办公）。",
+    "online_full": "可以全程网上办，不用跑：{channels}。",
+    "online_part": "要到窗口办，网上能先做一部分：{channels}。",
+    "online_none": "这件事要到窗口办，网上还不能办。",
+    "proxy_unknown": "办事攻略里没有写能不能代办，去之前请先打电话问窗口：{phone}。",
+    "mail_unknown": "办事攻略里没有写能不能邮寄，可以打窗口电话问：{phone}。",
+    "validity_unknown": "办事攻略里没有写有效期，可以打窗口电话问：{phone}。",
+    "more": "要带的材料见下面的告知单。",
+    "more_text": "要带的材料：{url}",
+}
+
+WEEKDAY_WORDS: list[tuple[re.Pattern[str], list[int], str]] = [
+    (re.compile(r"周末|礼拜天和礼拜六|星期六日|周六日|双休"), [5, 6], "周六、周日"),
+    (re.compile(r"周六|星期六|礼拜六|禮拜六|saturday", re.I), [5], "周六"),
+    (re.compile(r"周日|周天|星期天|星期日|礼拜天|礼拜日|sunday", re.I), [6], "周日"),
+]
+TODAY = re.compile(r"今天|现在|这会|还开|开着吗|还来得及")
+TOMORROW = re.compile(r"明天")
+HOLIDAY = re.compile(r"节假日|放假|国庆|春节|过年|五一|元旦|中秋|端午|清明")
+
+# Where the guide says it, for the aspects a guide has no field for.
+FACT_WORDS = {
+    Aspect.PROXY: re.compile(r"本人|代办|代领|委托|代为|家属|亲属|监护人"),
+    Aspect.MAIL: re.compile(r"邮寄|寄到|快递|寄送|邮政"),
+    Aspect.VALIDITY: re.compile(r"有效期|有效|年内|长期"),
+}
+
+
+@dataclass(frozen=True)
+class Direct:
+    """A direct answer: the text, and whether the card should follow it."""
+
+    text: str
+    aspect: Aspect
+
+
+def _who(answer: Answer) -> str:
+    return f"（{answer.situation_name}）" if answer.situation_name else ""
+
+
+def _halls_for(lib: Library, guide: Guide, location: tuple[float, float] | None, limit: int = 3) -> list[Hall]:
+    """The nearest halls that handle the item (the city centre first when we do not know where)."""
+    pool = [h for h in lib.halls_for(guide.code) if h.level in guide.where.levels] or lib.halls_for(guide.code)
+    if location is None:
+        return sorted(pool, key=lambda h: h.level is not HallLevel.CITY)[:1]
+    lng, lat = location
+    return sorted(pool, key=lambda h: distance_m(lng, lat, h.lng, h.lat))[:limit]
+
+
+def _day_sessions(hall: Hall, day: dt.date, lib: Library) -> str:
+    sessions = sessions_on(hall, day, lib.holidays)
+    return "、".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in sessions) or SAY["hours_closed"]
+
+
+def _next(weekday: int, today: dt.date) -> dt.date:
+    return today + dt.timedelta(days=(weekday - today.weekday()) % 7)
+
+
+def hours_answer(lib: Library, guide: Guide, text: str, location: tuple[float, float] | None, now: dt.datetime) -> str:
+    """Hours on the day the resident asks about (周六 / 周日 / 今天 / 明天 / 节假日), for the halls near them."""
+    halls = _halls_for(lib, guide, location)
+    local = now.astimezone(CHINA_TZ)
+    today = local.date()
+    days: list[tuple[str, dt.date]] = []
+    for pattern, weekdays, _ in WEEKDAY_WORDS:
+        if pattern.search(text):
+            days = [("周六" if w == 5 else "周日", _next(w, today)) for w in weekdays]
+            break
+    if not days and TOMORROW.search(text):
+        days = [("明天", today + dt.timedelta(days=1))]
+    if not days and TODAY.search(text):
+        days = [("今天", today)]
+    parts: list[str] = []
+    if days:
+        for word, day in days:
+            open_halls = [(h, _day_sessions(h, day, lib)) for h in halls]
+            if all(s == SAY["hours_closed"] for _, s in open_halls):
+                parts.append(SAY["hours_none"].format(day=word))
+            else:
+                parts.append(SAY["hours_day"].format(day=word, halls="；".join(f"{h.name} {s}" for h, s in open_halls)))
+        if any(word == "今天" for word, _ in days):
+            parts += [f"{h.name}{open_status(h, now, lib.holidays).label}。" for h in halls[:1]]
+    else:
+        parts.append(SAY["hours_week"].format(halls="；".join(f"{h.name} {hours_text(h)}" for h in halls[:2])))
+    if HOLIDAY.search(text) or not days:
+        parts.append(SAY["holiday"])
+    return "".join(parts)
+
+
+def _sentences(texts: Iterable[str]) -> list[str]:
+    out = []
+    for t in texts:
+        out += [s.strip() for s in re.split(r"(?<=[。！？；])", t) if s.strip()]
+    return out
+
+
+def guide_fact(guide: Guide, aspect: Aspect, situation: str | None, limit: int = 140) -> str:
+    """The guide's own words on an aspect without a field: a common question's answer first,
+    then the situation's notes, the online note, tips and steps."""
+    pattern = FACT_WORDS[aspect]
+    for faq in guide.faqs:
+        if pattern.search(faq.q):
+            return faq.a[:limit]
+    pool: list[str] = []
+    chosen = guide.situation(situation)
+    pool += [chosen.notes, *(m.notes for m in chosen.materials if pattern.search(m.name + m.notes))]
+    pool += [guide.online.note, *guide.tips, *guide.steps, *(f.a for f in guide.faqs)]
+    hits = [s for s in _sentences(p for p in pool if p) if pattern.search(s)]
+    return "".join(dict.fromkeys(hits))[:limit]
+
+
+def _phone(lib: Library, guide: Guide, location: tuple[float, float] | None) -> str:
+    halls = _halls_for(lib, guide, location, 1)
+    return halls[0].phone if halls else "12345"
+
+
+def direct_answer(
+    lib: Library,
+    answer: Answer,
+    aspect: Aspect,
+    text: str,
+    *,
+    location: tuple[float, float] | None = None,
+    now: dt.datetime | None = None,
+) -> Direct | None:
+    """The direct answer to a question about one aspect of the item, or None for materials."""
+    guide = lib.guides[answer.item]
+    now = now or dt.datetime.now(dt.UTC)
+    title = answer.title.split("（")[0]
+    if aspect is Aspect.FEE:
+        if answer.situation is None and len({fee_text(guide, s.id) for s in guide.situations}) > 1:
+            fees = "；".join(f"{s.name}{fee_text(guide, s.id)}" for s in guide.situations)
+            return Direct(SAY["fee_by_situation"].format(title=title, fees=fees), aspect)
+        return Direct(SAY["fee_one"].format(title=title, who=_who(answer), fee=answer.fee), aspect)
+    if aspect is Aspect.TIME:
+        if answer.situation is None and len({time_text(guide, s.id) for s in guide.situations}) > 1:
+            times = "；".join(f"{s.name}{time_text(guide, s.id)}" for s in guide.situations)
+            return Direct(f"{title}：{times}。", aspect)
+        return Direct(SAY["time"].format(title=title, who=_who(answer), time=answer.time_limit), aspect)
+    if aspect is Aspect.WHERE:
+        lines = [
+            SAY["where"].format(
+                title=title, note=guide.where.note, citywide="（全市通办）" if guide.where.citywide else ""
+            )
+        ]
+        if answer.halls:
+            lines.append(
+                SAY["near"].format(
+                    halls="；".join(
+                        f"{h.name}（{h.distance}，{h.status}）{h.address}，电话{h.phone}" for h in answer.halls[:3]
+                    )
+                )
+            )
+        return Direct("".join(lines), aspect)
+    if aspect is Aspect.HOURS:
+        return Direct(hours_answer(lib, guide, text, location, now), aspect)
+    if aspect is Aspect.ONLINE:
+        channels = "；".join(c.name + (f"：{c.how}" if c.how else "") for c in guide.online.channels[:2])
+        if guide.online.fully_online:
+            return Direct(SAY["online_full"].format(channels=channels), aspect)
+        if channels:
+            note = f"{guide.online.note}" if guide.online.note else ""
+            return Direct(SAY["online_part"].format(channels=channels) + note, aspect)
+        return Direct(SAY["online_none"], aspect)
+    if aspect in FACT_WORDS:
+        fact = guide_fact(guide, aspect, answer.situation)
+        if fact:
+            return Direct(fact, aspect)
+        key = {Aspect.PROXY: "proxy_unknown", Aspect.MAIL: "mail_unknown", Aspect.VALIDITY: "validity_unknown"}[aspect]
+        return Direct(SAY[key].format(phone=_phone(lib, guide, location)), aspect)
+    return None
+
+
+def fits(text: str, limit: int) -> str:
+    """Cut a direct answer at a sentence end within the limit."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    end = max(cut.rfind(c) for c in "。；")
+    return cut[: end + 1] if end > limit // 2 else cut[: limit - 1] + "…"
+
+
+__all__: Sequence[str] = ["SAY", "Direct", "direct_answer", "fits", "guide_fact", "hours_answer"]

@@ -1,0 +1,615 @@
+"""The editor's loop: published guide versions, resident error reports, unanswered questions.
+
+Files in guides/ seed the library. An editor publishes a guide's YAML as a new row in
+``guide_versions``; the highest version of a code is the published guide and overrides
+its file. Every web copy polls the table (``GuideEditor.refresh``, every
+``MENPAI_GUIDE_REFRESH_SECONDS``) and puts newer guides into its library in place, so
+answers and guide pages use them at once; the publishing copy applies its own change
+immediately. The retrieval index is built offline and is not touched: new asks reach
+retrieval at the next ``menpai index build`` (after ``menpai guides export``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import enum
+import hashlib
+import hmac
+import json
+import logging
+import math
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from knowledge.errors import BadRequest, ContentError, MenpaiError, NotFound, Problem
+from knowledge.library import Library, check_guide_text, guide_from_text, guide_path
+from knowledge.schema import Guide
+from web.errors import RateLimited
+from web.storage import AnalyticsEvent, Base, Staff, Store, mask_pii, utcnow
+
+logger = logging.getLogger(__name__)
+
+MAX_NOTE_CHARS = 500
+MAX_ASK_CHARS = 120
+REPORTS_PER_WINDOW = 5
+REPORT_WINDOW = dt.timedelta(minutes=10)
+FILE_VERSION = 0  # the guide as its file in guides/ has it
+
+
+class ReportPart(enum.StrEnum):
+    """Which part of a guide a resident says is wrong."""
+
+    FEE = "fee"
+    MATERIALS = "materials"
+    TIME = "time"
+    WHERE = "where"
+    ONLINE = "online"
+    OTHER = "other"
+
+
+PART_LABELS = {
+    ReportPart.FEE: "费用",
+    ReportPart.MATERIALS: "要带的材料",
+    ReportPart.TIME: "办理时间",
+    ReportPart.WHERE: "在哪办、开门时间",
+    ReportPart.ONLINE: "网上办",
+    ReportPart.OTHER: "其他",
+}
+
+
+class ReportStatus(enum.StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class GuideVersion(Base):
+    """One published text of a guide; the highest version of a code is the one in use."""
+
+    __tablename__ = "guide_versions"
+    __table_args__ = (UniqueConstraint("code", "version", name="uq_guide_versions_code_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(48), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column("yaml", Text)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class GuideReport(Base):
+    """A resident saying part of a guide is wrong (信息有误), until an editor resolves it."""
+
+    __tablename__ = "guide_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(48), index=True)
+    situation: Mapped[str | None] = mapped_column(String(48))
+    part: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    client: Mapped[str] = mapped_column(String(32), index=True)  # keyed hash of the IP, for the rate limit
+    status: Mapped[str] = mapped_column(String(16), default=ReportStatus.OPEN.value, index=True)
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    resolution: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class GuideInvalid(MenpaiError):
+    """The text is not a guide the library accepts; every problem is listed."""
+
+    status = 422
+    code = "invalid_guide"
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__(f"{len(problems)} problem(s) in the guide; nothing was published")
+
+
+class VersionConflict(MenpaiError):
+    status = 409
+    code = "version_conflict"
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """A published version as the history shows it (version 0: the file in guides/)."""
+
+    code: str
+    version: int
+    author: str
+    created_at: dt.datetime | None
+    note: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "version": self.version,
+            "author": self.author,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class Published:
+    """A newer published guide fetched from the database, ready to apply."""
+
+    code: str
+    version: int
+    guide: Guide | None  # None: the stored text no longer validates (kept out, logged)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a publish did: the version now published and whether it is new."""
+
+    code: str
+    version: int
+    changed: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "version": self.version, "changed": self.changed}
+
+
+def normalize_text(text: str) -> str:
+    """Browsers send a textarea with CRLF; store LF and one final newline."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n") + "\n"
+
+
+def clean_ask(text: str) -> str:
+    """A resident's question as one line of an ask."""
+    return re.sub(r"\s+", " ", text).strip()[:MAX_ASK_CHARS]
+
+
+def _ask_scalar(ask: str) -> str:
+    """The ask as YAML: plain where YAML reads it back unchanged, else double-quoted."""
+    try:
+        if yaml.safe_load(f"- {ask}") == [ask]:
+            return ask
+    except yaml.YAMLError:
+        pass
+    return json.dumps(ask, ensure_ascii=False)
+
+
+def append_ask(text: str, ask: str) -> str:
+    """The guide's YAML with one more entry at the end of ``asks``, keeping comments and layout."""
+    before = (yaml.safe_load(text) or {}).get("asks") or []
+    lines = text.splitlines(keepends=True)
+    root = yaml.compose(text)
+    items = None
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if key.value == "asks" and isinstance(value, yaml.SequenceNode) and not value.flow_style and value.value:
+                items = value.value
+    if items is not None:
+        first = lines[items[0].start_mark.line]
+        dash = re.match(r"^(\s*-\s+)", first)
+        end = items[-1].end_mark
+        at = end.line if end.column == 0 else end.line + 1
+        if dash is not None:
+            if at > 0 and not lines[at - 1].endswith("\n"):
+                lines[at - 1] += "\n"
+            lines.insert(at, f"{dash.group(1)}{_ask_scalar(ask)}\n")
+            edited = "".join(lines)
+            if (yaml.safe_load(edited) or {}).get("asks") == [*before, ask]:
+                return edited
+    # Unusual layout (flow list, no asks yet): write the mapping again; comments are lost.
+    data = yaml.safe_load(text) or {}
+    data["asks"] = [*before, ask]
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000)
+
+
+class GuideEditor:
+    """Published guide versions over the store, applied in place to one library.
+
+    Args:
+        store: the database.
+        library: the library this process answers from (``kb.library``); changed in place.
+        on_change: called after guides changed here (web: forget cached pages).
+    """
+
+    def __init__(self, store: Store, library: Library, on_change: Callable[[], None] | None = None) -> None:
+        self.store = store
+        self.library = library
+        self.on_change = on_change or (lambda: None)
+        self.applied: dict[str, int] = {}  # code → version this process answers from
+        self._lock = threading.Lock()
+
+    # ---- reading
+
+    def _known(self, code: str) -> Guide:
+        guide = self.library.guides.get(code)
+        if guide is None:
+            raise NotFound(f"没有编号为 {code} 的办事攻略")
+        return guide
+
+    def file_text(self, code: str) -> str:
+        return guide_path(self.library, code).read_text(encoding="utf-8")
+
+    def current_version(self, code: str) -> int:
+        with self.store.tx() as s:
+            return int(s.scalar(select(func.max(GuideVersion.version)).where(GuideVersion.code == code)) or 0)
+
+    def version_text(self, code: str, version: int) -> str:
+        self._known(code)
+        if version == FILE_VERSION:
+            return self.file_text(code)
+        with self.store.tx() as s:
+            text = s.scalar(select(GuideVersion.text).where(GuideVersion.code == code, GuideVersion.version == version))
+        if text is None:
+            raise NotFound(f"{code} 没有第 {version} 版")
+        return text
+
+    def current_text(self, code: str) -> str:
+        """The published text: the newest version in the database, else the file."""
+        return self.version_text(code, self.current_version(code))
+
+    def history(self, code: str) -> list[VersionInfo]:
+        """Every version, newest first, ending with the file the library was seeded from."""
+        self._known(code)
+        with self.store.tx() as s:
+            rows = s.execute(
+                select(GuideVersion.version, GuideVersion.created_at, GuideVersion.note, Staff.name)
+                .outerjoin(Staff, Staff.id == GuideVersion.author_id)
+                .where(GuideVersion.code == code)
+                .order_by(GuideVersion.version.desc())
+            ).all()
+        versions = [VersionInfo(code, v, name or "命令行", created, note) for v, created, note, name in rows]
+        return [*versions, VersionInfo(code, FILE_VERSION, "guides/ 文件", None, "初始内容（文件）")]
+
+    def latest(self) -> dict[str, VersionInfo]:
+        """The newest version of every code edited at least once."""
+        newest = (
+            select(GuideVersion.code, func.max(GuideVersion.version).label("version"))
+            .group_by(GuideVersion.code)
+            .subquery()
+        )
+        with self.store.tx() as s:
+            rows = s.execute(
+                select(GuideVersion.code, GuideVersion.version, GuideVersion.created_at, GuideVersion.note, Staff.name)
+                .join(newest, (GuideVersion.code == newest.c.code) & (GuideVersion.version == newest.c.version))
+                .outerjoin(Staff, Staff.id == GuideVersion.author_id)
+            ).all()
+        return {c: VersionInfo(c, v, name or "命令行", created, note) for c, v, created, note, name in rows}
+
+    # ---- writing
+
+    def check(self, code: str, text: str) -> tuple[Guide | None, list[Problem]]:
+        """The rules of ``menpai guides check``, for this text as the guide ``code``."""
+        self._known(code)
+        return check_guide_text(self.library, code, normalize_text(text))
+
+    def publish(
+        self, code: str, text: str, *, author_id: int | None, note: str = "", base: int | None = None
+    ) -> Outcome:
+        """Validate and publish a new version; applied to this process's library at once.
+
+        Args:
+            base: the version the editor started from; another version published since is a conflict.
+
+        Raises:
+            GuideInvalid: with every problem (nothing is published).
+            VersionConflict: ``base`` is not the published version any more.
+        """
+        text = normalize_text(text)
+        guide, problems = self.check(code, text)
+        if guide is None:
+            raise GuideInvalid(problems)
+        version = FILE_VERSION
+        for attempt in range(3):
+            try:
+                with self.store.tx() as s:
+                    current = int(
+                        s.scalar(select(func.max(GuideVersion.version)).where(GuideVersion.code == code)) or 0
+                    )
+                    if base is not None and base != current:
+                        raise VersionConflict(
+                            f"{code} 已有人发布了第 {current} 版（您是从第 {base} 版改的）：请重新打开，把改动合进去再发布"
+                        )
+                    if text == self._text_in(s, code, current):
+                        return Outcome(code, current, False)
+                    version = current + 1
+                    s.add(
+                        GuideVersion(
+                            code=code, version=version, text=text, author_id=author_id, note=note[:MAX_NOTE_CHARS]
+                        )
+                    )
+                break
+            except IntegrityError:  # another copy took this number at the same moment
+                if attempt == 2:
+                    raise
+        logger.info("guide %s version %d published by staff %s", code, version, author_id)
+        self.apply([Published(code, version, guide)])
+        return Outcome(code, version, True)
+
+    def _text_in(self, s: Any, code: str, version: int) -> str:
+        if version == FILE_VERSION:
+            return normalize_text(self.file_text(code))
+        return str(
+            s.scalar(select(GuideVersion.text).where(GuideVersion.code == code, GuideVersion.version == version))
+        )
+
+    def rollback(self, code: str, version: int, *, author_id: int | None) -> Outcome:
+        """Publish an earlier version's text again, as a new version."""
+        text = self.version_text(code, version)
+        return self.publish(code, text, author_id=author_id, note=f"回退到第 {version} 版")
+
+    def add_ask(self, code: str, question: str, *, author_id: int | None) -> Outcome:
+        """Publish a new version with a resident's question appended to the guide's asks."""
+        ask = clean_ask(question)
+        if not ask:
+            raise BadRequest("the question is empty")
+        text = append_ask(self.current_text(code), ask)
+        return self.publish(code, text, author_id=author_id, note=f"加入群众问法：{ask}")
+
+    # ---- live on every copy
+
+    def fetch_newer(self) -> list[Published]:
+        """Versions newer than the ones applied here (database only; run it off the event loop)."""
+        with self.store.tx() as s:
+            rows = s.execute(
+                select(GuideVersion.code, func.max(GuideVersion.version)).group_by(GuideVersion.code)
+            ).all()
+            wanted = [(c, int(v)) for c, v in rows if int(v) > self.applied.get(c, FILE_VERSION)]
+            texts = {
+                (c, v): s.scalar(select(GuideVersion.text).where(GuideVersion.code == c, GuideVersion.version == v))
+                for c, v in wanted
+            }
+        out = []
+        for (code, version), text in texts.items():
+            if code not in self.library.guides:
+                logger.warning("published guide %s is not in the library; ignored", code)
+                continue
+            try:
+                guide: Guide | None = guide_from_text(text or "", f"guide_versions {code} v{version}")
+            except ContentError as exc:
+                logger.error("published %s v%d no longer validates, kept out: %s", code, version, exc.problems[:3])
+                guide = None
+            out.append(Published(code, version, guide))
+        return out
+
+    def apply(self, published: list[Published]) -> list[str]:
+        """Put newer guides into the library in place; returns the codes changed."""
+        changed = []
+        with self._lock:
+            for p in published:
+                if p.version <= self.applied.get(p.code, FILE_VERSION):
+                    continue  # this copy published a newer one meanwhile
+                self.applied[p.code] = p.version
+                if p.guide is not None:
+                    self.library.put_guide(p.guide)
+                    changed.append(p.code)
+        if changed:
+            logger.info("guides now published here: %s", ", ".join(f"{c} v{self.applied[c]}" for c in changed))
+            self.on_change()
+        return changed
+
+    def refresh(self) -> list[str]:
+        """Fetch and apply newer published versions; returns the codes changed."""
+        return self.apply(self.fetch_newer())
+
+    async def run_forever(self, interval: float) -> None:
+        """Every ``interval`` seconds, pick up what other copies published."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                self.apply(await asyncio.to_thread(self.fetch_newer))
+            except Exception:  # the database may be away for a moment; the next round tries again
+                logger.exception("guide refresh failed; trying again in %.0f s", interval)
+
+    # ---- unanswered questions
+
+    def unanswered(self, days: int = 30, limit: int = 50) -> list[tuple[str, int]]:
+        """Questions the assistant did not answer, most asked first, leaving out those already an ask."""
+        since = utcnow() - dt.timedelta(days=days)
+        with self.store.tx() as s:
+            rows = s.execute(
+                select(AnalyticsEvent.detail, func.count(AnalyticsEvent.id))
+                .where(
+                    AnalyticsEvent.kind == "unanswered",
+                    AnalyticsEvent.created_at >= since,
+                    AnalyticsEvent.detail.is_not(None),
+                )
+                .group_by(AnalyticsEvent.detail)
+                .order_by(func.count(AnalyticsEvent.id).desc())
+                .limit(limit * 2)
+            ).all()
+        key = self.library.normalizer.key
+        known = {key(a.q) for a in self.library.asks}
+        out = [(str(text).strip(), int(n)) for text, n in rows if text and text.strip() and key(text) not in known]
+        return out[:limit]
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """A report as the editor queue shows it: the phone masked."""
+
+    id: int
+    code: str
+    situation: str | None
+    part: ReportPart
+    part_label: str
+    text: str
+    phone: str
+    status: ReportStatus
+    resolution: str
+    created_at: dt.datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "code": self.code,
+            "situation": self.situation,
+            "part": self.part.value,
+            "text": self.text,
+            "phone": self.phone,
+            "status": self.status.value,
+            "resolution": self.resolution,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+def _view(r: GuideReport) -> ReportView:
+    part = ReportPart(r.part)
+    return ReportView(
+        r.id,
+        r.code,
+        r.situation,
+        part,
+        PART_LABELS[part],
+        r.text,
+        mask_pii(r.phone) if r.phone else "",
+        ReportStatus(r.status),
+        r.resolution or "",
+        r.created_at,
+    )
+
+
+class Reports:
+    """Residents' error reports, rate-limited per client, and their resolution by editors.
+
+    Args:
+        secret: keys the hash that stands for a client's IP address (the address is not stored).
+    """
+
+    def __init__(self, store: Store, secret: str, per_window: int = REPORTS_PER_WINDOW) -> None:
+        self.store = store
+        self.secret = secret.encode()
+        self.per_window = per_window
+
+    def client_key(self, ip: str) -> str:
+        return hmac.new(self.secret, ip.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def add(
+        self, code: str, part: ReportPart, text: str, *, ip: str, phone: str | None = None, situation: str | None = None
+    ) -> ReportView:
+        """Store a report. Raises RateLimited past ``per_window`` reports from one client in 10 minutes."""
+        client = self.client_key(ip)
+        now = utcnow()
+        with self.store.tx() as s:
+            recent = list(
+                s.scalars(
+                    select(GuideReport.created_at).where(
+                        GuideReport.client == client, GuideReport.created_at >= now - REPORT_WINDOW
+                    )
+                )
+            )
+            if len(recent) >= self.per_window:
+                oldest = min(t.replace(tzinfo=t.tzinfo or dt.UTC) for t in recent)
+                wait = math.ceil((oldest + REPORT_WINDOW - now).total_seconds())
+                raise RateLimited(f"提交太频繁了，请 {max(1, wait // 60 + 1)} 分钟后再试，或拨打12345", wait)
+            report = GuideReport(
+                code=code,
+                situation=situation,
+                part=part.value,
+                text=mask_pii(text.strip()),
+                phone=phone or None,
+                client=client,
+                created_at=now,
+            )
+            s.add(report)
+        logger.info("resident report on %s (%s)", code, part.value)
+        return _view(report)
+
+    def open(self) -> list[ReportView]:
+        with self.store.tx() as s:
+            rows = s.scalars(
+                select(GuideReport).where(GuideReport.status == ReportStatus.OPEN.value).order_by(GuideReport.id)
+            )
+            return [_view(r) for r in rows]
+
+    def open_counts(self) -> dict[str, int]:
+        with self.store.tx() as s:
+            rows = s.execute(
+                select(GuideReport.code, func.count(GuideReport.id))
+                .where(GuideReport.status == ReportStatus.OPEN.value)
+                .group_by(GuideReport.code)
+            ).all()
+        return {code: int(n) for code, n in rows}
+
+    def resolve(self, report_id: int, *, staff_id: int, note: str) -> ReportView:
+        with self.store.tx() as s:
+            report = s.get(GuideReport, report_id)
+            if report is None:
+                raise NotFound(f"没有第 {report_id} 号报错")
+            report.status = ReportStatus.RESOLVED.value
+            report.resolved_by = staff_id
+            report.resolution = mask_pii(note.strip())[:MAX_NOTE_CHARS]
+            report.resolved_at = utcnow()
+            return _view(report)
+
+
+# ---- folders of YAML files (menpai guides export / import)
+
+
+def export_guides(editor: GuideEditor, out: Path) -> list[tuple[str, int]]:
+    """Write every published guide (the database version where there is one, else the file) to out/<code>.yaml."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for code in sorted(editor.library.guides):
+        version = editor.current_version(code)
+        (out / f"{code}.yaml").write_text(normalize_text(editor.version_text(code, version)), encoding="utf-8")
+        written.append((code, version))
+    return written
+
+
+@dataclass
+class ImportResult:
+    published: list[Outcome]
+    unchanged: list[str]
+    refused: dict[str, list[Problem]]
+
+
+def import_guides(editor: GuideEditor, folder: Path, *, author_id: int | None = None) -> ImportResult:
+    """Publish every <code>.yaml in folder that differs from the published guide.
+
+    Each is validated against the library with the ones before it applied; those refused
+    are tried once more after the others (a moved ask is accepted once its old guide let go).
+    """
+    result = ImportResult([], [], {})
+    pending = sorted(folder.glob("*.yaml"))
+    for _round in range(2):
+        refused: list[Path] = []
+        for path in pending:
+            code = path.stem
+            if code not in editor.library.guides:
+                result.refused[code] = [
+                    Problem(str(path), None, "code", f"no guide {code!r} in the library", "a guide's code", "")
+                ]
+                continue
+            try:
+                outcome = editor.publish(
+                    code, path.read_text(encoding="utf-8"), author_id=author_id, note=f"导入自 {folder}"
+                )
+            except GuideInvalid as exc:
+                result.refused[code] = [_in_file(p, path, code) for p in exc.problems]
+                refused.append(path)
+                continue
+            result.refused.pop(code, None)
+            if outcome.changed:
+                result.published.append(outcome)
+            else:
+                result.unchanged.append(code)
+        if not refused or len(refused) == len(pending):
+            break
+        pending = refused
+    return result
+
+
+def _in_file(problem: Problem, path: Path, code: str) -> Problem:
+    """A problem found in the imported text names the imported file, not guides/items/."""
+    if not problem.file.endswith(f"items/{code}.yaml"):
+        return problem
+    return Problem(str(path), problem.line, problem.field, problem.message, problem.expected, problem.hint)

@@ -1,0 +1,114 @@
+"""Residents report wrong information (信息有误？): a plain form on every guide and answer, and JSON."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field, ValidationError
+
+from knowledge.errors import NotFound
+from knowledge.schema import Guide
+from knowledge.service import KnowledgeBase
+from web.deps import get_kb
+from web.editor import ReportPart, Reports
+from web.errors import RateLimited
+from web.routes.editor import get_reports
+
+router = APIRouter()
+
+MAX_REPORT_CHARS = 1000
+PHONE = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
+
+
+class ReportIn(BaseModel):
+    part: ReportPart
+    text: str = Field(min_length=1, max_length=MAX_REPORT_CHARS)
+    phone: str | None = Field(default=None, pattern=PHONE)
+    situation: str | None = Field(default=None, max_length=48)
+
+
+def _guide(kb: KnowledgeBase, code: str) -> Guide:
+    guide = kb.library.guides.get(code)
+    if guide is None:
+        raise NotFound(f"没有编号为 {code} 的办事攻略")
+    return guide
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _file(reports: Reports, guide: Guide, body: ReportIn, request: Request) -> int:
+    situation = body.situation if body.situation in {s.id for s in guide.situations} else None
+    report = reports.add(
+        guide.code, body.part, body.text, ip=_client_ip(request), phone=body.phone, situation=situation
+    )
+    return report.id
+
+
+def _form_context(
+    guide: Guide, *, situation: str = "", part: str = "", text: str = "", error: str = "", done: bool
+) -> dict[str, Any]:
+    return {
+        "guide": guide,
+        "situation": situation,
+        "part": part,
+        "text": text,
+        "error": error,
+        "done": done,
+    }
+
+
+@router.get("/g/{code}/report", response_class=HTMLResponse)
+async def report_form(
+    request: Request,
+    code: str,
+    kb: Annotated[KnowledgeBase, Depends(get_kb)],
+    s: Annotated[str, Query(max_length=48)] = "",
+    part: Annotated[str, Query(max_length=16)] = "",
+) -> Response:
+    context = _form_context(_guide(kb, code), situation=s, part=part, done=False)
+    return request.app.state.renderer.page(request, "report.html", context)
+
+
+@router.post("/g/{code}/report", response_class=HTMLResponse)
+async def report_submit(
+    request: Request,
+    code: str,
+    kb: Annotated[KnowledgeBase, Depends(get_kb)],
+    reports: Annotated[Reports, Depends(get_reports)],
+    part: Annotated[str, Form(max_length=16)] = "",
+    text: Annotated[str, Form(max_length=MAX_REPORT_CHARS)] = "",
+    phone: Annotated[str, Form(max_length=20)] = "",
+    s: Annotated[str, Form(max_length=48)] = "",
+) -> Response:
+    """The form without JavaScript: a plain POST, answered with a thank-you (or what to fix)."""
+    guide = _guide(kb, code)
+    renderer = request.app.state.renderer
+    try:
+        body = ReportIn(part=part, text=text.strip(), phone=phone.strip() or None, situation=s or None)
+    except ValidationError:
+        error = "请选一下哪部分有误，写上哪里不对；留电话的话要写对号码（11位手机或带区号的座机）。"
+        context = _form_context(guide, situation=s, part=part, text=text, error=error, done=False)
+        return renderer.page(request, "report.html", context, status=400)
+    try:
+        _file(reports, guide, body, request)
+    except RateLimited as exc:
+        context = _form_context(guide, situation=s, part=part, text=text, error=str(exc), done=False)
+        return renderer.page(request, "report.html", context, status=429, headers={"Retry-After": str(exc.retry_after)})
+    return renderer.page(request, "report.html", _form_context(guide, situation=s, done=True))
+
+
+@router.post("/api/guides/{code}/reports", status_code=201)
+async def report_json(
+    request: Request,
+    code: str,
+    body: ReportIn,
+    kb: Annotated[KnowledgeBase, Depends(get_kb)],
+    reports: Annotated[Reports, Depends(get_reports)],
+) -> dict[str, Any]:
+    """Report wrong information in a guide; 429 with Retry-After past 5 reports in 10 minutes."""
+    report_id = _file(reports, _guide(kb, code), body, request)
+    return {"report": report_id, "status": "open"}
