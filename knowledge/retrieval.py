@@ -78,7 +78,12 @@ ASPECT_PATTERNS: list[tuple[Aspect, re.Pattern[str]]] = [
         re.compile(r"邮寄|寄到|寄回|寄给|寄过来|快递到|快递给|邮过来|能寄|可以寄|寄家|post it|mail it|by post"),
     ),
     (Aspect.VALIDITY, re.compile(r"有效期|管几年|管多久|能用多久|用多久|多少年有效|几年有效|有效几年|valid")),
-    (Aspect.FEE, re.compile(r"多少钱|收费|费用|要钱|交钱|花钱|免费|工本费|几块|多少费|贵不贵|fee|cost|how much")),
+    (
+        Aspect.FEE,
+        re.compile(
+            r"多少钱|收费|费用|费多少|费是多少|要交多少|要钱|交钱|花钱|免费|工本费|几块|多少费|贵不贵|fee|cost|how much"
+        ),
+    ),
     (Aspect.TIME, re.compile(r"多久|多长时间|几天|当天|时限|多快|要等|什么时候能拿|几个工作日|how long")),
     (Aspect.ONLINE, re.compile(r"网上|线上|手机上|手机办|app|小程序|不用跑|不想跑|在家办|闽政通|微信上|支付宝|online")),
     (Aspect.WHERE, re.compile(r"在哪|哪里办|哪儿|去哪|什么地方|地址|哪个窗口|哪个大厅|怎么走|导航|附近|就近|where")),
@@ -157,6 +162,7 @@ class RetrievalResult:
             "abstain": self.abstain,
             "declined_topic": self.declined_topic,
             "names_service": self.named,
+            "switch_cue": bool(SWITCH_CUE.search(self.normalized)),
             "confidence": round(self.confidence, 3),
             "aspect": self.aspect.value if self.aspect else None,
             "candidates": [
@@ -284,7 +290,9 @@ SITUATION_RATIO = 1.5  # and clearly more than the next situation
 MIN_SALIENCE = 1.5
 # Characters of bare follow-ups ("在哪办", "去哪里办", "要多久"): a word made only of these
 # names no service, however rare the bigram happens to be in the guides.
-FOLLOW_UP_CHARS = frozenset("在去到哪里儿办要得多少钱久几天时候怎么样吗呢啊呀吧了的是有没能可以还请问交缴付那这")
+FOLLOW_UP_CHARS = frozenset("在去到哪里儿办要得多少钱久几天时候怎么样吗呢啊呀吧了的是有没能可以还请问交缴付那这不")
+# "Another thing": the words residents use to move on to another service (另外, 还有, 对了, 那…呢).
+SWITCH_CUE = re.compile(r"另外|还有|对了|顺便|再问|换个|另一个|那.{1,12}呢|and also|another")
 # "Together, in one trip": the words residents use for a 一件事 bundle.
 BUNDLE_CUE = re.compile(
     r"(?<!第)一次办|一起办|一起申请|(?<!第)一次性办|一件事|联办|打包|一趟就|一块办|一并办|一次全办|一条龙"
@@ -319,6 +327,7 @@ class RetrieverConfig:
     abstain_threshold: float = 0.35
     situation_margin: float = 0.04
     situation_from_asks: bool = True  # situation words also from the asks labelled with it
+    situation_split: bool = False  # divide a word's weight by the number of situations that have it
     item_decay: float = 0.5  # an item's n-th best entry counts decay**n: agreement is evidence
 
 
@@ -547,10 +556,16 @@ class Retriever:
         tokens = set(self.index.lexical.tokenizer.words(normalized))
         words = self.situation_words(item)
         common = set.intersection(*words.values()) if words else set()
+        shared: dict[str, int] = defaultdict(int)
+        for bag in words.values():
+            for t in tokens & bag:
+                shared[t] += 1
         scores: dict[str, float] = {}
         for situation, bag in words.items():
             specific = (tokens & bag) - common
-            scores[situation] = round(sum(self._idf.get(t, 0.0) for t in specific), 3)
+            # A word several situations have says less about which one: its rarity is split.
+            split = self.config.situation_split
+            scores[situation] = round(sum(self._idf.get(t, 0.0) / (shared[t] if split else 1) for t in specific), 3)
         ordered = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
         if ordered and ordered[0][1] >= SITUATION_MIN and ordered[0][1] >= SITUATION_RATIO * ordered[1][1]:
             return ordered[0][0], scores

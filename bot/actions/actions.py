@@ -171,12 +171,16 @@ def names_another(retrieval: Dict[str, Any], current: Optional[str]) -> bool:
     """Does the question name another service, with confidence? Only then does the item switch:
     a follow-up whose stray word matches some other guide stays on the item."""
     candidates = candidates_of(retrieval)
+    # While the item talked about is still among the top three, words shared with a sibling
+    # (登记费, 交) do not move the conversation, unless the resident says it is another thing.
+    still_near = current in [c["item"] for c in candidates[:3]] and not retrieval.get("switch_cue")
     return bool(
         candidates
         and retrieval.get("names_service", True)
         and not retrieval.get("abstain", True)
         and float(retrieval.get("confidence") or 0) >= SWITCH_CONFIDENCE
         and candidates[0]["item"] != current
+        and not still_near
     )
 
 

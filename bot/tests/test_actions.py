@@ -153,6 +153,17 @@ def test_follow_up_proxy_aspect_comes_from_the_words() -> None:
     assert SlotSet("aspect", "proxy") in events
 
 
+def test_a_sibling_sharing_a_word_does_not_take_over_unless_the_resident_moves_on() -> None:
+    # "登记费多少" about a property transfer: a sibling ranks first, the current item is still
+    # among the top three — stay. "那补办呢" says it is another thing — switch.
+    near = dict(sure(DIBAO, ID_RENEW, conf=0.9, aspect="fee"), names_service=True)
+    _, msgs = run(ActionFollowUp(), tracker("ask_fee", near, slots={"item": "id-card-renew"}))
+    assert msgs[0]["item"] == "id-card-renew" and msgs[0]["follow_up"] is True
+    moved = dict(near, switch_cue=True)
+    _, msgs = run(ActionFollowUp(), tracker("ask_fee", moved, slots={"item": "id-card-renew"}))
+    assert msgs[0]["item"] == "dibao"
+
+
 def test_question_naming_another_service_switches_and_later_follow_ups_follow() -> None:
     t = tracker("ask_service", dict(sure(DIBAO, conf=0.9), names_service=True), slots={"item": "id-card-renew"})
     events, msgs = run(ActionAnswerService(), t)
