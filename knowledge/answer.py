@@ -1,24 +1,19 @@
 """The Answer: everything a resident needs for one item and situation, in one go.
 
-Built from a guide (never from free text), then rendered as plain text for
-WeChat and 12345 staff, or as an HTML fragment for the web widget.
+Built from a guide (never from free text). knowledge renders nothing: web renders
+an Answer per channel (``web.render``: plain text, the HTML card, WeChat).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
-from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel
 
 from knowledge.library import Library
 from knowledge.places import nearest_halls
 from knowledge.retrieval import Aspect
 from knowledge.schema import Guide, Material, MaterialForm
-
-WECHAT_TEXT_LIMIT = 600  # characters; WeChat's passive text reply is capped at 2048 bytes
 
 
 class ChecklistEntry(BaseModel):
@@ -116,9 +111,6 @@ class Answer(BaseModel):
     url: str
 
 
-DRAFT_NOTICE = "示例内容，尚未经窗口核实"
-
-
 def fee_text(guide: Guide, situation: str | None = None) -> str:
     """The fee a resident pays in this situation, in plain words (the basis is shown apart)."""
     fee = guide.fee_for(situation)
@@ -128,14 +120,6 @@ def fee_text(guide: Guide, situation: str | None = None) -> str:
 def time_text(guide: Guide, situation: str | None = None) -> str:
     t = guide.time_limit_for(situation)
     return ("当场办结；" if t.same_day else "") + f"承诺{t.promised}（法定{t.legal}）"
-
-
-def review_text(answer: Answer) -> str:
-    """Who checked the guide, said honestly: a draft is never called checked."""
-    if answer.review != "verified":
-        return f"{DRAFT_NOTICE}（编写于{answer.compiled_on}）"
-    text = f"{answer.verified_by}于{answer.verified_on}核实"
-    return text + ("，已到复核时间" if answer.review_due else "")
 
 
 def build_answer(
@@ -215,77 +199,3 @@ def build_answer(
         sample=guide.sample,
         url=f"{base_url}/g/{code}",
     )
-
-
-# ---------------------------------------------------------------- rendering
-
-
-def render_text(answer: Answer, limit: int | None = None) -> str:
-    """Plain text for WeChat and the 12345 agent (ready to paste into an SMS).
-
-    With a limit the checklist is kept whole and the extras are cut first,
-    ending with the link to the full guide.
-    """
-    head = [f"【{answer.title}】"]
-    if answer.situation_name:
-        head.append(f"情形：{answer.situation_name}")
-    elif len(answer.situations) > 1:
-        head.append("您属于哪种情况？" + "；".join(f"{i}.{s.name}" for i, s in enumerate(answer.situations, 1)))
-        head.append(f"先按“{answer.situations[0].name}”告诉您：")
-    focus: list[str] = []
-    aspect = Aspect(answer.aspect)
-    if aspect is Aspect.FEE:
-        focus.append(f"费用：{answer.fee}")
-    elif aspect is Aspect.TIME:
-        focus.append(f"多久办好：{answer.time_limit}")
-    elif aspect in (Aspect.WHERE, Aspect.HOURS):
-        focus.append(f"在哪办：{answer.where}")
-        for h in answer.halls[:2]:
-            focus.append(f"· {h.name}（{h.distance}，{h.status}）{h.address} 电话{h.phone}")
-    elif aspect is Aspect.ONLINE:
-        focus.append("网上能办完，不用跑腿。" if answer.fully_online else "网上可以先办一部分：")
-        focus += [f"· {c.name}：{c.how or c.url or ''}" for c in answer.channels]
-    checklist = ["要带的材料："]
-    for n, c in enumerate(answer.checklist, 1):
-        line = f"{n}. {c.label}"
-        extra = []
-        if c.optional:
-            extra.append(c.notes or "特定情况才要")
-        elif c.notes:
-            extra.append(c.notes)
-        if extra:
-            line += "——" + "；".join(extra)
-        checklist.append(line)
-    rest = [f"费用：{answer.fee}", f"时间：{answer.time_limit}", f"在哪办：{answer.where}"]
-    if answer.fully_online:
-        rest.append("可以全程网上办：" + "、".join(c.name for c in answer.channels))
-    if answer.prerequisites:
-        rest.append("先要办好：" + "、".join(p["title"] for p in answer.prerequisites))
-    rest += [f"提示：{t}" for t in answer.tips[:2]]
-    footer = [f"详情：{answer.url}", f"（{review_text(answer)}）"]
-    if answer.retrieval_only:
-        footer.insert(0, "（智能助手暂时忙，以上为自动检索结果，可回复“人工”找工作人员）")
-    blocks = [head, focus, checklist, rest, footer]
-    text = "\n".join(line for block in blocks for line in block)
-    if limit is None or len(text) <= limit:
-        return text
-    text = "\n".join([*head, *focus, *checklist, *footer])
-    if len(text) <= limit:
-        return text
-    return text[: limit - len(footer[-2]) - 2] + "…\n" + footer[-2]
-
-
-@lru_cache(maxsize=1)
-def _env() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(Path(__file__).parent / "templates"),
-        autoescape=select_autoescape(["html"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    return env
-
-
-def render_html(answer: Answer) -> str:
-    """The answer as an HTML fragment (the one-time notification card)."""
-    return _env().get_template("_answer.html").render(a=answer, review=review_text(answer))

@@ -432,7 +432,7 @@ def bench_chat() -> None:
         one = asyncio.run(run(1, 40))
         ten = asyncio.run(run(10, 200))
         rss = pid_rss_mb(s["rasa_pid"])
-        from web.evalchat import eval_chat_file
+        from web.chat.evalchat import eval_chat_file
 
         dialogues = eval_chat_file(EVAL.with_name("dialogues.yaml"), base).to_json()
         (OUT / "eval-chat.json").write_text(json.dumps(dialogues, ensure_ascii=False, indent=2), encoding="utf-8")

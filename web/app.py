@@ -25,15 +25,17 @@ from knowledge.service import KnowledgeBase
 from knowledge.settings import Settings
 from web import errors
 from web.auth import Auth
-from web.chat import ChatService, RasaClient
-from web.delivery import Delivery, Notifier
+from web.channels.delivery import Delivery, Notifier
+from web.channels.wechat import WeChatAPI, WeChatChannel, WeChatConfig, WeChatService
+from web.channels.wechat_fake import create_fake_app
+from web.chat.policy import HandoffPolicy
+from web.chat.rasa import RasaClient
+from web.chat.turn import ChatService
 from web.editor import GuideEditor, Reports
-from web.rendering import Renderer
+from web.render.pages import Renderer
 from web.routes import admin, api, editor, pages, reports, staff, wechat
 from web.static import HashedStatic
 from web.storage import Store, make_engine
-from web.wechat import WeChatAPI, WeChatChannel, WeChatConfig, WeChatService
-from web.wechat_fake import create_fake_app
 from web.workorders import WebhookSender, WorkOrders
 
 logger = logging.getLogger(__name__)
@@ -63,7 +65,7 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
             state.rasa,
             rasa_required=settings.rasa_required,
             base_url=settings.public_base_url,
-            staff_hours=settings.staff_hours,
+            policy=HandoffPolicy(settings.staff_hours),
         )
         state.wechat = _wechat(settings, state)
         state.workorders = WorkOrders(state.store)

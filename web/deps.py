@@ -10,7 +10,7 @@ from fastapi import Request, Response
 
 from knowledge.service import KnowledgeBase
 from knowledge.settings import Settings
-from web.chat import ChatService
+from web.chat.turn import ChatService
 from web.storage import Store
 
 

@@ -70,12 +70,47 @@ class SimplePayload(TypedDict):
     offer_human: bool
 
 
+class SituationRef(TypedDict):
+    id: str
+    name: str
+
+
 class Candidate(TypedDict, total=False):
     item: str
     title: str
     score: float
     situation: Optional[str]
-    situations: List[Dict[str, str]]
+    situations: List[SituationRef]
+
+
+# The metadata web sends (web/contract.py declares the same; tests/web/test_contract.py pins both).
+class RetrievalMetadata(TypedDict, total=False):
+    abstain: bool
+    declined_topic: Optional[str]
+    names_service: bool
+    switch_cue: bool
+    confidence: float
+    aspect: Optional[str]
+    candidates: List[Candidate]
+
+
+class CurrentMetadata(TypedDict, total=False):
+    item: str
+    situation: Optional[str]
+
+
+class ChoiceMetadata(TypedDict, total=False):
+    kind: Literal["situation", "item"]
+    value: str
+    item: Optional[str]
+    label: str
+
+
+class Metadata(TypedDict, total=False):
+    plate: Optional[str]
+    retrieval: RetrievalMetadata
+    current: CurrentMetadata
+    choice: ChoiceMetadata
 
 
 def retrieval_of(tracker: Tracker) -> Dict[str, Any]:

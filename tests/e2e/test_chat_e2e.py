@@ -68,7 +68,7 @@ def test_our_dialogues_pass_through_the_real_stack(stack) -> None:  # type: igno
     words, typed replies, a steady item, the switch, referrals and look-ups."""
     from pathlib import Path
 
-    from web.evalchat import eval_chat_file
+    from web.chat.evalchat import eval_chat_file
 
     rep = eval_chat_file(Path(__file__).with_name("dialogues.yaml"), stack.web)
     assert rep.turns >= 12 and rep.failures == [], rep.failures

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from knowledge.service import KnowledgeBase
 from tests.e2e.procs import Bot, start_actions, start_rasa
-from web.chat import retrieval_metadata
+from web.contract import retrieval_metadata
 
 pytestmark = pytest.mark.e2e
 
@@ -69,7 +69,7 @@ def copies(tmp_path_factory: pytest.TempPathFactory, tracker_db: str) -> Iterato
 
 def say(bot: Bot, kb: KnowledgeBase, sender: str, message: str) -> list[dict[str, Any]]:
     """One turn straight to a Rasa copy's REST channel, with the metadata web would send."""
-    metadata = {"plate": "NA010001", "retrieval": retrieval_metadata(kb, kb.retriever.search(message))}
+    metadata = {"plate": "NA010001", "retrieval": retrieval_metadata(kb.library, kb.retriever.search(message))}
     r = httpx.post(
         f"{bot.url}/webhooks/rest/webhook",
         json={"sender": sender, "message": message, "metadata": metadata},

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.cli import main
 from knowledge.library import check_library
+from web.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKEN = ROOT / "tests" / "fixtures" / "broken"

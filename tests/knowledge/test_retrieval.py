@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from knowledge.answer import build_answer, render_html, render_text
 from knowledge.evaluate import Case, evaluate
 from knowledge.retrieval import Aspect
 from knowledge.service import KnowledgeBase
@@ -62,30 +61,6 @@ def test_ask_with_plate_lists_nearest_halls(kb: KnowledgeBase) -> None:
     assert result.retrieval.aspect is Aspect.WHERE
     assert 1 <= len(result.answer.halls) <= 3
     assert all("uri.amap.com" in h.amap for h in result.answer.halls)
-
-
-def test_answer_checklist_is_complete_for_the_situation(kb: KnowledgeBase) -> None:
-    lib = kb.library
-    answer = build_answer(lib, "id-card-renew", "damaged")
-    names = [c.name for c in answer.checklist]
-    assert names == [m.name for m in lib.guides["id-card-renew"].situation("damaged").materials]
-    text = render_text(answer)
-    assert "情形：证件损坏换证" in text and "损坏的身份证（原件）" in text and "尚未经窗口核实" in text
-
-
-def test_render_text_respects_the_wechat_limit_and_keeps_the_link(kb: KnowledgeBase) -> None:
-    answer = build_answer(kb.library, "hukou-move-in", None)
-    text = render_text(answer, limit=300)
-    assert len(text) <= 300
-    assert text.rstrip().endswith("/g/hukou-move-in")
-
-
-def test_render_html_escapes_and_marks_sample(kb: KnowledgeBase) -> None:
-    answer = build_answer(kb.library, "id-card-renew", "expired")
-    answer.tips = ["<script>alert(1)</script>"]
-    html = render_html(answer)
-    assert "<script>" not in html and "&lt;script&gt;" in html
-    assert "示例内容" in html and 'data-situation="expired"' in html
 
 
 def test_doing_steps_together_goes_to_the_bundle(kb: KnowledgeBase) -> None:

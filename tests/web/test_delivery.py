@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from web.delivery import Notifier
+from web.channels.delivery import Notifier
 
 pytestmark = pytest.mark.unit
 

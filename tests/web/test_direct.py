@@ -11,7 +11,7 @@ import pytest
 from knowledge.places import CHINA_TZ
 from knowledge.retrieval import Aspect, detect_aspect
 from knowledge.service import KnowledgeBase
-from web.direct import direct_answer, guide_fact
+from web.render.direct import direct_answer, guide_fact
 
 URL = re.compile(r"https?://\S+|/g/\S+")
 # A Wednesday afternoon in Nan'an.
@@ -104,13 +104,20 @@ def test_aspect_of_a_follow_up(said: str, aspect: Aspect) -> None:
 
 
 def test_follow_up_render_is_the_direct_answer_with_the_card_collapsed(client: Any) -> None:
-    chat = client.app.state.chat
-    payload = {"kind": "answer", "item": "id-card-renew", "situation": "damaged", "aspect": "fee", "follow_up": True}
-    out = chat.render(payload, "NA010001", said="那损坏的要多少钱")
+    from web.contract import parse_payload
+    from web.render.messages import WEB, render_payload
+
+    kb = client.app.state.kb
+    raw = {"kind": "answer", "item": "id-card-renew", "situation": "damaged", "aspect": "fee", "follow_up": True}
+    payload = parse_payload({"custom": raw})
+    assert payload is not None
+    out = render_payload(kb, payload, WEB, plate="NA010001", said="那损坏的要多少钱").to_json()
     assert out["kind"] == "answer" and out["item"] == "id-card-renew" and out["direct"] is True
     assert "40元" in out["text"] and len(URL.sub("", out["text"]).strip()) <= 150
     assert out["html"].startswith('<p class="direct-answer">') and '<details class="card-more">' in out["html"]
-    first = chat.render({**payload, "follow_up": False}, "NA010001", said="身份证坏了换证多少钱")
+    first_payload = parse_payload({"custom": {**raw, "follow_up": False}})
+    assert first_payload is not None
+    first = render_payload(kb, first_payload, WEB, plate="NA010001", said="身份证坏了换证多少钱").to_json()
     assert first["text"].startswith(out["text"].split("\n")[0]) and "要带的材料" in first["text"]
 
 
@@ -132,6 +139,7 @@ def test_follow_up_render_is_the_direct_answer_with_the_card_collapsed(client: A
 def test_only_turns_the_assistant_could_not_answer_count_as_unanswered(
     payloads: list[dict[str, Any]], declined: bool, expected: bool
 ) -> None:
-    from web.chat import unanswered
+    from web.chat.turn import unanswered
+    from web.contract import parse_payloads
 
-    assert unanswered(payloads, declined=declined) is expected
+    assert unanswered(parse_payloads([{"custom": p} for p in payloads]), declined=declined) is expected

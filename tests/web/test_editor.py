@@ -368,7 +368,8 @@ def test_export_import_round_trip(tmp_path: Path, db: str, kb: KnowledgeBase) ->
 def test_guides_export_and_import_commands(
     tmp_path: Path, db: str, kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from knowledge import cli, library
+    from knowledge import library
+    from web import cli
 
     monkeypatch.setattr(library, "load_library", lambda *_a, **_k: private_library(kb.library))
     monkeypatch.setenv("MENPAI_DATABASE_URL", db)

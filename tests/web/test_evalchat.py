@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from web.evalchat import ReplyFacts, run_dialogues, verdict
+from web.chat.evalchat import ReplyFacts, run_dialogues, verdict
 
 ANSWER = {
     "mode": "bot",

@@ -8,7 +8,7 @@ import threading
 import pytest
 from sqlalchemy import inspect
 
-from web.handoff import TRANSITIONS, HandoffEvent, IllegalTransition, Mode, resident_talks_to_bot, transition
+from web.chat.handoff import TRANSITIONS, HandoffEvent, IllegalTransition, Mode, resident_talks_to_bot, transition
 from web.storage import Role, StaffRole, Store, mask_pii
 
 

@@ -223,19 +223,26 @@ def test_openapi_is_served(client: Any) -> None:
 def test_outside_staff_hours_residents_are_asked_to_leave_a_message(client: Any) -> None:
     import datetime as dt
 
+    from web.chat.policy import HandoffPolicy
+
     chat = client.app.state.chat
-    chat.staff_hours = "08:00-18:00"
+    saturday = dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.UTC)  # 11:00 in 南安, a Saturday
+    monday_night = dt.datetime(2026, 11, 23, 13, 0, tzinfo=dt.UTC)  # 21:00
+    monday_morning = dt.datetime(2026, 11, 23, 1, 30, tzinfo=dt.UTC)  # 09:30
+    kept = chat.policy
+    chat.policy = HandoffPolicy("08:00-18:00", clock=lambda: saturday)
     try:
-        saturday = dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.UTC)  # 11:00 in 南安, a Saturday
-        monday_night = dt.datetime(2026, 11, 23, 13, 0, tzinfo=dt.UTC)  # 21:00
-        monday_morning = dt.datetime(2026, 11, 23, 1, 30, tzinfo=dt.UTC)  # 09:30
-        assert not chat.staff_on_duty(saturday) and not chat.staff_on_duty(monday_night)
-        assert chat.staff_on_duty(monday_morning)
-        if not chat.staff_on_duty():
-            body = client.post("/api/chat", json={"session": "after-hours-2", "text": "我要人工"}).json()
-            assert body["messages"][1]["offer_message"] is True and "下班时间" in body["messages"][1]["text"]
+        assert not chat.policy.on_duty(saturday) and not chat.policy.on_duty(monday_night)
+        assert chat.policy.on_duty(monday_morning)
+        # The button asks for a person explicitly; on a Saturday the resident is told at once.
+        body = client.post("/api/chat", json={"session": "after-hours-2", "human": True}).json()
+        assert body["mode"] == "waiting" and body["messages"][0]["kind"] == "handoff"
+        assert body["messages"][1]["offer_message"] is True and "下班时间" in body["messages"][1]["text"]
+        chat.policy = HandoffPolicy("08:00-18:00", clock=lambda: monday_morning)
+        body = client.post("/api/chat", json={"session": "after-hours-3", "human": True}).json()
+        assert "queue" in body["messages"][1] and "下班时间" not in body["messages"][1]["text"]
     finally:
-        chat.staff_hours = "always"
+        chat.policy = kept
 
 
 def test_larger_text_toggle_sticks_without_javascript(client: Any) -> None:

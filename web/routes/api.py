@@ -10,10 +10,10 @@ from pydantic import BaseModel, Field
 
 from knowledge.errors import BadRequest
 from knowledge.service import KnowledgeBase
-from web.chat import MAX_MESSAGE_CHARS, ChatService
-from web.delivery import PollArgs, long_poll, poll_args
+from web.channels.delivery import PollArgs, long_poll, poll_args
+from web.chat.handoff import HandoffEvent, Mode
+from web.chat.turn import MAX_MESSAGE_CHARS, ChatService
 from web.deps import get_chat, get_kb, get_store, session_from_cookie, with_session_cookie
-from web.handoff import HandoffEvent, Mode
 from web.storage import RATING_LABELS, Role, Store, TicketKind, new_session_id
 from web.workorders import OrderType
 
@@ -40,6 +40,8 @@ class ChatIn(BaseModel):
     text: str = Field(default="", max_length=MAX_MESSAGE_CHARS)
     plate: str | None = PLATE
     choice: Choice | None = None
+    # The "找人工帮办" button: an explicit request for a person, not a magic word.
+    human: bool = False
 
 
 class EventIn(BaseModel):
@@ -76,7 +78,11 @@ async def chat(
     if body.session is None and cookie is None:
         with_session_cookie(response, session)  # the page's plain form and a reload find the chat again
     reply = await chat.turn(
-        session, body.text, plate=body.plate, choice=body.choice.model_dump() if body.choice else None
+        session,
+        body.text,
+        plate=body.plate,
+        choice=body.choice.model_dump() if body.choice else None,
+        human=body.human,
     )
     return {"session": session, **reply.to_json()}
 

@@ -12,15 +12,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from knowledge.answer import Answer, build_answer, render_html
+from knowledge.answer import Answer, build_answer
 from knowledge.errors import BadRequest, NotFound
 from knowledge.library import Library
 from knowledge.places import CHINA_TZ, NearbyHall, hours_text, nearest_halls
 from knowledge.schema import Guide, HallLevel, Plate
 from knowledge.service import KnowledgeBase
-from web.chat import MAX_MESSAGE_CHARS, ChatService
+from web.chat.turn import MAX_MESSAGE_CHARS, ChatService
 from web.deps import get_chat, get_kb, get_store, session_from_cookie, with_session_cookie
-from web.rendering import TEXT_COOKIE
+from web.render.html import render_html
+from web.render.pages import TEXT_COOKIE
 from web.storage import Store, new_session_id
 
 router = APIRouter()
@@ -269,6 +270,7 @@ async def plate_chat(
     choice_value: Annotated[str, Form(max_length=64)] = "",
     choice_item: Annotated[str, Form(max_length=64)] = "",
     choice_label: Annotated[str, Form(max_length=200)] = "",
+    human: Annotated[str, Form(max_length=1)] = "",
 ) -> Response:
     """The chat without JavaScript: a plain form post that re-renders the page."""
     p = _plate_or_404(kb, code)
@@ -276,8 +278,8 @@ async def plate_chat(
     choice = None
     if choice_kind in ("situation", "item") and choice_value:
         choice = {"kind": choice_kind, "value": choice_value, "item": choice_item, "label": choice_label}
-    if text.strip() or choice:
-        await chat.turn(session, text, plate=p.code, choice=choice)
+    if human or text.strip() or choice:
+        await chat.turn(session, "" if human else text, plate=p.code, choice=choice, human=bool(human))
     response = RedirectResponse(f"/p/{p.code}#chat", status_code=303)
     return with_session_cookie(response, session)
 

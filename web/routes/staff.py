@@ -16,13 +16,13 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from knowledge.answer import render_text
 from knowledge.errors import NotFound
 from knowledge.service import KnowledgeBase
 from web.auth import COOKIE, SESSION_SECONDS, Auth, StaffSession
-from web.delivery import PollArgs, long_poll, poll_args
+from web.channels.delivery import PollArgs, long_poll, poll_args
+from web.chat.handoff import HandoffEvent, IllegalTransition, Mode
 from web.deps import get_kb, get_store
-from web.handoff import HandoffEvent, IllegalTransition, Mode
+from web.render.plain import render_text
 from web.storage import RATING_LABELS, AgencyStatus, Conversation, Role, StaffRole, Store, utcnow
 from web.workorders import OrderStatus, OrderType, WorkOrders
 

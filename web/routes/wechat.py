@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from knowledge.errors import NotFound
-from web.wechat import WeChatService
+from web.channels.wechat import WeChatService
 
 router = APIRouter(include_in_schema=False)
 

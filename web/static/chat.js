@@ -102,14 +102,14 @@
     if (m.offer_human) {
       var h = document.createElement("button");
       h.type = "button"; h.className = "human"; h.textContent = "🙋 找人工帮办";
-      h.addEventListener("click", function () { send("人工"); });
+      h.addEventListener("click", function () { askPerson(); });
       el.appendChild(h);
     }
   }
-  function send(text, choice) {
-    add("me", text || (choice && choice.label) || "");
+  function send(text, choice, human) {
+    add("me", text || (choice && choice.label) || (human ? "找人工帮办" : ""));
     var pending = add("bot", "正在查…");
-    var body = { text: text, plate: plate, choice: choice || null };
+    var body = { text: text || "", plate: plate, choice: choice || null, human: !!human };
     if (session) { body.session = session; }  // else the server uses the session cookie
     return post("/api/chat", body)
       .then(function (reply) {
@@ -120,6 +120,8 @@
       })
       .catch(function (err) { pending.textContent = "网络不好，没发出去（" + err.message + "）。请再试一次，或打12345。"; });
   }
+  // The button asks for a person explicitly (the server does not read it from the words).
+  function askPerson() { return send("", null, true); }
   // Live channel for staff replies: a long poll the server holds until something changes.
   function poll() {
     fetch("/api/chat/" + session + "/messages?wait=25&after=" + lastId + "&mode=" + box.dataset.mode,
@@ -146,13 +148,14 @@
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     var human = e.submitter && e.submitter.classList.contains("human");
-    var text = human ? "人工" : input.value.trim();
+    if (human) { askPerson(); return; }
+    var text = input.value.trim();
     if (!text) { input.focus(); return; }
     input.value = "";
     send(text);
   });
   document.querySelectorAll("[data-handoff]").forEach(function (a) {
-    a.addEventListener("click", function (e) { e.preventDefault(); box.scrollIntoView(); send("人工"); });
+    a.addEventListener("click", function (e) { e.preventDefault(); box.scrollIntoView(); askPerson(); });
   });
   if (box.dataset.mode !== "bot") { setMode(box.dataset.mode); }
 })();

@@ -1,8 +1,13 @@
-"""Templates: one Jinja2 environment, filters registered in one place, autoescape on."""
+"""Pages and fragments: one Jinja2 environment, filters registered in one place, autoescape on.
+
+``environment()`` is the one environment (the answer card renders with it outside an app too);
+an app's ``Renderer`` overlays it with that app's globals (settings, static URLs).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +20,7 @@ from knowledge.settings import Settings
 from web.editor import PART_LABELS
 from web.static import HashedStatic
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).parent.parent / "templates"
 TEXT_COOKIE = "menpai_text"
 
 
@@ -37,19 +42,26 @@ def _date_cn(value: dt.date) -> str:
     return f"{value.year}年{value.month}月{value.day}日"
 
 
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["distance"] = _distance
+    env.filters["date_cn"] = _date_cn
+    env.filters["cn_time"] = _cn_time
+    env.filters["cn_datetime"] = _cn_datetime
+    return env
+
+
 class Renderer:
     def __init__(self, settings: Settings, static: HashedStatic) -> None:
         self.settings = settings
-        self.env = Environment(
-            loader=FileSystemLoader(TEMPLATES),
-            autoescape=select_autoescape(["html"]),
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self.env.filters["distance"] = _distance
-        self.env.filters["date_cn"] = _date_cn
-        self.env.filters["cn_time"] = _cn_time
-        self.env.filters["cn_datetime"] = _cn_datetime
+        self.env = environment().overlay()
+        self.env.globals = dict(self.env.globals)  # this app's globals; the shared environment keeps none
         self.env.globals["static"] = static.url
         self.env.globals["report_parts"] = [(part.value, label) for part, label in PART_LABELS.items()]
         self.env.globals["site"] = {

@@ -7,7 +7,7 @@ item), the hours on the day asked, online or in person, who must go and whether
 a relative may, whether it can be posted, how long it is valid. The checklist is
 not repeated: web shows it as a collapsed card, WeChat as a link.
 
-Every sentence the assistant says here is in ``SAY``.
+Every sentence the assistant says here is in ``web.render.sentences.SAY``.
 """
 
 from __future__ import annotations
@@ -22,28 +22,7 @@ from knowledge.library import Library
 from knowledge.places import CHINA_TZ, distance_m, hours_text, open_status, sessions_on
 from knowledge.retrieval import Aspect
 from knowledge.schema import Guide, Hall, HallLevel
-
-SAY = {
-    "fee_one": "{title}{who}：{fee}。",
-    "fee_by_situation": "{title}的费用：{fees}。",
-    "time": "{title}{who}：{time}。",
-    "same_day": "当场就能办好。",
-    "where": "{title}在{note}办理{citywide}。",
-    "near": "离您最近的：{halls}。",
-    "hours_day": "{day}：{halls}。",
-    "hours_closed": "不开门",
-    "hours_none": "{day}这几个大厅都不办公，请换个工作日去。",
-    "hours_week": "办公时间：{halls}。",
-    "holiday": "法定节假日休息（调休上班的日子照常办公）。",
-    "online_full": "可以全程网上办，不用跑：{channels}。",
-    "online_part": "要到窗口办，网上能先做一部分：{channels}。",
-    "online_none": "这件事要到窗口办，网上还不能办。",
-    "proxy_unknown": "办事攻略里没有写能不能代办，去之前请先打电话问窗口：{phone}。",
-    "mail_unknown": "办事攻略里没有写能不能邮寄，可以打窗口电话问：{phone}。",
-    "validity_unknown": "办事攻略里没有写有效期，可以打窗口电话问：{phone}。",
-    "more": "要带的材料见下面的告知单。",
-    "more_text": "要带的材料：{url}",
-}
+from web.render.sentences import SAY
 
 WEEKDAY_WORDS: list[tuple[re.Pattern[str], list[int], str]] = [
     (re.compile(r"周末|礼拜天和礼拜六|星期六日|周六日|双休"), [5, 6], "周六、周日"),

@@ -27,21 +27,15 @@ from knowledge.errors import BadRequest, MenpaiError
 from knowledge.places import nearest_halls
 from knowledge.schema import HallLevel
 from knowledge.service import KnowledgeBase
-from web.chat import ChatService
+from web.chat.turn import ChatService
+from web.render.messages import ChatMessage, MessageKind
+from web.render.sentences import SAY
+from web.render.wechat import choices_text, fit, join
 from web.storage import Role, Store
 
 logger = logging.getLogger(__name__)
 
 MAX_XML_BYTES = 32 * 1024
-MAX_TEXT_BYTES = 2000  # WeChat text messages are capped at 2048 bytes
-
-
-def fit(text: str, limit: int = MAX_TEXT_BYTES) -> str:
-    """Cut text to a UTF-8 byte budget without breaking a character."""
-    data = text.encode("utf-8")
-    if len(data) <= limit:
-        return text
-    return data[: limit - 3].decode("utf-8", errors="ignore") + "…"
 
 
 TOKEN_MARGIN = 300  # refresh the access_token five minutes before it expires
@@ -264,14 +258,14 @@ class WeChatService:
         if msg.type == "event" and msg.event in ("subscribe_scan", "scan"):
             return self._welcome(conv, str(msg.scene_id))
         if msg.type == "event" and msg.event == "subscribe":
-            return "欢迎关注南安市数字政务门牌（示例）！直接发消息问我办事要带什么，比如“换身份证要带什么”。发“人工”找工作人员。"
+            return SAY["wechat_subscribe"]
         if msg.type == "event" and msg.event == "location":
             return self._nearby(float(msg.longitude), float(msg.latitude))
         if msg.type == "location":
             return self._nearby(float(msg.location_y), float(msg.location_x))
         if msg.type == "event":
             return None
-        return "目前只能看懂文字消息，请直接打字问我，或者发“人工”。"
+        return SAY["wechat_not_text"]
 
     async def _text(self, conv: str, openid: str, text: str) -> str | None:
         """Run the chat turn; answer passively within the budget, else deliver later."""
@@ -286,9 +280,8 @@ class WeChatService:
             task.add_done_callback(lambda t: self._deliver_late(t, conv, backlog))
             return None
         except BadRequest as exc:
-            return fit("\n\n".join([*backlog, f"消息没能处理：{exc}"]))
-        parts = [*backlog, *(self._text_of(m) for m in reply.messages)]
-        return fit("\n\n".join(p for p in parts if p)) or None
+            return join([*backlog, SAY["wechat_failed"].format(error=exc)])
+        return join([*backlog, *(self._text_of(m) for m in reply.messages)]) or None
 
     def _deliver_late(self, task: asyncio.Task[Any], conv: str, backlog: list[str]) -> None:
         """The slow answer, with what was waiting in the outbox, through the customer-service API."""
@@ -298,23 +291,21 @@ class WeChatService:
             logger.error("late WeChat answer for %s failed: %r", conv, failure)
             self.channel.keep(conv, backlog, "助手没能回答这条消息")  # the backlog is not lost with it
             return
-        text = "\n\n".join([*backlog, *(self._text_of(m) for m in task.result().messages)])
+        text = join([*backlog, *(self._text_of(m) for m in task.result().messages)])
         if text:
             follow = asyncio.create_task(self.channel.send(conv, text))
             self.pending.add(follow)
             follow.add_done_callback(self.pending.discard)
 
-    def _text_of(self, message: dict[str, Any]) -> str:
-        text = str(message.get("text", ""))
-        if message.get("kind") == "choices":
-            text += "\n" + "\n".join(f"{i}. {c['label']}" for i, c in enumerate(message.get("choices") or [], 1))
-            text += "\n（回复数字选择）"
-        return text
+    def _text_of(self, message: ChatMessage) -> str:
+        if message.kind is MessageKind.CHOICES:
+            return choices_text(message.text, (o.label for o in message.choices))
+        return message.text
 
     def _welcome(self, conv: str, scene: str) -> str:
         plate = self.kb.library.plates.get(scene.upper())
         if plate is None:
-            return "欢迎使用南安市数字政务门牌（示例）！直接发消息问我办事要带什么。"
+            return SAY["wechat_unknown_plate"]
         self.store.conversation(conv, "wechat", plate.code)
         self.store.record("scan", plate=plate.code, town=plate.town, detail="wechat")
         halls = nearest_halls(
@@ -327,11 +318,13 @@ class WeChatService:
         )
         hall = halls[0] if halls else None
         near = (
-            f"离您最近的是{hall.hall.name}（{hall.distance_text}，{hall.status.label}），电话{hall.hall.phone}。"
+            SAY["wechat_nearest"].format(
+                name=hall.hall.name, distance=hall.distance_text, status=hall.status.label, phone=hall.hall.phone
+            )
             if hall
             else ""
         )
-        return f"欢迎！您扫的是 {plate.address} 的门牌（{plate.code}）。{near}直接发消息问我办事要带什么，发“人工”找工作人员。"
+        return SAY["wechat_plate"].format(address=plate.address, code=plate.code, near=near)
 
     def _nearby(self, lng: float, lat: float) -> str:
         halls = nearest_halls(
@@ -340,4 +333,4 @@ class WeChatService:
         lines = [
             f"{n.hall.name}（{n.distance_text}，{n.status.label}）{n.hall.address} 电话{n.hall.phone}" for n in halls
         ]
-        return "离您最近的办事地点：\n" + "\n".join(lines)
+        return fit("\n".join([SAY["wechat_nearby"], *lines]))

@@ -1,0 +1,62 @@
+"""When a chat goes to a person, and what the resident is told meanwhile: the handoff policy.
+
+The state machine (bot → waiting → agent → resolved) is ``web.chat.handoff``; this module
+decides *when* to use it on web's side: an explicit request (the "找人工帮办" button, or words
+asking for a person when Rasa is down), whether staff are on duty (the help desk's opening
+hours), and the queue message (place in the queue and expected wait, or "leave a message"
+after hours). Rasa decides the rest (two failed attempts, a complaint) and says so with a
+``handoff`` payload.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from knowledge.places import CHINA_TZ
+from web.render.messages import ChatMessage, MessageKind
+from web.render.sentences import SAY
+
+# Without Rasa, words asking for a person are still honoured.
+HUMAN_REQUEST = re.compile(r"人工|真人|客服|找个人|找人帮|工作人员|投诉")
+WAIT_MINUTES_PER_PLACE = 3
+ALWAYS = "always"
+
+Clock = Callable[[], dt.datetime]
+
+
+def system_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def asks_for_person(text: str) -> bool:
+    return bool(HUMAN_REQUEST.search(text))
+
+
+@dataclass
+class HandoffPolicy:
+    """Staff hours as the setting gives them (``HH:MM-HH:MM`` on working days, or ``always``)."""
+
+    staff_hours: str = "08:00-18:00"
+    clock: Clock = system_clock
+
+    def on_duty(self, now: dt.datetime | None = None) -> bool:
+        if self.staff_hours == ALWAYS:
+            return True
+        local = (now or self.clock()).astimezone(CHINA_TZ)
+        start, end = self.staff_hours.split("-")
+        return local.weekday() < 5 and start <= local.strftime("%H:%M") < end
+
+    def queue_message(self, position: int, now: dt.datetime | None = None) -> ChatMessage:
+        """What a resident waiting for a person is told: the queue, or leave a message after hours."""
+        if not self.on_duty(now):
+            return ChatMessage(MessageKind.TEXT, SAY["after_hours"].format(hours=self.staff_hours), offer_message=True)
+        minutes = max(1, position) * WAIT_MINUTES_PER_PLACE
+        return ChatMessage(
+            MessageKind.TEXT,
+            SAY["waiting"].format(ahead=max(0, position - 1), minutes=minutes),
+            queue={"position": position, "expected_minutes": minutes},
+            offer_message=True,
+        )

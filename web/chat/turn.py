@@ -1,0 +1,211 @@
+"""One chat turn: normalise + retrieve → Rasa (REST channel) → render the payloads.
+
+When Rasa is down or slow the turn is answered from retrieval alone (marked as
+such) and a person is still offered: a resident never meets a dead page.
+The payloads and metadata are ``web.contract``'s; rendering is ``web.render.messages``';
+when to hand over is ``web.chat.policy``'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from knowledge.errors import BadRequest
+from knowledge.retrieval import declined_kind
+from knowledge.service import KnowledgeBase
+from web.chat.fallback import fallback_payloads
+from web.chat.handoff import HandoffEvent, IllegalTransition, Mode, resident_talks_to_bot
+from web.chat.policy import HandoffPolicy
+from web.chat.rasa import RasaClient, RasaUnavailable
+from web.contract import (
+    CHOOSE_OPTION_INTENT,
+    REQUEST_HUMAN_INTENT,
+    ChoiceMeta,
+    Current,
+    Payload,
+    PayloadKind,
+    RetrievalMeta,
+    SimplePayload,
+    TurnMetadata,
+    parse_payloads,
+)
+from web.render.messages import ChatMessage, MessageKind, channel_of, render_payload
+from web.render.sentences import SAY, referral_text
+from web.storage import Store, event_row
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 1000
+HUMAN_BUTTON_TEXT = "找人工帮办"  # what the transcript shows for the button
+
+
+def unanswered(payloads: list[Payload], *, declined: bool = False) -> bool:
+    """Did the assistant fail to answer this turn? Asked to rephrase, or declined a question
+    it should know (a decline with no out-of-scope topic, referral or look-up to point to).
+    A follow-up answered directly, a referral or a question back is not unanswered."""
+    for p in payloads:
+        if isinstance(p, SimplePayload) and p.kind is PayloadKind.REPHRASE:
+            return True
+        if isinstance(p, SimplePayload) and p.kind is PayloadKind.DECLINE and p.key != "refer" and not declined:
+            return True
+    return not payloads
+
+
+@dataclass
+class ChatReply:
+    mode: Mode
+    messages: list[ChatMessage] = field(default_factory=list)
+    rasa: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mode": self.mode.value, "messages": [m.to_json() for m in self.messages]}
+
+
+class ChatService:
+    """Runs chat turns for every channel (web widget, WeChat, API)."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        store: Store,
+        rasa: RasaClient,
+        *,
+        rasa_required: bool = False,
+        base_url: str = "",
+        policy: HandoffPolicy | None = None,
+    ) -> None:
+        self.kb = kb
+        self.store = store
+        self.rasa = rasa
+        self.rasa_required = rasa_required
+        self.base_url = base_url
+        self.policy = policy or HandoffPolicy()
+
+    async def turn(
+        self,
+        session: str,
+        text: str,
+        *,
+        plate: str | None = None,
+        channel: str = "web",
+        choice: dict[str, str] | None = None,
+        human: bool = False,
+    ) -> ChatReply:
+        """One resident message (or a tapped choice, or the explicit request for a person)."""
+        text = (text or "").strip()
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise BadRequest(f"message too long: {len(text)} characters, at most {MAX_MESSAGE_CHARS}")
+        if not text and not choice and not human:
+            raise BadRequest("empty message: send some text or a choice")
+        if plate and plate.upper() not in self.kb.library.plates:
+            raise BadRequest(f"unknown door plate {plate!r}")
+        plate = plate.upper() if plate else None
+        picked = ChoiceMeta.of(choice)
+        shown = text or (picked.label if picked else "") or (HUMAN_BUTTON_TEXT if human else "")
+        conv = self.store.open_turn(session, shown or "(选择)", channel=channel, plate=plate)
+        plate = plate or conv.plate
+        events = [event_row("question", plate=plate, town=self._town(plate), detail=shown)]
+        if not resident_talks_to_bot(conv.mode):
+            # With a person (or waiting for one): the message goes to staff, not to Rasa.
+            self.store.close_turn(session, [], events=events)
+            return ChatReply(conv.mode, [self.queue_message(session)] if conv.mode is Mode.WAITING else [])
+        if conv.mode is Mode.RESOLVED:
+            self.store.apply(session, HandoffEvent.REOPEN)
+        result = await asyncio.to_thread(self.kb.retriever.search, text or shown)
+        current = None
+        if conv.item in self.kb.library.guides:
+            # What the words say about the item talked about so far: a typed reply to
+            # "您是哪种情况？" or a follow-up that names the situation.
+            current = Current(conv.item, self.kb.retriever.situation_for(conv.item, text or shown))
+        metadata = TurnMetadata(plate, RetrievalMeta.of(self.kb.library, result), current, picked)
+        message = text
+        if picked is not None:
+            message = CHOOSE_OPTION_INTENT
+        elif human:
+            message = REQUEST_HUMAN_INTENT
+        rasa_up = True
+        try:
+            raw = await self.rasa.send(session, message, metadata.to_metadata())
+            payloads = parse_payloads(raw)
+        except RasaUnavailable as exc:
+            if self.rasa_required:
+                raise
+            logger.warning("answering from retrieval alone: %s", exc)
+            rasa_up = False
+            payloads = fallback_payloads(result, picked, wants_person=human)
+        channel_view = channel_of(channel)
+        messages: list[ChatMessage] = []
+        replies: list[tuple[str, str, dict[str, Any] | None]] = []
+        item = None
+        mode = Mode.BOT
+        for payload in payloads:
+            if (
+                result.declined_topic
+                and isinstance(payload, SimplePayload)
+                and payload.kind in (PayloadKind.DECLINE, PayloadKind.REPHRASE)
+            ):
+                kind, _ = declined_kind(result.declined_topic)
+                payload = SimplePayload(
+                    payload.kind,
+                    key=payload.key,
+                    offer_human=payload.offer_human,
+                    text=payload.text,
+                    refer=referral_text(self.kb.library, result.declined_topic),
+                    refer_kind=kind.value,
+                )
+                events.append(event_row(kind.value, plate=plate, detail=f"{result.declined_topic} {text}"[:500]))
+            rendered = render_payload(
+                self.kb,
+                payload,
+                channel_view,
+                plate=plate,
+                retrieval_only=not rasa_up,
+                said=text or shown,
+                base_url=self.base_url,
+            )
+            if rendered.kind is MessageKind.HANDOFF:
+                mode = self.request_human(session, rendered.reason or "asked", plate)
+            if rendered.item:
+                item = rendered.item
+                if rendered.kind is MessageKind.ANSWER:
+                    events.append(event_row("answer", plate=plate, item=item))
+            replies.append((rendered.text, rendered.kind.value, _stored(payload)))
+            messages.append(rendered)
+            if rendered.kind is MessageKind.HANDOFF:
+                messages.append(self.queue_message(session))
+        if not messages:
+            messages.append(ChatMessage(MessageKind.TEXT, SAY["rephrase"]))
+        if text and unanswered(payloads, declined=bool(result.declined_topic)):
+            events.append(event_row("unanswered", plate=plate, detail=text))
+        self.store.close_turn(session, replies, item=item, events=events)
+        return ChatReply(mode, messages, rasa_up)
+
+    def request_human(self, session: str, reason: str, plate: str | None) -> Mode:
+        """Put the chat in the staff queue (idempotent when already there)."""
+        try:
+            mode = self.store.apply(session, HandoffEvent.REQUEST, reason=reason)
+        except IllegalTransition as exc:
+            mode = exc.mode
+        self.store.record("help_request", plate=plate, detail=reason)
+        return mode
+
+    def staff_on_duty(self) -> bool:
+        return self.policy.on_duty()
+
+    def queue_message(self, session: str) -> ChatMessage:
+        position = self.store.queue_position(session) if self.policy.on_duty() else 0
+        return self.policy.queue_message(position)
+
+    def _town(self, plate: str | None) -> str | None:
+        p = self.kb.library.plates.get(plate or "")
+        return p.town if p else None
+
+
+def _stored(payload: Payload) -> dict[str, Any]:
+    """The payload as the transcript keeps it (what staff see of the bot's act)."""
+    data = {k: v for k, v in dataclasses.asdict(payload).items() if v not in (None, "", (), False)}
+    return {"kind": payload.kind.value, **data}
