@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
+import unicodedata
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
@@ -312,6 +313,16 @@ class Plate(_Model):
     building: str = ""
     lng: float = Field(ge=73, le=136)
     lat: float = Field(ge=3, le=54)
+
+    @property
+    def full_address(self) -> str:
+        """The address as printed on the plate: street address and building."""
+        return self.address + (f" {self.building}" if self.building else "")
+
+
+def plate_code(raw: str | None) -> str:
+    """The one normal form of a typed or scanned plate code: full-width folded, trimmed, upper case."""
+    return unicodedata.normalize("NFKC", raw or "").strip().upper()
 
 
 class CatalogueItem(_Model):

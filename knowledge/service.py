@@ -14,6 +14,7 @@ from knowledge.errors import IndexMissing, NotFound, StaleIndex
 from knowledge.index import Index, build_index, load_index
 from knowledge.library import Library, load_library
 from knowledge.retrieval import Aspect, RetrievalResult, Retriever, RetrieverConfig
+from knowledge.schema import plate_code
 from knowledge.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class KnowledgeBase:
     def location_of(self, plate: str | None) -> tuple[float, float] | None:
         if not plate:
             return None
-        p = self.library.plates.get(plate.strip().upper())
+        p = self.library.plates.get(plate_code(plate))
         if p is None:
             raise NotFound(f"unknown door plate {plate!r}")
         return p.lng, p.lat

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from knowledge.evaluate import load_eval_set, report, summary  # noqa: E402
 from knowledge.settings import Settings  # noqa: E402
-from tests.e2e.procs import free_port, process, start_rasa  # noqa: E402
+from scripts.stack import start_rasa, start_web  # noqa: E402
 
 OUT = ROOT / "var" / "bench"
 EVAL = ROOT.parent / "shared" / "eval" / "dev.yaml"
@@ -378,16 +378,8 @@ def start_stack(stack: ExitStack, tmp: Path, *, rasa: bool, env: dict[str, str] 
         bot = start_rasa(stack, tmp)
         info["rasa_pid"] = bot.rasa.pid
         web_env.update({"MENPAI_RASA_URL": bot.url, "MENPAI_RASA_TIMEOUT": "5"})
-    port = free_port()
-    wproc = stack.enter_context(
-        process(
-            [str(ROOT / ".venv/bin/menpai"), "serve", "--port", str(port)],
-            ready=f"http://127.0.0.1:{port}/healthz",
-            log=tmp / "web.log",
-            env=web_env,
-        )
-    )
-    info.update(base=f"http://127.0.0.1:{port}", web_pid=wproc.pid, var=var, env=web_env)
+    web = start_web(stack, tmp, web_env["MENPAI_RASA_URL"], env=web_env)
+    info.update(base=web.url, web_pid=web.proc.pid, var=var, env=web_env)
     return info
 
 

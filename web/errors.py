@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from knowledge.errors import ContentError, MenpaiError
+from web.urls import SITE
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def error_response(request: Request, status: int, code: str, message: str) -> Re
 
 async def menpai_error(request: Request, exc: MenpaiError) -> Response:
     if exc.code == "login_required" and not wants_json(request):
-        return RedirectResponse(f"/staff/login?next={request.url.path}", status_code=303)
+        return RedirectResponse(SITE.staff_login(request.url.path), status_code=303)
     if isinstance(exc, ContentError):
         logger.error("content problems: %s", "; ".join(str(p) for p in exc.problems[:5]))
     elif exc.status >= 500:

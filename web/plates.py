@@ -20,14 +20,11 @@ from knowledge.errors import BadRequest
 from knowledge.library import load_library
 from knowledge.schema import Plate
 from knowledge.settings import Settings
+from web.urls import Urls
 
 logger = logging.getLogger(__name__)
 
 TITLE = "数字政务门牌 · 扫码办事"
-
-
-def plate_url(base: str, code: str) -> str:
-    return f"{base.rstrip('/')}/p/{code}"
 
 
 def _qr(data: str) -> qrcode.QRCode:
@@ -48,7 +45,7 @@ def plate_svg(plate: Plate, url: str, issuer: str) -> str:
     qr_svg = _qr(url).make_image(image_factory=qrcode.image.svg.SvgPathImage).to_string(encoding="unicode")
     inner = qr_svg[qr_svg.index(">") + 1 : qr_svg.rindex("</svg>")]
     size = _qr(url).modules_count + 8
-    address = escape(plate.address + (f" {plate.building}" if plate.building else ""))
+    address = escape(plate.full_address)
     return (
         '<svg xmlns="http://www.w3.org/2000/svg" width="120mm" height="160mm" viewBox="0 0 120 160">'
         '<rect width="120" height="160" rx="6" fill="#0b4f9c"/>'
@@ -91,13 +88,12 @@ def _pdf(plates: Sequence[Plate], settings: Settings, out: Path) -> None:
         c.roundRect(x + 4 * mm, y + 4 * mm, w - 8 * mm, h - 20 * mm, 3 * mm, fill=1, stroke=0)
         c.setFont("STSong-Light", 14)
         c.drawCentredString(x + w / 2, y + h - 11 * mm, TITLE)
-        url = plate_url(settings.public_base_url, plate.code)
+        url = Urls(settings.public_base_url).qr(plate.code)
         q = 62 * mm
         c.drawImage(ImageReader(io.BytesIO(qr_png(url))), x + (w - q) / 2, y + h - 20 * mm - q, q, q)
         c.setFillColor(HexColor("#111111"))
         c.setFont("STSong-Light", 11)
-        address = plate.address + (f" {plate.building}" if plate.building else "")
-        c.drawCentredString(x + w / 2, y + 30 * mm, address)
+        c.drawCentredString(x + w / 2, y + 30 * mm, plate.full_address)
         c.setFont("Courier-Bold", 16)
         c.drawCentredString(x + w / 2, y + 20 * mm, plate.code)
         c.setFont("STSong-Light", 8)
@@ -122,7 +118,7 @@ def make_plates(
         return out
     out.mkdir(parents=True, exist_ok=True)
     for plate in plates:
-        url = plate_url(settings.public_base_url, plate.code)
+        url = Urls(settings.public_base_url).qr(plate.code)
         if fmt == "svg":
             (out / f"{plate.code}.svg").write_text(plate_svg(plate, url, settings.issuing_body), encoding="utf-8")
         elif fmt == "png":

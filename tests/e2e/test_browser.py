@@ -15,8 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from scripts.stack import ROOT, free_port, process
 from tests.e2e.conftest import screenshot_dir
-from tests.e2e.procs import ROOT, free_port, process
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from scripts.stack import ROOT, free_port, process
 from tests.conftest import INDEX
 from tests.e2e.conftest import screenshot_dir
-from tests.e2e.procs import ROOT, free_port, process
 from tests.e2e.test_browser import CHROMIUM, FLAGS
 
 pytestmark = pytest.mark.e2e

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from knowledge.service import KnowledgeBase
-from tests.e2e.procs import Bot, start_actions, start_rasa
+from scripts.stack import Bot, start_actions, start_rasa
 from web.contract import retrieval_metadata
 
 pytestmark = pytest.mark.e2e

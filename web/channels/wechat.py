@@ -25,7 +25,7 @@ from wechatpy.utils import check_signature
 
 from knowledge.errors import BadRequest, MenpaiError
 from knowledge.places import nearest_halls
-from knowledge.schema import HallLevel
+from knowledge.schema import HallLevel, plate_code
 from knowledge.service import KnowledgeBase
 from web.chat.turn import ChatService
 from web.render.messages import ChatMessage, MessageKind
@@ -303,7 +303,7 @@ class WeChatService:
         return message.text
 
     def _welcome(self, conv: str, scene: str) -> str:
-        plate = self.kb.library.plates.get(scene.upper())
+        plate = self.kb.library.plates.get(plate_code(scene))
         if plate is None:
             return SAY["wechat_unknown_plate"]
         self.store.conversation(conv, "wechat", plate.code)

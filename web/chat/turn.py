@@ -16,6 +16,7 @@ from typing import Any
 
 from knowledge.errors import BadRequest
 from knowledge.retrieval import declined_kind
+from knowledge.schema import plate_code
 from knowledge.service import KnowledgeBase
 from web.chat.fallback import fallback_payloads
 from web.chat.handoff import HandoffEvent, IllegalTransition, Mode, resident_talks_to_bot
@@ -101,9 +102,9 @@ class ChatService:
             raise BadRequest(f"message too long: {len(text)} characters, at most {MAX_MESSAGE_CHARS}")
         if not text and not choice and not human:
             raise BadRequest("empty message: send some text or a choice")
-        if plate and plate.upper() not in self.kb.library.plates:
+        if plate and plate_code(plate) not in self.kb.library.plates:
             raise BadRequest(f"unknown door plate {plate!r}")
-        plate = plate.upper() if plate else None
+        plate = plate_code(plate) or None
         picked = ChoiceMeta.of(choice)
         shown = text or (picked.label if picked else "") or (HUMAN_BUTTON_TEXT if human else "")
         conv = self.store.open_turn(session, shown or "(选择)", channel=channel, plate=plate)

@@ -19,6 +19,7 @@ from knowledge.places import CHINA_TZ
 from knowledge.settings import Settings
 from web.editor import PART_LABELS
 from web.static import HashedStatic
+from web.urls import Urls
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 TEXT_COOKIE = "menpai_text"
@@ -63,6 +64,7 @@ class Renderer:
         self.env = environment().overlay()
         self.env.globals = dict(self.env.globals)  # this app's globals; the shared environment keeps none
         self.env.globals["static"] = static.url
+        self.env.globals["url"] = Urls(settings.public_base_url)
         self.env.globals["report_parts"] = [(part.value, label) for part, label in PART_LABELS.items()]
         self.env.globals["site"] = {
             "issuing_body": settings.issuing_body,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from knowledge.errors import BadRequest
+from knowledge.schema import plate_code
 from knowledge.service import KnowledgeBase
 from web.channels.delivery import PollArgs, long_poll, poll_args
 from web.chat.handoff import HandoffEvent, Mode
@@ -108,7 +109,7 @@ async def chat_messages(
 async def events(
     body: EventIn, kb: Annotated[KnowledgeBase, Depends(get_kb)], store: Annotated[Store, Depends(get_store)]
 ) -> None:
-    plate = body.plate.upper() if body.plate else None
+    plate = plate_code(body.plate) or None
     town = kb.library.plates[plate].town if plate in kb.library.plates else None
     store.record(body.kind, plate=plate, town=town, item=body.item, detail=body.detail)
 
@@ -176,7 +177,7 @@ async def agency(
     """帮办代办: ask for someone to do it for (or with) you; returns the code to check status."""
     if body.item not in kb.library.guides:
         raise BadRequest(f"unknown item {body.item!r}")
-    plate = kb.library.plates.get((body.plate or "").upper())
+    plate = kb.library.plates.get(plate_code(body.plate))
     address = body.address or (plate.address + (f" {plate.building}" if plate.building else "") if plate else "")
     if not address:
         raise BadRequest("give an address or a door-plate code")

@@ -16,13 +16,14 @@ from knowledge.answer import Answer, build_answer
 from knowledge.errors import BadRequest, NotFound
 from knowledge.library import Library
 from knowledge.places import CHINA_TZ, NearbyHall, hours_text, nearest_halls
-from knowledge.schema import Guide, HallLevel, Plate
+from knowledge.schema import Guide, HallLevel, Plate, plate_code
 from knowledge.service import KnowledgeBase
 from web.chat.turn import MAX_MESSAGE_CHARS, ChatService
 from web.deps import get_chat, get_kb, get_store, session_from_cookie, with_session_cookie
 from web.render.html import render_html
 from web.render.pages import TEXT_COOKIE
 from web.storage import Store, new_session_id
+from web.urls import SITE
 
 router = APIRouter()
 
@@ -90,7 +91,7 @@ def _renderer(request: Request) -> Any:
 
 
 def _plate_or_404(kb: KnowledgeBase, code: str) -> Plate:
-    plate = kb.library.plates.get(code.strip().upper())
+    plate = kb.library.plates.get(plate_code(code))
     if plate is None:
         raise NotFound(f"门牌编号 {code} 不存在")
     return plate
@@ -234,11 +235,11 @@ async def plate(
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
     store: Annotated[Store, Depends(get_store)],
 ) -> Response:
-    p = kb.library.plates.get(code.strip().upper())
+    p = kb.library.plates.get(plate_code(code))
     if p is None:
         return _renderer(request).page(request, "plate_unknown.html", {"code": code[:32]}, status=404)
     if p.code != code:
-        return RedirectResponse(f"/p/{p.code}", status_code=301)
+        return RedirectResponse(SITE.plate(p.code), status_code=301)
     known = session_from_cookie(request)
     session = known or new_session_id()
     store.record("scan", plate=p.code, town=p.town)
@@ -280,7 +281,7 @@ async def plate_chat(
         choice = {"kind": choice_kind, "value": choice_value, "item": choice_item, "label": choice_label}
     if human or text.strip() or choice:
         await chat.turn(session, "" if human else text, plate=p.code, choice=choice, human=bool(human))
-    response = RedirectResponse(f"/p/{p.code}#chat", status_code=303)
+    response = RedirectResponse(SITE.plate(p.code, "chat"), status_code=303)
     return with_session_cookie(response, session)
 
 
@@ -302,7 +303,7 @@ def guide_page(lib: Library, code: str, situation: str | None = None, plate: str
     g = lib.guides.get(code)
     if g is None:
         raise NotFound(f"没有编号为 {code} 的办事攻略")
-    p = lib.plates.get((plate or "").upper())
+    p = lib.plates.get(plate_code(plate))
     lng, lat = (p.lng, p.lat) if p else (None, None)
     chosen = situation if situation in [x.id for x in g.situations] else None
     answer = build_answer(lib, code, chosen, lng=lng, lat=lat)
@@ -357,7 +358,7 @@ async def search(
     q = q.strip()
     context: dict[str, Any] = {"q": q, "plate": plate, "result": None, "answer_html": "", "candidates": []}
     if q:
-        p = kb.library.plates.get((plate or "").upper())
+        p = kb.library.plates.get(plate_code(plate))
         result = await asyncio.to_thread(kb.ask, q, plate=p.code if p else None)
         store.record(
             "question", plate=p.code if p else None, detail=q, item=result.answer.item if result.answer else None
@@ -375,7 +376,7 @@ async def verify(
     request: Request, kb: Annotated[KnowledgeBase, Depends(get_kb)], code: Annotated[str, Query(max_length=32)] = ""
 ) -> Response:
     """Residents fear fake QR codes: check that a plate code is one the county issued."""
-    code = code.strip().upper()
+    code = plate_code(code)
     plate_found = kb.library.plates.get(code) if code else None
     return _renderer(request).page(request, "verify.html", {"code": code, "plate": plate_found})
 
@@ -389,7 +390,7 @@ async def agency_form(
 ) -> Response:
     """帮办代办: ask for someone to do it for you, or with you."""
     guides = sorted(kb.library.guides.values(), key=lambda g: g.code)
-    p = kb.library.plates.get((plate or "").upper())
+    p = kb.library.plates.get(plate_code(plate))
     return _renderer(request).page(
         request, "agency.html", {"guides": guides, "plate": p, "item": item, "error": "", "done": None}
     )
@@ -410,7 +411,7 @@ async def agency_submit(
     from web.routes.api import AgencyIn, agency
 
     guides = sorted(kb.library.guides.values(), key=lambda g: g.code)
-    p = kb.library.plates.get(plate.upper())
+    p = kb.library.plates.get(plate_code(plate))
     try:
         body = AgencyIn(
             item=item,
