@@ -287,7 +287,7 @@ def cmd_plates_make(args: argparse.Namespace) -> int:
 
 
 def _store(settings: Settings) -> Any:
-    from web.storage import Store, make_engine
+    from web.db.tables import Store, make_engine
 
     store = Store(make_engine(settings.db_url))
     store.migrate()
@@ -299,7 +299,7 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
     import os
 
     from web.auth import hash_password
-    from web.storage import StaffRole
+    from web.db.tables import StaffRole
 
     store = _store(Settings())
     password = os.environ.get("MENPAI_STAFF_PASSWORD") or getpass.getpass(f"password for {args.username}: ")
@@ -321,7 +321,7 @@ def cmd_staff_demo(args: argparse.Namespace) -> int:
     import secrets
 
     from web.auth import hash_password
-    from web.storage import StaffRole
+    from web.db.tables import StaffRole
 
     settings = Settings()
     store = _store(settings)

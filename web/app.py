@@ -26,12 +26,12 @@ from knowledge.settings import Settings
 from web import errors
 from web.auth import Auth
 from web.chat import ChatService, RasaClient
+from web.db.tables import Store, make_engine
 from web.delivery import Delivery, Notifier
 from web.editor import GuideEditor, Reports
 from web.rendering import Renderer
 from web.routes import admin, api, editor, pages, reports, staff, wechat
 from web.static import HashedStatic
-from web.storage import Store, make_engine
 from web.wechat import WeChatAPI, WeChatChannel, WeChatConfig, WeChatService
 from web.wechat_fake import create_fake_app
 from web.workorders import WebhookSender, WorkOrders

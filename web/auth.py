@@ -16,7 +16,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from knowledge.errors import MenpaiError
 from knowledge.settings import Environment, Settings
-from web.storage import Staff, StaffRole, Store, utcnow
+from web.db.tables import Staff, StaffRole, Store, utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from knowledge.library import Library
 from knowledge.places import CHINA_TZ
 from knowledge.retrieval import Aspect, Declined, RetrievalResult, declined_kind
 from knowledge.service import KnowledgeBase
+from web.db.tables import Store, event_row
 from web.direct import direct_answer, fits
 from web.handoff import HandoffEvent, IllegalTransition, Mode, resident_talks_to_bot
-from web.storage import Store, event_row
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Annotated, Protocol
 
 from fastapi import Query
 
-from web.storage import Message, Role, Store
+from web.db.tables import Message, Role, Store
 
 logger = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from knowledge.errors import BadRequest, ContentError, MenpaiError, NotFound, Problem
 from knowledge.library import Library, check_guide_text, guide_from_text, guide_path
 from knowledge.schema import Guide
+from web.db.tables import AnalyticsEvent, Base, Staff, Store, mask_pii, utcnow
 from web.errors import RateLimited
-from web.storage import AnalyticsEvent, Base, Staff, Store, mask_pii, utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from knowledge.places import nearest_halls
 from knowledge.schema import HallLevel
 from knowledge.service import KnowledgeBase
 from web.chat import ChatService
-from web.storage import Role, Store
+from web.db.tables import Role, Store
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from sqlalchemy import JSON, DateTime, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from knowledge.errors import MenpaiError, NotFound
-from web.storage import Base, Store, mask_pii, utcnow
+from web.db.tables import Base, Store, mask_pii, utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from knowledge.service import KnowledgeBase
 from knowledge.settings import Settings
 from tests.web.test_staff import add_staff, csrf_of, login
 from web.app import create_app
+from web.db.tables import StaffRole, Store, make_engine
 from web.editor import GuideEditor, append_ask, export_guides, import_guides
-from web.storage import StaffRole, Store, make_engine
 
 pytestmark = pytest.mark.integration
 CODE = "id-card-renew"

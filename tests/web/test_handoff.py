@@ -8,8 +8,8 @@ import threading
 import pytest
 from sqlalchemy import inspect
 
+from web.db.tables import Role, StaffRole, Store, mask_pii
 from web.handoff import TRANSITIONS, HandoffEvent, IllegalTransition, Mode, resident_talks_to_bot, transition
-from web.storage import Role, StaffRole, Store, mask_pii
 
 
 @pytest.mark.unit
@@ -141,7 +141,7 @@ def test_store_reports_every_committed_change_of_a_conversation(store: Store) ->
 def test_a_chat_turn_is_stored_in_two_transactions(store: Store) -> None:
     """open_turn: conversation (first use creates it) + the resident's words; close_turn: replies,
     the item talked about and the turn's analytics events."""
-    from web.storage import event_row
+    from web.db.tables import event_row
 
     start = store.open_turn("conv-turn-1", "换身份证要带什么，电话13812345678", channel="wechat", plate="NA010001")
     assert (start.mode, start.plate) == (Mode.BOT, "NA010001")

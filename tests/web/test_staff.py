@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from web.auth import hash_password
-from web.storage import StaffRole
+from web.db.tables import StaffRole
 
 pytestmark = pytest.mark.integration
 PASSWORD = "correct-horse-battery"

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from web.auth import hash_password
-from web.storage import StaffRole, Store
+from web.db.tables import StaffRole, Store
 from web.workorders import IllegalOrderStep, OrderStatus, OrderType, WebhookSender, WorkOrders, sign_body
 
 pytestmark = pytest.mark.integration
@@ -69,7 +69,7 @@ class Receiver:
 def _make_due(store: Store) -> None:
     from sqlalchemy import update
 
-    from web.storage import utcnow
+    from web.db.tables import utcnow
     from web.workorders import WebhookDelivery
 
     with store.tx() as s:

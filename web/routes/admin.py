@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from knowledge.places import CHINA_TZ
 from knowledge.service import KnowledgeBase
+from web.db.tables import AnalyticsEvent, Store, utcnow
 from web.deps import get_kb, get_store
 from web.routes.staff import Session
-from web.storage import AnalyticsEvent, Store, utcnow
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 

@@ -11,10 +11,10 @@ from pydantic import BaseModel, Field
 from knowledge.errors import BadRequest
 from knowledge.service import KnowledgeBase
 from web.chat import MAX_MESSAGE_CHARS, ChatService
+from web.db.tables import RATING_LABELS, Role, Store, TicketKind, new_session_id
 from web.delivery import PollArgs, long_poll, poll_args
 from web.deps import get_chat, get_kb, get_store, session_from_cookie, with_session_cookie
 from web.handoff import HandoffEvent, Mode
-from web.storage import RATING_LABELS, Role, Store, TicketKind, new_session_id
 from web.workorders import OrderType
 
 router = APIRouter()

@@ -16,6 +16,7 @@ from knowledge.errors import BadRequest, Problem
 from knowledge.library import Library
 from knowledge.schema import Guide
 from web.auth import Auth, StaffSession
+from web.db.tables import StaffRole
 from web.editor import (
     MAX_NOTE_CHARS,
     GuideEditor,
@@ -27,7 +28,6 @@ from web.editor import (
 from web.errors import error_body
 from web.routes.pages import guide_page
 from web.routes.staff import CsrfField, get_auth
-from web.storage import StaffRole
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 

@@ -19,9 +19,9 @@ from knowledge.places import CHINA_TZ, NearbyHall, hours_text, nearest_halls
 from knowledge.schema import Guide, HallLevel, Plate
 from knowledge.service import KnowledgeBase
 from web.chat import MAX_MESSAGE_CHARS, ChatService
+from web.db.tables import Store, new_session_id
 from web.deps import get_chat, get_kb, get_store, session_from_cookie, with_session_cookie
 from web.rendering import TEXT_COOKIE
-from web.storage import Store, new_session_id
 
 router = APIRouter()
 

@@ -20,10 +20,10 @@ from knowledge.answer import render_text
 from knowledge.errors import NotFound
 from knowledge.service import KnowledgeBase
 from web.auth import COOKIE, SESSION_SECONDS, Auth, StaffSession
+from web.db.tables import RATING_LABELS, AgencyStatus, Conversation, Role, StaffRole, Store, utcnow
 from web.delivery import PollArgs, long_poll, poll_args
 from web.deps import get_kb, get_store
 from web.handoff import HandoffEvent, IllegalTransition, Mode
-from web.storage import RATING_LABELS, AgencyStatus, Conversation, Role, StaffRole, Store, utcnow
 from web.workorders import OrderStatus, OrderType, WorkOrders
 
 router = APIRouter(prefix="/staff", include_in_schema=False)

@@ -2,7 +2,7 @@
 tickets, agency requests, ratings, analytics.
 
 SQLite file (WAL) by default, PostgreSQL by URL; the schema is created and
-upgraded by Alembic migrations (web/migrations). Chinese ID and phone numbers
+upgraded by Alembic migrations (web/db/migrations). Chinese ID and phone numbers
 are masked before anything is stored; the resident still sees what they typed.
 """
 

@@ -7,7 +7,7 @@ from sqlalchemy.engine import Connection
 
 import web.editor  # registers its tables (guide_versions, guide_reports)
 import web.workorders  # noqa: F401  (registers its tables)
-from web.storage import Base, make_engine
+from web.db.tables import Base, make_engine
 
 config = context.config
 target_metadata = Base.metadata
