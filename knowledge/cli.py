@@ -98,7 +98,7 @@ def cmd_guides_import(args: argparse.Namespace) -> int:
     editor = _guide_editor(Settings())
     author_id = None
     if args.author:
-        staff = editor.store.staff_by_username(args.author)
+        staff = editor.store.staff.by_username(args.author)
         if staff is None:
             sys.stderr.write(f"error: no staff account {args.author!r}\n")
             return 1
@@ -287,7 +287,8 @@ def cmd_plates_make(args: argparse.Namespace) -> int:
 
 
 def _store(settings: Settings) -> Any:
-    from web.db.tables import Store, make_engine
+    from web.db.engine import make_engine
+    from web.db.store import Store
 
     store = Store(make_engine(settings.db_url))
     store.migrate()
@@ -308,10 +309,10 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
     except ValueError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
-    if store.staff_by_username(args.username):
+    if store.staff.by_username(args.username):
         sys.stderr.write(f"error: staff {args.username!r} exists already\n")
         return 1
-    store.add_staff(args.username, args.name or args.username, StaffRole(args.role), hashed)
+    store.staff.add(args.username, args.name or args.username, StaffRole(args.role), hashed)
     sys.stdout.write(f"added {args.role} {args.username}\n")
     return 0
 
@@ -333,8 +334,8 @@ def cmd_staff_demo(args: argparse.Namespace) -> int:
             ("chief", "陈科长（值班长）", StaffRole.SUPERVISOR),
         ]:
             password = secrets.token_urlsafe(12)
-            if store.staff_by_username(username) is None:
-                store.add_staff(username, name, role, hash_password(password))
+            if store.staff.by_username(username) is None:
+                store.staff.add(username, name, role, hash_password(password))
                 lines.append(f"{username} {password}")
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         path.chmod(0o600)

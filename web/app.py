@@ -26,7 +26,8 @@ from knowledge.settings import Settings
 from web import errors
 from web.auth import Auth
 from web.chat import ChatService, RasaClient
-from web.db.tables import Store, make_engine
+from web.db.engine import make_engine
+from web.db.store import Store
 from web.delivery import Delivery, Notifier
 from web.editor import GuideEditor, Reports
 from web.rendering import Renderer

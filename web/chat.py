@@ -22,7 +22,8 @@ from knowledge.library import Library
 from knowledge.places import CHINA_TZ
 from knowledge.retrieval import Aspect, Declined, RetrievalResult, declined_kind
 from knowledge.service import KnowledgeBase
-from web.db.tables import Store, event_row
+from web.db.analytics import event_row
+from web.db.store import Store
 from web.direct import direct_answer, fits
 from web.handoff import HandoffEvent, IllegalTransition, Mode, resident_talks_to_bot
 
@@ -208,15 +209,15 @@ class ChatService:
             raise BadRequest(f"unknown door plate {plate!r}")
         plate = plate.upper() if plate else None
         shown = text or (choice or {}).get("label", "")
-        conv = self.store.open_turn(session, shown or "(选择)", channel=channel, plate=plate)
+        conv = self.store.conversations.open_turn(session, shown or "(选择)", channel=channel, plate=plate)
         plate = plate or conv.plate
         events = [event_row("question", plate=plate, town=self._town(plate), detail=shown)]
         if not resident_talks_to_bot(conv.mode):
             # With a person (or waiting for one): the message goes to staff, not to Rasa.
-            self.store.close_turn(session, [], events=events)
+            self.store.conversations.close_turn(session, [], events=events)
             return ChatReply(conv.mode, [self.queue_message(session)] if conv.mode is Mode.WAITING else [])
         if conv.mode is Mode.RESOLVED:
-            self.store.apply(session, HandoffEvent.REOPEN)
+            self.store.conversations.apply(session, HandoffEvent.REOPEN)
         result = await asyncio.to_thread(self.kb.retriever.search, text or shown)
         metadata: dict[str, Any] = {"plate": plate, "retrieval": retrieval_metadata(self.kb, result)}
         if conv.item in self.kb.library.guides:
@@ -275,16 +276,16 @@ class ChatService:
             messages.append({"kind": "text", "text": TEXTS["rephrase"]})
         if text and unanswered(payloads_of(payloads), declined=bool(result.declined_topic)):
             events.append(event_row("unanswered", plate=plate, detail=text))
-        self.store.close_turn(session, replies, item=item, events=events)
+        self.store.conversations.close_turn(session, replies, item=item, events=events)
         return ChatReply(mode, messages, rasa_up)
 
     def request_human(self, session: str, reason: str, plate: str | None) -> Mode:
         """Put the chat in the staff queue (idempotent when already there)."""
         try:
-            mode = self.store.apply(session, HandoffEvent.REQUEST, reason=reason)
+            mode = self.store.conversations.apply(session, HandoffEvent.REQUEST, reason=reason)
         except IllegalTransition as exc:
             mode = exc.mode
-        self.store.record("help_request", plate=plate, detail=reason)
+        self.store.analytics.record("help_request", plate=plate, detail=reason)
         return mode
 
     def staff_on_duty(self, now: dt.datetime | None = None) -> bool:
@@ -297,7 +298,7 @@ class ChatService:
     def queue_message(self, session: str) -> dict[str, Any]:
         if not self.staff_on_duty():
             return {"kind": "text", "text": TEXTS["after_hours"].format(hours=self.staff_hours), "offer_message": True}
-        place = self.store.queue_position(session)
+        place = self.store.conversations.queue_position(session)
         ahead = max(0, place - 1)
         return {
             "kind": "text",

@@ -11,7 +11,7 @@ from fastapi import Request, Response
 from knowledge.service import KnowledgeBase
 from knowledge.settings import Settings
 from web.chat import ChatService
-from web.db.tables import Store
+from web.db.store import Store
 
 
 async def get_settings(request: Request) -> Settings:

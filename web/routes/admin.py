@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from knowledge.places import CHINA_TZ
 from knowledge.service import KnowledgeBase
-from web.db.tables import AnalyticsEvent, Store, utcnow
+from web.db.store import Store
+from web.db.tables import AnalyticsEvent, utcnow
 from web.deps import get_kb, get_store
 from web.routes.staff import Session
 

@@ -11,11 +11,12 @@ from pydantic import BaseModel, Field
 from knowledge.errors import BadRequest
 from knowledge.service import KnowledgeBase
 from web.chat import MAX_MESSAGE_CHARS, ChatService
-from web.db.tables import RATING_LABELS, Role, Store, TicketKind, new_session_id
+from web.db.conversations import new_session_id
+from web.db.store import Store
+from web.db.tables import RATING_LABELS, OrderType, Role, TicketKind
 from web.delivery import PollArgs, long_poll, poll_args
 from web.deps import get_chat, get_kb, get_store, session_from_cookie, with_session_cookie
 from web.handoff import HandoffEvent, Mode
-from web.workorders import OrderType
 
 router = APIRouter()
 
@@ -61,9 +62,9 @@ async def ask(
 ) -> dict[str, Any]:
     result = await asyncio.to_thread(kb.ask, body.q, plate=body.plate)
     top = result.retrieval.top
-    store.record("question", plate=body.plate, item=top.item if top else None, detail=body.q)
+    store.analytics.record("question", plate=body.plate, item=top.item if top else None, detail=body.q)
     if result.retrieval.abstain:
-        store.record("unanswered", plate=body.plate, detail=body.q)
+        store.analytics.record("unanswered", plate=body.plate, detail=body.q)
     return result.to_json()
 
 
@@ -104,7 +105,7 @@ async def events(
 ) -> None:
     plate = body.plate.upper() if body.plate else None
     town = kb.library.plates[plate].town if plate in kb.library.plates else None
-    store.record(body.kind, plate=plate, town=town, item=body.item, detail=body.detail)
+    store.analytics.record(body.kind, plate=plate, town=town, item=body.item, detail=body.detail)
 
 
 class LeaveMessageIn(BaseModel):
@@ -117,8 +118,8 @@ async def leave_message(
     request: Request, session: str, body: LeaveMessageIn, store: Annotated[Store, Depends(get_store)]
 ) -> dict[str, Any]:
     """Waiting too long or outside staff hours: leave a message with a callback number (a ticket)."""
-    conv = store.find_conversation(session)
-    ticket = store.add_ticket(TicketKind.CALLBACK, body.text, conv_id=conv.id, phone=body.phone)
+    conv = store.conversations.find(session)
+    ticket = store.tickets.add(TicketKind.CALLBACK, body.text, conv_id=conv.id, phone=body.phone)
     request.app.state.workorders.create(
         OrderType.HELP,
         body.text,
@@ -129,9 +130,9 @@ async def leave_message(
         by="resident",
     )
     if conv.mode is Mode.WAITING:
-        store.apply(session, HandoffEvent.LEAVE_MESSAGE)
-    store.add_message(session, Role.SYSTEM, "已收到您的留言，工作人员会按您留的电话回电。", "system")
-    return {"ticket": ticket.id, "mode": store.find_conversation(session).mode.value}
+        store.conversations.apply(session, HandoffEvent.LEAVE_MESSAGE)
+    store.conversations.add_message(session, Role.SYSTEM, "已收到您的留言，工作人员会按您留的电话回电。", "system")
+    return {"ticket": ticket.id, "mode": store.conversations.find(session).mode.value}
 
 
 class RatingIn(BaseModel):
@@ -145,12 +146,12 @@ class RatingIn(BaseModel):
 @router.post("/api/rate", status_code=201)
 async def rate(body: RatingIn, store: Annotated[Store, Depends(get_store)]) -> dict[str, Any]:
     """好差评: five levels; 不满意 or worse opens a follow-up ticket for the supervisor."""
-    conv_id = store.find_conversation(body.session).id if body.session else None
-    rating = store.add_rating(body.target, body.level, body.comment, conv_id, body.item)
+    conv_id = store.conversations.find(body.session).id if body.session else None
+    rating = store.ratings.add(body.target, body.level, body.comment, conv_id, body.item)
     ticket = None
     if body.level <= 2:
         text = f"差评回访：{RATING_LABELS[body.level]}（{body.target} {body.item or ''}）{body.comment or ''}"
-        ticket = store.add_ticket(TicketKind.FOLLOW_UP, text, conv_id=conv_id).id
+        ticket = store.tickets.add(TicketKind.FOLLOW_UP, text, conv_id=conv_id).id
     return {"rating": rating.id, "label": RATING_LABELS[body.level], "follow_up_ticket": ticket}
 
 
@@ -174,7 +175,7 @@ async def agency(
     address = body.address or (plate.address + (f" {plate.building}" if plate.building else "") if plate else "")
     if not address:
         raise BadRequest("give an address or a door-plate code")
-    req = store.add_agency_request(
+    req = store.agency.add(
         item=body.item,
         name=body.name,
         phone=body.phone,
@@ -182,13 +183,13 @@ async def agency(
         address=address,
         plate=plate.code if plate else None,
     )
-    store.record("help_request", plate=plate.code if plate else None, item=body.item, detail="agency")
+    store.analytics.record("help_request", plate=plate.code if plate else None, item=body.item, detail="agency")
     return {"code": req.code, "status": req.status.value}
 
 
 @router.get("/api/agency/{code}")
 async def agency_status(code: str, store: Annotated[Store, Depends(get_store)]) -> dict[str, Any]:
-    req = store.agency_request(code)
+    req = store.agency.by_code(code)
     return {
         "code": req.code,
         "item": req.item,

@@ -11,8 +11,9 @@ from pydantic import BaseModel, Field, ValidationError
 from knowledge.errors import NotFound
 from knowledge.schema import Guide
 from knowledge.service import KnowledgeBase
+from web.db.tables import ReportPart
 from web.deps import get_kb
-from web.editor import ReportPart, Reports
+from web.editor import Reports
 from web.errors import RateLimited
 from web.routes.editor import get_reports
 

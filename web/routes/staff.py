@@ -20,11 +20,12 @@ from knowledge.answer import render_text
 from knowledge.errors import NotFound
 from knowledge.service import KnowledgeBase
 from web.auth import COOKIE, SESSION_SECONDS, Auth, StaffSession
-from web.db.tables import RATING_LABELS, AgencyStatus, Conversation, Role, StaffRole, Store, utcnow
+from web.db.store import Store
+from web.db.tables import RATING_LABELS, AgencyStatus, Conversation, OrderStatus, OrderType, Role, StaffRole, utcnow
 from web.delivery import PollArgs, long_poll, poll_args
 from web.deps import get_kb, get_store
 from web.handoff import HandoffEvent, IllegalTransition, Mode
-from web.workorders import OrderStatus, OrderType, WorkOrders
+from web.workorders import WorkOrders
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 
@@ -68,7 +69,7 @@ class QueueRow:
 
 
 def _rows(store: Store, kb: KnowledgeBase, convs: list[Conversation]) -> list[QueueRow]:
-    last = store.last_resident_texts([c.id for c in convs])
+    last = store.conversations.last_resident_texts([c.id for c in convs])
     rows = []
     for c in convs:
         plate = kb.library.plates.get(c.plate or "")
@@ -135,12 +136,10 @@ async def console(
         {
             "me": session.staff,
             "csrf": session.csrf,
-            "queue": _rows(store, kb, store.queue()),
-            "mine": _rows(store, kb, store.active_chats(session.staff.id)),
-            "tickets": store.tickets(),
-            "agency": [
-                r for r in store.agency_requests() if r.status not in (AgencyStatus.DONE, AgencyStatus.CANCELLED)
-            ],
+            "queue": _rows(store, kb, store.conversations.queue()),
+            "mine": _rows(store, kb, store.conversations.active_chats(session.staff.id)),
+            "tickets": store.tickets.by_status(),
+            "agency": [r for r in store.agency.all() if r.status not in (AgencyStatus.DONE, AgencyStatus.CANCELLED)],
             "statuses": list(AgencyStatus),
         },
     )
@@ -153,12 +152,12 @@ async def events(request: Request, session: Session, store: Annotated[Store, Dep
     async def stream() -> AsyncIterator[str]:
         last = ""
         while not await request.is_disconnected():
-            queue = store.queue()
+            queue = store.conversations.queue()
             state = json.dumps(
                 {
                     "queue": len(queue),
                     "ids": [c.id for c in queue],
-                    "mine": [c.id for c in store.active_chats(session.staff.id)],
+                    "mine": [c.id for c in store.conversations.active_chats(session.staff.id)],
                 }
             )
             if state != last:
@@ -177,7 +176,7 @@ async def claim(
 ) -> Response:
     Auth.check_csrf(session, csrf)
     try:
-        store.apply(
+        store.conversations.apply(
             conv_id,
             HandoffEvent.CLAIM,
             staff_id=session.staff.id,
@@ -201,9 +200,9 @@ async def chat_view(
     store: Annotated[Store, Depends(get_store)],
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
 ) -> Response:
-    conv = store.find_conversation(conv_id)
+    conv = store.conversations.find(conv_id)
     plate = kb.library.plates.get(conv.plate or "")
-    messages = store.messages(conv_id)
+    messages = store.conversations.messages(conv_id)
     used = [m.payload["item"] for m in messages if m.payload and m.payload.get("item") in kb.library.guides]
     guides_used = [kb.library.guides[c] for c in dict.fromkeys(used)]
     return _page(
@@ -217,7 +216,7 @@ async def chat_view(
             "messages": messages,
             "guides_used": guides_used,
             "all_guides": sorted(kb.library.guides.values(), key=lambda g: g.code),
-            "staff": [s for s in store.all_staff() if s.id != session.staff.id and s.active],
+            "staff": [s for s in store.staff.all() if s.id != session.staff.id and s.active],
             "last_id": messages[-1].id if messages else 0,
         },
     )
@@ -232,12 +231,12 @@ async def chat_messages(
     poll: Annotated[PollArgs, Depends(poll_args)],
 ) -> dict[str, Any]:
     """The whole transcript after an id (notes included); ``wait`` holds it open as for residents."""
-    store.find_conversation(conv_id)
+    store.conversations.find(conv_id)
     return (await long_poll(request.app.state.notifier, store, conv_id, tuple(Role), poll)).to_json()
 
 
 def _own(store: Store, conv_id: str, session: StaffSession) -> Conversation:
-    conv = store.find_conversation(conv_id)
+    conv = store.conversations.find(conv_id)
     if conv.mode is not Mode.AGENT or (
         conv.agent_id != session.staff.id and session.staff.role is not StaffRole.SUPERVISOR
     ):
@@ -256,7 +255,7 @@ async def reply(
 ) -> Response:
     Auth.check_csrf(session, csrf)
     _own(store, conv_id, session)
-    store.add_message(conv_id, Role.STAFF, text.strip(), "text", staff_id=session.staff.id)
+    store.conversations.add_message(conv_id, Role.STAFF, text.strip(), "text", staff_id=session.staff.id)
     await request.app.state.delivery.deliver(conv_id, text.strip())
     return RedirectResponse(f"/staff/c/{conv_id}#reply", status_code=303)
 
@@ -278,7 +277,7 @@ async def checklist(
     if item not in kb.library.guides:
         raise NotFound(f"unknown item {item!r}")
     text = render_text(kb.answer(item, situation or None))
-    store.add_message(conv_id, Role.STAFF, text, "text", {"item": item}, staff_id=session.staff.id)
+    store.conversations.add_message(conv_id, Role.STAFF, text, "text", {"item": item}, staff_id=session.staff.id)
     await request.app.state.delivery.deliver(conv_id, text)
     return RedirectResponse(f"/staff/c/{conv_id}#reply", status_code=303)
 
@@ -293,8 +292,10 @@ async def note(
     text: Annotated[str, Form(min_length=1, max_length=2000)],
 ) -> Response:
     Auth.check_csrf(session, csrf)
-    store.find_conversation(conv_id)
-    store.add_message(conv_id, Role.NOTE, f"{session.staff.name}：{text.strip()}", "note", staff_id=session.staff.id)
+    store.conversations.find(conv_id)
+    store.conversations.add_message(
+        conv_id, Role.NOTE, f"{session.staff.name}：{text.strip()}", "note", staff_id=session.staff.id
+    )
     return RedirectResponse(f"/staff/c/{conv_id}", status_code=303)
 
 
@@ -309,11 +310,13 @@ async def transfer(
 ) -> Response:
     Auth.check_csrf(session, csrf)
     _own(store, conv_id, session)
-    target = store.staff(to)
+    target = store.staff.get(to)
     if target is None or not target.active:
         raise NotFound("no such staff member")
-    store.apply(conv_id, HandoffEvent.TRANSFER, staff_id=target.id)
-    store.add_message(conv_id, Role.NOTE, f"{session.staff.name} 转给 {target.name}", "note", staff_id=session.staff.id)
+    store.conversations.apply(conv_id, HandoffEvent.TRANSFER, staff_id=target.id)
+    store.conversations.add_message(
+        conv_id, Role.NOTE, f"{session.staff.name} 转给 {target.name}", "note", staff_id=session.staff.id
+    )
     return RedirectResponse("/staff", status_code=303)
 
 
@@ -338,7 +341,7 @@ async def finish(
         raise NotFound(f"no action {action}")
     _own(store, conv_id, session)
     event, text = _FINISH[action]
-    store.apply(conv_id, event, announce=(text, "rate" if action == "resolve" else "system"))
+    store.conversations.apply(conv_id, event, announce=(text, "rate" if action == "resolve" else "system"))
     await request.app.state.delivery.deliver(conv_id, text)
     return RedirectResponse("/staff", status_code=303)
 
@@ -348,7 +351,7 @@ async def ticket_done(
     request: Request, ticket_id: int, session: Session, store: Annotated[Store, Depends(get_store)], csrf: CsrfField
 ) -> Response:
     Auth.check_csrf(session, csrf)
-    store.close_ticket(ticket_id)
+    store.tickets.close(ticket_id)
     return RedirectResponse("/staff", status_code=303)
 
 
@@ -363,7 +366,7 @@ async def agency_update(
     note: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     Auth.check_csrf(session, csrf)
-    store.update_agency_request(code, status, note or None)
+    store.agency.update(code, status, note or None)
     return RedirectResponse("/staff", status_code=303)
 
 
@@ -374,14 +377,14 @@ async def supervisor(
     store: Annotated[Store, Depends(get_store)],
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
 ) -> Response:
-    queue = _rows(store, kb, store.queue())
+    queue = _rows(store, kb, store.conversations.queue())
     with store.tx() as s:
         from sqlalchemy import select
 
         convs = list(s.scalars(select(Conversation).where(Conversation.agent_id.is_not(None))))
     handled = Counter(c.agent_id for c in convs if c.mode is Mode.RESOLVED and c.agent_id is not None)
-    names = {s.id: s.name for s in store.all_staff()}
-    ratings = store.ratings()
+    names = {s.id: s.name for s in store.staff.all()}
+    ratings = store.ratings.all()
     dist = Counter(r.level for r in ratings)
     return _page(
         request,
@@ -392,11 +395,11 @@ async def supervisor(
             "queue": queue,
             "max_wait": max((r.waited_minutes for r in queue), default=0),
             "avg_wait": round(sum(r.waited_minutes for r in queue) / len(queue), 1) if queue else 0,
-            "active": len(store.active_chats()),
+            "active": len(store.conversations.active_chats()),
             "handled": [(names.get(k, "?"), v) for k, v in handled.most_common()],
             "ratings": [(RATING_LABELS[level], dist.get(level, 0)) for level in (5, 4, 3, 2, 1)],
             "recent_ratings": ratings[:20],
-            "tickets": store.tickets(),
+            "tickets": store.tickets.by_status(),
         },
     )
 
