@@ -68,7 +68,7 @@ def cmd_guides_check(args: argparse.Namespace) -> int:
 def _guide_editor(settings: Settings) -> Any:
     """The guides as published: files in guides/ with the database's versions applied."""
     from knowledge.library import load_library
-    from web.editor import GuideEditor
+    from web.helpdesk.editor import GuideEditor
 
     editor = GuideEditor(_store(settings), load_library(settings.guides_path, settings.catalogue))
     editor.refresh()
@@ -80,7 +80,7 @@ def _guide_folder(path: Path) -> Path:
 
 
 def cmd_guides_export(args: argparse.Namespace) -> int:
-    from web.editor import export_guides
+    from web.helpdesk.editor import export_guides
 
     out = Path(args.dir)
     written = export_guides(_guide_editor(Settings()), out)
@@ -93,7 +93,7 @@ def cmd_guides_export(args: argparse.Namespace) -> int:
 
 
 def cmd_guides_import(args: argparse.Namespace) -> int:
-    from web.editor import import_guides
+    from web.helpdesk.editor import import_guides
 
     editor = _guide_editor(Settings())
     author_id = None
@@ -299,8 +299,8 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
     import getpass
     import os
 
-    from web.auth import hash_password
     from web.db.tables import StaffRole
+    from web.helpdesk.auth import hash_password
 
     store = _store(Settings())
     password = os.environ.get("MENPAI_STAFF_PASSWORD") or getpass.getpass(f"password for {args.username}: ")
@@ -321,8 +321,8 @@ def cmd_staff_demo(args: argparse.Namespace) -> int:
     """Demo accounts with random passwords, kept in var/demo-staff.txt (never in code)."""
     import secrets
 
-    from web.auth import hash_password
     from web.db.tables import StaffRole
+    from web.helpdesk.auth import hash_password
 
     settings = Settings()
     store = _store(settings)

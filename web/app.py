@@ -24,18 +24,18 @@ from knowledge.errors import MenpaiError
 from knowledge.service import KnowledgeBase
 from knowledge.settings import Settings
 from web import errors
-from web.auth import Auth
 from web.chat import ChatService, RasaClient
 from web.db.engine import make_engine
 from web.db.store import Store
 from web.delivery import Delivery, Notifier
-from web.editor import GuideEditor, Reports
+from web.helpdesk.auth import Auth
+from web.helpdesk.editor import GuideEditor, Reports
+from web.helpdesk.workorders import WebhookSender, WorkOrders
 from web.rendering import Renderer
 from web.routes import admin, api, editor, pages, reports, staff, wechat
 from web.static import HashedStatic
 from web.wechat import WeChatAPI, WeChatChannel, WeChatConfig, WeChatService
 from web.wechat_fake import create_fake_app
-from web.workorders import WebhookSender, WorkOrders
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from web.app import create_app
 from web.db.engine import make_engine
 from web.db.store import Store
 from web.db.tables import StaffRole
-from web.editor import GuideEditor, append_ask, export_guides, import_guides
+from web.helpdesk.editor import GuideEditor, append_ask, export_guides, import_guides
 
 pytestmark = pytest.mark.integration
 CODE = "id-card-renew"

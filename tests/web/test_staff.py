@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from web.auth import hash_password
 from web.db.tables import StaffRole
+from web.helpdesk.auth import hash_password
 
 pytestmark = pytest.mark.integration
 PASSWORD = "correct-horse-battery"

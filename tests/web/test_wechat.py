@@ -276,8 +276,8 @@ def test_duplicate_event_by_openid_and_create_time_is_answered_once(wx: TestClie
 
 
 def test_handoff_from_wechat_reaches_staff_and_replies_go_back(wx: TestClient) -> None:
-    from web.auth import hash_password
     from web.db.tables import StaffRole
+    from web.helpdesk.auth import hash_password
 
     store = wx.app.state.store  # type: ignore[attr-defined]
     store.staff.add("lin", "小林", StaffRole.AGENT, hash_password("password-1234"))

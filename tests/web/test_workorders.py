@@ -12,10 +12,10 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from web.auth import hash_password
 from web.db.store import Store
 from web.db.tables import OrderStatus, OrderType, StaffRole
-from web.workorders import IllegalOrderStep, WebhookSender, WorkOrders, sign_body
+from web.helpdesk.auth import hash_password
+from web.helpdesk.workorders import IllegalOrderStep, WebhookSender, WorkOrders, sign_body
 
 pytestmark = pytest.mark.integration
 SECRET = "webhook-secret"

@@ -139,9 +139,6 @@ class AgencyRequest(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-RATING_LABELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
-
-
 class Rating(Base):
     """好差评: five levels, 5 = 非常满意 … 1 = 非常不满意."""
 

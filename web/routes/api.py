@@ -8,15 +8,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
-from knowledge.errors import BadRequest
 from knowledge.service import KnowledgeBase
 from web.chat import MAX_MESSAGE_CHARS, ChatService
 from web.db.conversations import new_session_id
 from web.db.store import Store
-from web.db.tables import RATING_LABELS, OrderType, Role, TicketKind
+from web.db.tables import Role
 from web.delivery import PollArgs, long_poll, poll_args
 from web.deps import get_chat, get_kb, get_store, session_from_cookie, with_session_cookie
-from web.handoff import HandoffEvent, Mode
+from web.helpdesk import ratings, tickets
+from web.helpdesk.agency import PHONE_PATTERN, AgencyIn, request_agency
+from web.helpdesk.deps import Orders
 
 router = APIRouter()
 
@@ -109,30 +110,17 @@ async def events(
 
 
 class LeaveMessageIn(BaseModel):
-    phone: str = Field(pattern=r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+    phone: str = Field(pattern=PHONE_PATTERN)
     text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
 
 
 @router.post("/api/chat/{session}/leave-message", status_code=201)
 async def leave_message(
-    request: Request, session: str, body: LeaveMessageIn, store: Annotated[Store, Depends(get_store)]
+    session: str, body: LeaveMessageIn, store: Annotated[Store, Depends(get_store)], orders: Orders
 ) -> dict[str, Any]:
     """Waiting too long or outside staff hours: leave a message with a callback number (a ticket)."""
-    conv = store.conversations.find(session)
-    ticket = store.tickets.add(TicketKind.CALLBACK, body.text, conv_id=conv.id, phone=body.phone)
-    request.app.state.workorders.create(
-        OrderType.HELP,
-        body.text,
-        phone=body.phone,
-        conversation=conv.id,
-        plate=conv.plate,
-        item=conv.item,
-        by="resident",
-    )
-    if conv.mode is Mode.WAITING:
-        store.conversations.apply(session, HandoffEvent.LEAVE_MESSAGE)
-    store.conversations.add_message(session, Role.SYSTEM, "已收到您的留言，工作人员会按您留的电话回电。", "system")
-    return {"ticket": ticket.id, "mode": store.conversations.find(session).mode.value}
+    left = tickets.leave_message(store, orders, session, phone=body.phone, text=body.text)
+    return {"ticket": left.ticket, "mode": left.mode.value}
 
 
 class RatingIn(BaseModel):
@@ -146,22 +134,10 @@ class RatingIn(BaseModel):
 @router.post("/api/rate", status_code=201)
 async def rate(body: RatingIn, store: Annotated[Store, Depends(get_store)]) -> dict[str, Any]:
     """好差评: five levels; 不满意 or worse opens a follow-up ticket for the supervisor."""
-    conv_id = store.conversations.find(body.session).id if body.session else None
-    rating = store.ratings.add(body.target, body.level, body.comment, conv_id, body.item)
-    ticket = None
-    if body.level <= 2:
-        text = f"差评回访：{RATING_LABELS[body.level]}（{body.target} {body.item or ''}）{body.comment or ''}"
-        ticket = store.tickets.add(TicketKind.FOLLOW_UP, text, conv_id=conv_id).id
-    return {"rating": rating.id, "label": RATING_LABELS[body.level], "follow_up_ticket": ticket}
-
-
-class AgencyIn(BaseModel):
-    item: str = Field(max_length=64)
-    name: str = Field(min_length=1, max_length=64)
-    phone: str = Field(pattern=r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
-    preferred_time: str = Field(min_length=1, max_length=64)
-    plate: str | None = PLATE
-    address: str = Field(default="", max_length=200)
+    rated = ratings.rate(
+        store, target=body.target, level=body.level, comment=body.comment, session=body.session, item=body.item
+    )
+    return {"rating": rated.rating, "label": rated.label, "follow_up_ticket": rated.follow_up_ticket}
 
 
 @router.post("/api/agency", status_code=201)
@@ -169,21 +145,7 @@ async def agency(
     body: AgencyIn, kb: Annotated[KnowledgeBase, Depends(get_kb)], store: Annotated[Store, Depends(get_store)]
 ) -> dict[str, Any]:
     """帮办代办: ask for someone to do it for (or with) you; returns the code to check status."""
-    if body.item not in kb.library.guides:
-        raise BadRequest(f"unknown item {body.item!r}")
-    plate = kb.library.plates.get((body.plate or "").upper())
-    address = body.address or (plate.address + (f" {plate.building}" if plate.building else "") if plate else "")
-    if not address:
-        raise BadRequest("give an address or a door-plate code")
-    req = store.agency.add(
-        item=body.item,
-        name=body.name,
-        phone=body.phone,
-        preferred_time=body.preferred_time,
-        address=address,
-        plate=plate.code if plate else None,
-    )
-    store.analytics.record("help_request", plate=plate.code if plate else None, item=body.item, detail="agency")
+    req = request_agency(store, kb.library, body)
     return {"code": req.code, "status": req.status.value}
 
 

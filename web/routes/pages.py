@@ -22,20 +22,11 @@ from web.chat import MAX_MESSAGE_CHARS, ChatService
 from web.db.conversations import new_session_id
 from web.db.store import Store
 from web.deps import get_chat, get_kb, get_store, session_from_cookie, with_session_cookie
+from web.helpdesk.agency import AgencyIn, request_agency
+from web.helpdesk.analytics import POPULAR
 from web.rendering import TEXT_COOKIE
 
 router = APIRouter()
-
-POPULAR = [
-    "id-card-renew",
-    "medical-insurance-resident",
-    "hukou-newborn",
-    "social-card-apply",
-    "hpf-withdraw-rent",
-    "elderly-allowance",
-    "driving-license-renew",
-    "property-transfer",
-]
 
 
 @dataclass
@@ -406,8 +397,6 @@ async def agency_submit(
     plate: Annotated[str, Form(max_length=16)] = "",
     address: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    from web.routes.api import AgencyIn, agency
-
     guides = sorted(kb.library.guides.values(), key=lambda g: g.code)
     p = kb.library.plates.get(plate.upper())
     try:
@@ -419,7 +408,7 @@ async def agency_submit(
             plate=p.code if p else None,
             address=address,
         )
-        done = await agency(body, kb, store)
+        done = request_agency(store, kb.library, body)
     except (ValueError, BadRequest) as exc:
         message = "请检查：手机号要11位，事项要选一项，地址或门牌要有。" if isinstance(exc, ValueError) else str(exc)
         return _renderer(request).page(

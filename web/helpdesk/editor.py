@@ -12,7 +12,9 @@ retrieval at the next ``menpai index build`` (after ``menpai guides export``).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
+import difflib
 import hashlib
 import hmac
 import json
@@ -31,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from knowledge.errors import BadRequest, ContentError, MenpaiError, NotFound, Problem
 from knowledge.library import Library, check_guide_text, guide_from_text, guide_path
 from knowledge.schema import Guide
+from knowledge.service import KnowledgeBase
 from web.db.store import Store
 from web.db.tables import GuideReport, ReportPart, ReportStatus, utcnow
 from web.errors import RateLimited
@@ -221,6 +224,27 @@ class GuideEditor:
         """The rules of ``menpai guides check``, for this text as the guide ``code``."""
         self._known(code)
         return check_guide_text(self.library, code, normalize_text(text))
+
+    def preview(self, code: str, text: str) -> tuple[Library | None, list[Problem]]:
+        """The library with this unsaved text as the guide ``code``; None (and the problems) when it fails the check."""
+        guide, problems = self.check(code, text)
+        if guide is None:
+            return None, problems
+        return dataclasses.replace(self.library, guides={**self.library.guides, code: guide}), problems
+
+    def version_diff(self, code: str, version: int) -> tuple[str, str]:
+        """One version's text, and what changed from the version before it (a unified diff)."""
+        text = self.version_text(code, version)
+        before = self.version_text(code, version - 1) if version > 0 else ""
+        diff = "".join(
+            difflib.unified_diff(
+                before.splitlines(keepends=True),
+                text.splitlines(keepends=True),
+                f"第 {version - 1} 版" if version > 0 else "（无）",
+                f"第 {version} 版",
+            )
+        )
+        return text, diff
 
     def publish(
         self, code: str, text: str, *, author_id: int | None, note: str = "", base: int | None = None
@@ -428,6 +452,53 @@ class Reports:
     def resolve(self, report_id: int, *, staff_id: int, note: str) -> ReportView:
         resolution = mask_pii(note.strip())[:MAX_NOTE_CHARS]
         return _view(self.store.reports.resolve(report_id, staff_id=staff_id, resolution=resolution))
+
+
+def file_report(
+    reports: Reports, guide: Guide, part: ReportPart, text: str, *, ip: str, phone: str | None, situation: str | None
+) -> ReportView:
+    """A resident's report on a guide; a situation the guide does not have is left out."""
+    situation = situation if situation in {s.id for s in guide.situations} else None
+    return reports.add(guide.code, part, text, ip=ip, phone=phone, situation=situation)
+
+
+# ---- the editor's home page
+
+
+@dataclass
+class GuideRow:
+    guide: Guide
+    due: bool
+    last: VersionInfo | None
+    reports: int
+
+
+@dataclass
+class UnansweredRow:
+    text: str
+    count: int
+    suggested: str
+
+
+def suggested_item(kb: KnowledgeBase, text: str) -> str:
+    """The item retrieval would have offered first: preselected in the "add as an ask" form."""
+    result = kb.retriever.search(text)
+    return result.candidates[0].item if result.candidates else ""
+
+
+def overview(editor: GuideEditor, reports: Reports, kb: KnowledgeBase, days: int) -> dict[str, Any]:
+    """Every guide with its review state, last change and open reports; the report queue; unanswered questions."""
+    today = dt.date.today()
+    latest = editor.latest()
+    counts = reports.open_counts()
+    guides = sorted(editor.library.guides.values(), key=lambda g: g.code)
+    return {
+        "rows": [GuideRow(g, g.review.due(today), latest.get(g.code), counts.get(g.code, 0)) for g in guides],
+        "reports": reports.open(),
+        "titles": {g.code: g.title for g in guides},
+        "unanswered": [UnansweredRow(t, n, suggested_item(kb, t)) for t, n in editor.unanswered(days)],
+        "days": days,
+    }
 
 
 # ---- folders of YAML files (menpai guides export / import)
