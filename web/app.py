@@ -24,19 +24,20 @@ from knowledge.errors import MenpaiError
 from knowledge.service import KnowledgeBase
 from knowledge.settings import Settings
 from web import errors
-from web.auth import Auth
 from web.channels.delivery import Delivery, Notifier
 from web.channels.wechat import WeChatAPI, WeChatChannel, WeChatConfig, WeChatService
 from web.channels.wechat_fake import create_fake_app
 from web.chat.policy import HandoffPolicy
 from web.chat.rasa import RasaClient
 from web.chat.turn import ChatService
-from web.editor import GuideEditor, Reports
+from web.db.engine import make_engine
+from web.db.store import Store
+from web.helpdesk.auth import Auth
+from web.helpdesk.editor import GuideEditor, Reports
+from web.helpdesk.workorders import WebhookSender, WorkOrders
 from web.render.pages import Renderer
 from web.routes import admin, api, editor, pages, reports, staff, wechat
 from web.static import HashedStatic
-from web.storage import Store, make_engine
-from web.workorders import WebhookSender, WorkOrders
 
 logger = logging.getLogger(__name__)
 

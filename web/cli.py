@@ -24,7 +24,7 @@ logger = logging.getLogger("menpai")
 def _guide_editor(settings: Settings) -> Any:
     """The guides as published: files in guides/ with the database's versions applied."""
     from knowledge.library import load_library
-    from web.editor import GuideEditor
+    from web.helpdesk.editor import GuideEditor
 
     editor = GuideEditor(_store(settings), load_library(settings.guides_path, settings.catalogue))
     editor.refresh()
@@ -36,7 +36,7 @@ def _guide_folder(path: Path) -> Path:
 
 
 def cmd_guides_export(args: argparse.Namespace) -> int:
-    from web.editor import export_guides
+    from web.helpdesk.editor import export_guides
 
     out = Path(args.dir)
     written = export_guides(_guide_editor(Settings()), out)
@@ -49,12 +49,12 @@ def cmd_guides_export(args: argparse.Namespace) -> int:
 
 
 def cmd_guides_import(args: argparse.Namespace) -> int:
-    from web.editor import import_guides
+    from web.helpdesk.editor import import_guides
 
     editor = _guide_editor(Settings())
     author_id = None
     if args.author:
-        staff = editor.store.staff_by_username(args.author)
+        staff = editor.store.staff.by_username(args.author)
         if staff is None:
             sys.stderr.write(f"error: no staff account {args.author!r}\n")
             return 1
@@ -134,7 +134,8 @@ def cmd_plates_make(args: argparse.Namespace) -> int:
 
 
 def _store(settings: Settings) -> Any:
-    from web.storage import Store, make_engine
+    from web.db.engine import make_engine
+    from web.db.store import Store
 
     store = Store(make_engine(settings.db_url))
     store.migrate()
@@ -145,8 +146,8 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
     import getpass
     import os
 
-    from web.auth import hash_password
-    from web.storage import StaffRole
+    from web.db.tables import StaffRole
+    from web.helpdesk.auth import hash_password
 
     store = _store(Settings())
     password = os.environ.get("MENPAI_STAFF_PASSWORD") or getpass.getpass(f"password for {args.username}: ")
@@ -155,10 +156,10 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
     except ValueError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
-    if store.staff_by_username(args.username):
+    if store.staff.by_username(args.username):
         sys.stderr.write(f"error: staff {args.username!r} exists already\n")
         return 1
-    store.add_staff(args.username, args.name or args.username, StaffRole(args.role), hashed)
+    store.staff.add(args.username, args.name or args.username, StaffRole(args.role), hashed)
     sys.stdout.write(f"added {args.role} {args.username}\n")
     return 0
 
@@ -167,8 +168,8 @@ def cmd_staff_demo(args: argparse.Namespace) -> int:
     """Demo accounts with random passwords, kept in var/demo-staff.txt (never in code)."""
     import secrets
 
-    from web.auth import hash_password
-    from web.storage import StaffRole
+    from web.db.tables import StaffRole
+    from web.helpdesk.auth import hash_password
 
     settings = Settings()
     store = _store(settings)
@@ -180,8 +181,8 @@ def cmd_staff_demo(args: argparse.Namespace) -> int:
             ("chief", "陈科长（值班长）", StaffRole.SUPERVISOR),
         ]:
             password = secrets.token_urlsafe(12)
-            if store.staff_by_username(username) is None:
-                store.add_staff(username, name, role, hash_password(password))
+            if store.staff.by_username(username) is None:
+                store.staff.add(username, name, role, hash_password(password))
                 lines.append(f"{username} {password}")
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         path.chmod(0o600)

@@ -11,7 +11,7 @@ from fastapi import Request, Response
 from knowledge.service import KnowledgeBase
 from knowledge.settings import Settings
 from web.chat.turn import ChatService
-from web.storage import Store
+from web.db.store import Store
 
 
 async def get_settings(request: Request) -> Settings:

@@ -20,8 +20,10 @@ from knowledge.service import KnowledgeBase
 from knowledge.settings import Settings
 from tests.web.test_staff import add_staff, csrf_of, login
 from web.app import create_app
-from web.editor import GuideEditor, append_ask, export_guides, import_guides
-from web.storage import StaffRole, Store, make_engine
+from web.db.engine import make_engine
+from web.db.store import Store
+from web.db.tables import StaffRole
+from web.helpdesk.editor import GuideEditor, append_ask, export_guides, import_guides
 
 pytestmark = pytest.mark.integration
 CODE = "id-card-renew"
@@ -291,7 +293,7 @@ def test_unanswered_question_added_as_an_ask_creates_a_version_with_it(app_clien
     store = app_client.app.state.store
     question = "我家老人身份证坏了能不能上门办"
     for _ in range(2):
-        store.record("unanswered", detail=question)
+        store.analytics.record("unanswered", detail=question)
     csrf = editor_login(app_client)
     page = app_client.get("/staff/editor").text
     assert question in page and "<td>2</td>" in page
@@ -319,7 +321,7 @@ def test_versions_publish_refresh_and_history_on_the_database(db_url: str, kb: K
     store.migrate()
     try:
         one, two = GuideEditor(store, private_library(kb.library)), GuideEditor(store, private_library(kb.library))
-        author = store.add_staff("ed", "编辑小王", StaffRole.EDITOR, "x")
+        author = store.staff.add("ed", "编辑小王", StaffRole.EDITOR, "x")
         text = with_fee(one.current_text(CODE), "25元")
         assert one.publish(CODE, text, author_id=author.id, note="n").version == 1
         assert one.publish(CODE, with_fee(text, "26元"), author_id=None).version == 2

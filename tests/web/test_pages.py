@@ -34,9 +34,9 @@ def test_plate_page_shows_address_trust_cues_halls_and_chat(client: Any, kb: Kno
 
 def test_plate_page_records_a_scan(client: Any) -> None:
     store = client.app.state.store
-    before = store.count_events("scan")
+    before = store.analytics.count("scan")
     client.get(f"/p/{PLATE}")
-    assert store.count_events("scan") == before + 1
+    assert store.analytics.count("scan") == before + 1
 
 
 def test_plate_page_for_a_new_visitor_is_shared_gzipped_and_holds_no_session(client: Any) -> None:
@@ -177,7 +177,7 @@ def test_api_chat_one_megabyte_message_is_refused_and_nothing_stored(client: Any
     r = client.post("/api/chat", json={"session": "bigbigbig01", "text": "啊" * 1_000_000})
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "too_large"
-    assert store.messages("bigbigbig01") == []
+    assert store.conversations.messages("bigbigbig01") == []
 
 
 def test_api_chat_unknown_plate_is_a_clear_400(client: Any) -> None:
@@ -203,7 +203,7 @@ def test_api_chat_without_rasa_still_hands_over_on_request(client: Any) -> None:
 
 def test_chat_masks_id_numbers_in_storage(client: Any) -> None:
     client.post("/api/chat", json={"session": "mask-test-1", "text": "我的身份证号350583199001011234 电话13912345678"})
-    stored = client.app.state.store.messages("mask-test-1")[0].text
+    stored = client.app.state.store.conversations.messages("mask-test-1")[0].text
     assert "350583199001011234" not in stored and "13912345678" not in stored
     assert stored.startswith("我的身份证号350583********") and "139****5678" in stored
 
@@ -257,7 +257,7 @@ def test_larger_text_toggle_sticks_without_javascript(client: Any) -> None:
 def test_sql_injection_strings_are_stored_and_shown_as_text(client: Any) -> None:
     evil = "'; DROP TABLE messages; -- <b>x</b>"
     client.post("/api/chat", json={"session": "sqli-test-1", "text": evil})
-    assert client.app.state.store.messages("sqli-test-1")[0].text == evil
+    assert client.app.state.store.conversations.messages("sqli-test-1")[0].text == evil
     page = client.get("/search", params={"q": evil}).text
     assert "&#39;; DROP TABLE messages; -- &lt;b&gt;x&lt;/b&gt;" in page
     assert client.get("/verify", params={"code": "' OR 1=1 --"}).status_code == 200

@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from web.auth import hash_password
-from web.storage import StaffRole
+from web.db.tables import StaffRole
+from web.helpdesk.auth import hash_password
 
 pytestmark = pytest.mark.integration
 PASSWORD = "correct-horse-battery"
 
 
 def add_staff(client: Any, username: str, role: StaffRole = StaffRole.AGENT) -> None:
-    client.app.state.store.add_staff(username, f"{username}同志", role, hash_password(PASSWORD))
+    client.app.state.store.staff.add(username, f"{username}同志", role, hash_password(PASSWORD))
 
 
 def login(client: Any, username: str, password: str = PASSWORD) -> Any:
@@ -122,7 +122,7 @@ def test_leave_message_becomes_a_callback_ticket(client: Any) -> None:
     assert bad.status_code == 422
     r = client.post(f"/api/chat/{session}/leave-message", json={"phone": "13912345678", "text": "请回电，社保卡的事"})
     assert r.status_code == 201 and r.json()["mode"] == "bot"
-    ticket = client.app.state.store.tickets()[0]
+    ticket = client.app.state.store.tickets.by_status()[0]
     assert ticket.phone == "13912345678" and ticket.kind.value == "callback"
 
 

@@ -110,7 +110,7 @@ def test_retries_and_concurrent_duplicates_give_one_answer_and_one_stored_messag
     assert all(r.status_code == 200 for r in replies)
     answered = [r.text for r in replies if r.text != "success"]
     assert answered and len(set(answered)) == 1
-    stored = wx.app.state.store.messages("wx-" + OPENID)  # type: ignore[attr-defined]
+    stored = wx.app.state.store.conversations.messages("wx-" + OPENID)  # type: ignore[attr-defined]
     assert [m.text for m in stored if m.role.value == "resident"] == ["换身份证要带什么"]
 
 
@@ -136,7 +136,7 @@ def test_safe_mode_bad_msg_signature_is_403_and_nothing_stored(wx: TestClient) -
     for extra in ({"msg_signature": "f" * 40}, {}):
         r = wx.post("/wechat", params={**sign("1", "n"), "encrypt_type": "aes", **extra}, content=body)
         assert r.status_code == 403
-    assert wx.app.state.store.messages("wx-" + OPENID) == []  # type: ignore[attr-defined]
+    assert wx.app.state.store.conversations.messages("wx-" + OPENID) == []  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -152,7 +152,7 @@ def test_safe_mode_bad_msg_signature_is_403_and_nothing_stored(wx: TestClient) -
 def test_malformed_or_oversized_xml_is_400_and_nothing_stored(wx: TestClient, body: bytes, status: int) -> None:
     r = wx.post("/wechat", params=sign(), content=body)
     assert r.status_code == status and r.json()["error"]["code"] == "bad_request"
-    assert wx.app.state.store.count_events("question") == 0  # type: ignore[attr-defined]
+    assert wx.app.state.store.analytics.count("question") == 0  # type: ignore[attr-defined]
 
 
 def ask_a_slow_bot(wx: TestClient, text: str, msg_id: int) -> list[dict[str, Any]]:
@@ -204,7 +204,7 @@ def test_concurrent_sends_share_one_token_refresh(wx: TestClient) -> None:
 
 def notes(wx: TestClient) -> list[str]:
     store = wx.app.state.store  # type: ignore[attr-defined]
-    return [m.text for m in store.messages("wx-" + OPENID) if m.role.value == "note"]
+    return [m.text for m in store.conversations.messages("wx-" + OPENID) if m.role.value == "note"]
 
 
 def test_45015_keeps_the_answer_for_the_next_message(wx: TestClient) -> None:
@@ -272,15 +272,15 @@ def test_duplicate_event_by_openid_and_create_time_is_answered_once(wx: TestClie
     xml = event_xml("SCAN", "NA010001", created=1700000100)
     first = wx.post("/wechat", params=sign(), content=xml).text
     second = wx.post("/wechat", params=sign(), content=xml).text
-    assert first == second and wx.app.state.store.count_events("scan") == 1  # type: ignore[attr-defined]
+    assert first == second and wx.app.state.store.analytics.count("scan") == 1  # type: ignore[attr-defined]
 
 
 def test_handoff_from_wechat_reaches_staff_and_replies_go_back(wx: TestClient) -> None:
-    from web.auth import hash_password
-    from web.storage import StaffRole
+    from web.db.tables import StaffRole
+    from web.helpdesk.auth import hash_password
 
     store = wx.app.state.store  # type: ignore[attr-defined]
-    store.add_staff("lin", "小林", StaffRole.AGENT, hash_password("password-1234"))
+    store.staff.add("lin", "小林", StaffRole.AGENT, hash_password("password-1234"))
     r = wx.post("/wechat", params=sign(), content=text_xml("我要人工", 6006))
     assert "转接人工" in reply_content(r.text)
     wx.post("/staff/login", data={"username": "lin", "password": "password-1234"})

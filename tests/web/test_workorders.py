@@ -12,9 +12,10 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from web.auth import hash_password
-from web.storage import StaffRole, Store
-from web.workorders import IllegalOrderStep, OrderStatus, OrderType, WebhookSender, WorkOrders, sign_body
+from web.db.store import Store
+from web.db.tables import OrderStatus, OrderType, StaffRole
+from web.helpdesk.auth import hash_password
+from web.helpdesk.workorders import IllegalOrderStep, WebhookSender, WorkOrders, sign_body
 
 pytestmark = pytest.mark.integration
 SECRET = "webhook-secret"
@@ -69,8 +70,7 @@ class Receiver:
 def _make_due(store: Store) -> None:
     from sqlalchemy import update
 
-    from web.storage import utcnow
-    from web.workorders import WebhookDelivery
+    from web.db.tables import WebhookDelivery, utcnow
 
     with store.tx() as s:
         s.execute(update(WebhookDelivery).values(next_at=utcnow()))
@@ -104,7 +104,7 @@ def test_webhook_outbox_survives_a_restart(store: Store) -> None:
 
 
 def test_workorder_json_api_and_csv_export(client: Any) -> None:
-    client.app.state.store.add_staff("hot", "热线小王", StaffRole.HOTLINE, hash_password("hotline-password"))
+    client.app.state.store.staff.add("hot", "热线小王", StaffRole.HOTLINE, hash_password("hotline-password"))
     client.post("/staff/login", data={"username": "hot", "password": "hotline-password"})
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/staff").text).group(1)
     body = {"type": "咨询", "content": "问换身份证要带什么", "callback_phone": "13912345678"}
@@ -120,7 +120,7 @@ def test_workorder_json_api_and_csv_export(client: Any) -> None:
 
 
 def test_hotline_search_gives_sms_ready_text(client: Any) -> None:
-    client.app.state.store.add_staff("hot2", "热线小李", StaffRole.HOTLINE, hash_password("hotline-password"))
+    client.app.state.store.staff.add("hot2", "热线小李", StaffRole.HOTLINE, hash_password("hotline-password"))
     client.post("/staff/login", data={"username": "hot2", "password": "hotline-password"})
     page = client.get("/staff/hotline", params={"q": "结婚登记要带什么"}).text
     assert 'id="sms"' in page and "要带的材料" in page

@@ -19,7 +19,8 @@ from typing import Annotated, Protocol
 
 from fastapi import Query
 
-from web.storage import Message, Role, Store
+from web.db.store import Store
+from web.db.tables import Message, Role
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class Delivery:
         self.channels[name] = channel
 
     async def deliver(self, conversation_id: str, text: str) -> None:
-        conv = self.store.find_conversation(conversation_id)
+        conv = self.store.conversations.find(conversation_id)
         channel = self.channels.get(conv.channel)
         if channel is None:
             logger.error("no delivery channel %r for conversation %s", conv.channel, conversation_id)
@@ -133,8 +134,8 @@ async def long_poll(notifier: Notifier, store: Store, conv_id: str, roles: Colle
     after, known_mode = args.after, args.known_mode
     while True:
         with notifier.subscribe(conv_id) as changed:  # before reading, so no change slips by
-            conv = store.maybe_conversation(conv_id)
-            rows = [m for m in store.messages(conv_id, after) if m.role in roles] if conv else []
+            conv = store.conversations.maybe(conv_id)
+            rows = [m for m in store.conversations.messages(conv_id, after) if m.role in roles] if conv else []
             mode = conv.mode.value if conv else "bot"
             remaining = deadline - loop.time()
             if rows or (known_mode is not None and known_mode != mode) or remaining <= 0:

@@ -28,10 +28,11 @@ from knowledge.places import nearest_halls
 from knowledge.schema import HallLevel, plate_code
 from knowledge.service import KnowledgeBase
 from web.chat.turn import ChatService
+from web.db.store import Store
+from web.db.tables import Role
 from web.render.messages import ChatMessage, MessageKind
 from web.render.sentences import SAY
 from web.render.wechat import choices_text, fit, join
-from web.storage import Role, Store
 
 logger = logging.getLogger(__name__)
 
@@ -160,11 +161,11 @@ class WeChatChannel:
         if not texts:
             return
         for text in texts:
-            self.store.add_outbox(conversation_id, text)
-        if self.store.maybe_conversation(conversation_id) is None:
+            self.store.outbox.add(conversation_id, text)
+        if self.store.conversations.maybe(conversation_id) is None:
             return
         preview = texts[0][:30] + ("…" if len(texts[0]) > 30 else "")
-        self.store.add_message(
+        self.store.conversations.add_message(
             conversation_id,
             Role.NOTE,
             f"未送达微信（{reason}）：“{preview}”等 {len(texts)} 条已保留，居民下次发消息时随回复一并发出。",
@@ -238,14 +239,14 @@ class WeChatService:
         if msg is None or not getattr(msg, "source", None):
             raise BadRequest("malformed XML: not a WeChat message")
         key = f"msg:{msg.id}" if getattr(msg, "id", None) else f"evt:{msg.source}:{int(msg.create_time.timestamp())}"
-        first, cached = self.store.claim_inbound(key)
+        first, cached = self.store.inbound.claim(key)
         if not first:
             # A retry of something we have seen: same answer, or success while it is still being made.
             return self.encode(self._reply(msg, cached), params) if cached else "success"
         text = await self._answer(msg)
         if text is None:
             return "success"
-        self.store.finish_inbound(key, text)
+        self.store.inbound.finish(key, text)
         return self.encode(self._reply(msg, text), params)
 
     def _reply(self, msg: Any, text: str) -> str:
@@ -269,9 +270,11 @@ class WeChatService:
 
     async def _text(self, conv: str, openid: str, text: str) -> str | None:
         """Run the chat turn; answer passively within the budget, else deliver later."""
-        backlog = self.store.take_outbox(conv)
+        backlog = self.store.outbox.take(conv)
         if backlog:
-            self.store.add_message(conv, Role.NOTE, f"之前未送达的 {len(backlog)} 条已随这次回复发给居民。", "note")
+            self.store.conversations.add_message(
+                conv, Role.NOTE, f"之前未送达的 {len(backlog)} 条已随这次回复发给居民。", "note"
+            )
         task = asyncio.create_task(self.chat.turn(conv, text[:1000], channel="wechat"))
         try:
             reply = await asyncio.wait_for(asyncio.shield(task), timeout=self.config.passive_seconds)
@@ -306,8 +309,8 @@ class WeChatService:
         plate = self.kb.library.plates.get(plate_code(scene))
         if plate is None:
             return SAY["wechat_unknown_plate"]
-        self.store.conversation(conv, "wechat", plate.code)
-        self.store.record("scan", plate=plate.code, town=plate.town, detail="wechat")
+        self.store.conversations.get_or_create(conv, "wechat", plate.code)
+        self.store.analytics.record("scan", plate=plate.code, town=plate.town, detail="wechat")
         halls = nearest_halls(
             [h for h in self.kb.library.halls.values() if h.level is not HallLevel.VILLAGE],
             plate.lng,

@@ -34,9 +34,10 @@ from web.contract import (
     TurnMetadata,
     parse_payloads,
 )
+from web.db.analytics import event_row
+from web.db.store import Store
 from web.render.messages import ChatMessage, MessageKind, channel_of, render_payload
 from web.render.sentences import SAY, referral_text
-from web.storage import Store, event_row
 
 logger = logging.getLogger(__name__)
 
@@ -107,15 +108,15 @@ class ChatService:
         plate = plate_code(plate) or None
         picked = ChoiceMeta.of(choice)
         shown = text or (picked.label if picked else "") or (HUMAN_BUTTON_TEXT if human else "")
-        conv = self.store.open_turn(session, shown or "(选择)", channel=channel, plate=plate)
+        conv = self.store.conversations.open_turn(session, shown or "(选择)", channel=channel, plate=plate)
         plate = plate or conv.plate
         events = [event_row("question", plate=plate, town=self._town(plate), detail=shown)]
         if not resident_talks_to_bot(conv.mode):
             # With a person (or waiting for one): the message goes to staff, not to Rasa.
-            self.store.close_turn(session, [], events=events)
+            self.store.conversations.close_turn(session, [], events=events)
             return ChatReply(conv.mode, [self.queue_message(session)] if conv.mode is Mode.WAITING else [])
         if conv.mode is Mode.RESOLVED:
-            self.store.apply(session, HandoffEvent.REOPEN)
+            self.store.conversations.apply(session, HandoffEvent.REOPEN)
         result = await asyncio.to_thread(self.kb.retriever.search, text or shown)
         current = None
         if conv.item in self.kb.library.guides:
@@ -182,23 +183,23 @@ class ChatService:
             messages.append(ChatMessage(MessageKind.TEXT, SAY["rephrase"]))
         if text and unanswered(payloads, declined=bool(result.declined_topic)):
             events.append(event_row("unanswered", plate=plate, detail=text))
-        self.store.close_turn(session, replies, item=item, events=events)
+        self.store.conversations.close_turn(session, replies, item=item, events=events)
         return ChatReply(mode, messages, rasa_up)
 
     def request_human(self, session: str, reason: str, plate: str | None) -> Mode:
         """Put the chat in the staff queue (idempotent when already there)."""
         try:
-            mode = self.store.apply(session, HandoffEvent.REQUEST, reason=reason)
+            mode = self.store.conversations.apply(session, HandoffEvent.REQUEST, reason=reason)
         except IllegalTransition as exc:
             mode = exc.mode
-        self.store.record("help_request", plate=plate, detail=reason)
+        self.store.analytics.record("help_request", plate=plate, detail=reason)
         return mode
 
     def staff_on_duty(self) -> bool:
         return self.policy.on_duty()
 
     def queue_message(self, session: str) -> ChatMessage:
-        position = self.store.queue_position(session) if self.policy.on_duty() else 0
+        position = self.store.conversations.queue_position(session) if self.policy.on_duty() else 0
         return self.policy.queue_message(position)
 
     def _town(self, plate: str | None) -> str | None:

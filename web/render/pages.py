@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from knowledge.places import CHINA_TZ
 from knowledge.settings import Settings
-from web.editor import PART_LABELS
+from web.helpdesk.editor import PART_LABELS
 from web.static import HashedStatic
 from web.urls import Urls
 

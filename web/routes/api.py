@@ -8,15 +8,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
-from knowledge.errors import BadRequest
 from knowledge.schema import plate_code
 from knowledge.service import KnowledgeBase
 from web.channels.delivery import PollArgs, long_poll, poll_args
-from web.chat.handoff import HandoffEvent, Mode
 from web.chat.turn import MAX_MESSAGE_CHARS, ChatService
+from web.db.conversations import new_session_id
+from web.db.store import Store
+from web.db.tables import Role
 from web.deps import get_chat, get_kb, get_store, session_from_cookie, with_session_cookie
-from web.storage import RATING_LABELS, Role, Store, TicketKind, new_session_id
-from web.workorders import OrderType
+from web.helpdesk import ratings, tickets
+from web.helpdesk.agency import PHONE_PATTERN, AgencyIn, request_agency
+from web.helpdesk.deps import Orders
 
 router = APIRouter()
 
@@ -64,9 +66,9 @@ async def ask(
 ) -> dict[str, Any]:
     result = await asyncio.to_thread(kb.ask, body.q, plate=body.plate)
     top = result.retrieval.top
-    store.record("question", plate=body.plate, item=top.item if top else None, detail=body.q)
+    store.analytics.record("question", plate=body.plate, item=top.item if top else None, detail=body.q)
     if result.retrieval.abstain:
-        store.record("unanswered", plate=body.plate, detail=body.q)
+        store.analytics.record("unanswered", plate=body.plate, detail=body.q)
     return result.to_json()
 
 
@@ -111,34 +113,21 @@ async def events(
 ) -> None:
     plate = plate_code(body.plate) or None
     town = kb.library.plates[plate].town if plate in kb.library.plates else None
-    store.record(body.kind, plate=plate, town=town, item=body.item, detail=body.detail)
+    store.analytics.record(body.kind, plate=plate, town=town, item=body.item, detail=body.detail)
 
 
 class LeaveMessageIn(BaseModel):
-    phone: str = Field(pattern=r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+    phone: str = Field(pattern=PHONE_PATTERN)
     text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
 
 
 @router.post("/api/chat/{session}/leave-message", status_code=201)
 async def leave_message(
-    request: Request, session: str, body: LeaveMessageIn, store: Annotated[Store, Depends(get_store)]
+    session: str, body: LeaveMessageIn, store: Annotated[Store, Depends(get_store)], orders: Orders
 ) -> dict[str, Any]:
     """Waiting too long or outside staff hours: leave a message with a callback number (a ticket)."""
-    conv = store.find_conversation(session)
-    ticket = store.add_ticket(TicketKind.CALLBACK, body.text, conv_id=conv.id, phone=body.phone)
-    request.app.state.workorders.create(
-        OrderType.HELP,
-        body.text,
-        phone=body.phone,
-        conversation=conv.id,
-        plate=conv.plate,
-        item=conv.item,
-        by="resident",
-    )
-    if conv.mode is Mode.WAITING:
-        store.apply(session, HandoffEvent.LEAVE_MESSAGE)
-    store.add_message(session, Role.SYSTEM, "已收到您的留言，工作人员会按您留的电话回电。", "system")
-    return {"ticket": ticket.id, "mode": store.find_conversation(session).mode.value}
+    left = tickets.leave_message(store, orders, session, phone=body.phone, text=body.text)
+    return {"ticket": left.ticket, "mode": left.mode.value}
 
 
 class RatingIn(BaseModel):
@@ -152,22 +141,10 @@ class RatingIn(BaseModel):
 @router.post("/api/rate", status_code=201)
 async def rate(body: RatingIn, store: Annotated[Store, Depends(get_store)]) -> dict[str, Any]:
     """好差评: five levels; 不满意 or worse opens a follow-up ticket for the supervisor."""
-    conv_id = store.find_conversation(body.session).id if body.session else None
-    rating = store.add_rating(body.target, body.level, body.comment, conv_id, body.item)
-    ticket = None
-    if body.level <= 2:
-        text = f"差评回访：{RATING_LABELS[body.level]}（{body.target} {body.item or ''}）{body.comment or ''}"
-        ticket = store.add_ticket(TicketKind.FOLLOW_UP, text, conv_id=conv_id).id
-    return {"rating": rating.id, "label": RATING_LABELS[body.level], "follow_up_ticket": ticket}
-
-
-class AgencyIn(BaseModel):
-    item: str = Field(max_length=64)
-    name: str = Field(min_length=1, max_length=64)
-    phone: str = Field(pattern=r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
-    preferred_time: str = Field(min_length=1, max_length=64)
-    plate: str | None = PLATE
-    address: str = Field(default="", max_length=200)
+    rated = ratings.rate(
+        store, target=body.target, level=body.level, comment=body.comment, session=body.session, item=body.item
+    )
+    return {"rating": rated.rating, "label": rated.label, "follow_up_ticket": rated.follow_up_ticket}
 
 
 @router.post("/api/agency", status_code=201)
@@ -175,27 +152,13 @@ async def agency(
     body: AgencyIn, kb: Annotated[KnowledgeBase, Depends(get_kb)], store: Annotated[Store, Depends(get_store)]
 ) -> dict[str, Any]:
     """帮办代办: ask for someone to do it for (or with) you; returns the code to check status."""
-    if body.item not in kb.library.guides:
-        raise BadRequest(f"unknown item {body.item!r}")
-    plate = kb.library.plates.get(plate_code(body.plate))
-    address = body.address or (plate.address + (f" {plate.building}" if plate.building else "") if plate else "")
-    if not address:
-        raise BadRequest("give an address or a door-plate code")
-    req = store.add_agency_request(
-        item=body.item,
-        name=body.name,
-        phone=body.phone,
-        preferred_time=body.preferred_time,
-        address=address,
-        plate=plate.code if plate else None,
-    )
-    store.record("help_request", plate=plate.code if plate else None, item=body.item, detail="agency")
+    req = request_agency(store, kb.library, body)
     return {"code": req.code, "status": req.status.value}
 
 
 @router.get("/api/agency/{code}")
 async def agency_status(code: str, store: Annotated[Store, Depends(get_store)]) -> dict[str, Any]:
-    req = store.agency_request(code)
+    req = store.agency.by_code(code)
     return {
         "code": req.code,
         "item": req.item,

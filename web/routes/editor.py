@@ -4,81 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
-import difflib
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from knowledge.errors import BadRequest, Problem
-from knowledge.library import Library
-from knowledge.schema import Guide
-from web.auth import Auth, StaffSession
-from web.editor import (
-    MAX_NOTE_CHARS,
-    GuideEditor,
-    GuideInvalid,
-    Reports,
-    VersionConflict,
-    VersionInfo,
-)
+from knowledge.service import KnowledgeBase
+from knowledge.settings import Settings
+from web.deps import get_kb, get_settings
 from web.errors import error_body
+from web.helpdesk.auth import Auth, StaffSession
+from web.helpdesk.deps import CsrfField, Editor, EditorSession, ReportsDep, renderer
+from web.helpdesk.editor import MAX_NOTE_CHARS, GuideEditor, GuideInvalid, Reports, VersionConflict, overview
 from web.routes.pages import guide_page
-from web.routes.staff import CsrfField, get_auth
-from web.storage import StaffRole
+from web.urls import SITE
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 
 MAX_GUIDE_CHARS = 60_000
 NoteField = Annotated[str, Form(max_length=MAX_NOTE_CHARS)]
-
-
-async def editor_session(request: Request, auth: Annotated[Auth, Depends(get_auth)]) -> StaffSession:
-    return auth.require(request, StaffRole.EDITOR, StaffRole.SUPERVISOR)
-
-
-async def get_editor(request: Request) -> GuideEditor:
-    editor: GuideEditor = request.app.state.editor
-    return editor
-
-
-async def get_reports(request: Request) -> Reports:
-    reports: Reports = request.app.state.reports
-    return reports
-
-
-EditorSession = Annotated[StaffSession, Depends(editor_session)]
-Editor = Annotated[GuideEditor, Depends(get_editor)]
-ReportsDep = Annotated[Reports, Depends(get_reports)]
+Kb = Annotated[KnowledgeBase, Depends(get_kb)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def _page(request: Request, template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    response: HTMLResponse = request.app.state.renderer.page(request, template, context, status=status)
+    response: HTMLResponse = renderer(request).page(request, template, context, status=status)
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-@dataclass
-class GuideRow:
-    guide: Guide
-    due: bool
-    last: VersionInfo | None
-    reports: int
-
-
-@dataclass
-class UnansweredRow:
-    text: str
-    count: int
-    suggested: str
-
-
-def _suggest(request: Request, text: str) -> str:
-    """The item retrieval would have offered first: preselected in the "add as an ask" form."""
-    result = request.app.state.kb.retriever.search(text)
-    return result.candidates[0].item if result.candidates else ""
 
 
 def _home(
@@ -86,28 +39,22 @@ def _home(
     session: StaffSession,
     editor: GuideEditor,
     reports: Reports,
+    kb: KnowledgeBase,
+    settings: Settings,
     *,
     days: int = 30,
     message: str = "",
     problems: list[Problem] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    today = dt.date.today()
-    latest = editor.latest()
-    counts = reports.open_counts()
-    guides = sorted(editor.library.guides.values(), key=lambda g: g.code)
     return _page(
         request,
         "staff/editor.html",
         {
             "me": session.staff,
             "csrf": session.csrf,
-            "rows": [GuideRow(g, g.review.due(today), latest.get(g.code), counts.get(g.code, 0)) for g in guides],
-            "reports": reports.open(),
-            "titles": {g.code: g.title for g in guides},
-            "unanswered": [UnansweredRow(t, n, _suggest(request, t)) for t, n in editor.unanswered(days)],
-            "days": days,
-            "refresh_seconds": round(request.app.state.settings.guide_refresh_seconds),
+            **overview(editor, reports, kb, days),
+            "refresh_seconds": round(settings.guide_refresh_seconds),
             "message": message,
             "problems": problems or [],
         },
@@ -117,11 +64,17 @@ def _home(
 
 @router.get("/editor", response_class=HTMLResponse)
 async def editor_home(
-    request: Request, session: EditorSession, editor: Editor, reports: ReportsDep, days: int = 30
+    request: Request,
+    session: EditorSession,
+    editor: Editor,
+    reports: ReportsDep,
+    kb: Kb,
+    settings: SettingsDep,
+    days: int = 30,
 ) -> Response:
     """Every guide with its review state, last change and open reports; the report queue; unanswered questions."""
     message = request.query_params.get("done", "")[:200]
-    return _home(request, session, editor, reports, days=max(1, min(days, 365)), message=message)
+    return _home(request, session, editor, reports, kb, settings, days=max(1, min(days, 365)), message=message)
 
 
 def _edit_page(
@@ -192,7 +145,7 @@ async def save_guide(
         return _edit_page(request, session, editor, code, text, base=base, problems=exc.problems, note=note, status=422)
     except VersionConflict as exc:
         return _edit_page(request, session, editor, code, text, base=base, message=str(exc), note=note, status=409)
-    return RedirectResponse(f"/staff/editor/guides/{code}?published={outcome.version}", status_code=303)
+    return RedirectResponse(SITE.editor_guide(code, published=outcome.version), status_code=303)
 
 
 @router.post("/editor/guides/{code}/preview", response_class=HTMLResponse)
@@ -207,10 +160,9 @@ async def preview_guide(
 ) -> Response:
     """The resident's guide page rendered from the unsaved text (nothing is published)."""
     Auth.check_csrf(session, csrf)
-    guide, problems = await asyncio.to_thread(editor.check, code, text)
-    if guide is None:
+    preview, problems = await asyncio.to_thread(editor.preview, code, text)
+    if preview is None:
         return _edit_page(request, session, editor, code, text, base=base, problems=problems, status=422)
-    preview: Library = dataclasses.replace(editor.library, guides={**editor.library.guides, code: guide})
     page = guide_page(preview, code)
     return _page(request, "guide.html", {"page": page, "preview": True})
 
@@ -247,16 +199,7 @@ async def guide_history(request: Request, code: str, session: EditorSession, edi
 @router.get("/editor/guides/{code}/v/{version}", response_class=HTMLResponse)
 async def guide_version(request: Request, code: str, version: int, session: EditorSession, editor: Editor) -> Response:
     """One version's text, and what changed from the version before it."""
-    text = editor.version_text(code, version)
-    before = editor.version_text(code, version - 1) if version > 0 else ""
-    diff = "".join(
-        difflib.unified_diff(
-            before.splitlines(keepends=True),
-            text.splitlines(keepends=True),
-            f"第 {version - 1} 版" if version > 0 else "（无）",
-            f"第 {version} 版",
-        )
-    )
+    text, diff = editor.version_diff(code, version)
     return _page(
         request,
         "staff/editor_version.html",
@@ -273,7 +216,7 @@ async def rollback_form(
         outcome = await asyncio.to_thread(editor.rollback, code, version, author_id=session.staff.id)
     except GuideInvalid as exc:  # an old text may clash with what other guides say now
         return _history_page(request, session, editor, code, exc.problems, status=422)
-    return RedirectResponse(f"/staff/editor/guides/{code}?published={outcome.version}", status_code=303)
+    return RedirectResponse(SITE.editor_guide(code, published=outcome.version), status_code=303)
 
 
 @router.post("/editor/reports/{report_id}/resolve")
@@ -295,6 +238,8 @@ async def add_unanswered(
     session: EditorSession,
     editor: Editor,
     reports: ReportsDep,
+    kb: Kb,
+    settings: SettingsDep,
     csrf: CsrfField,
     text: Annotated[str, Form(min_length=1, max_length=500)],
     code: Annotated[str, Form(max_length=64)],
@@ -305,9 +250,11 @@ async def add_unanswered(
         outcome = await asyncio.to_thread(editor.add_ask, code, text, author_id=session.staff.id)
     except GuideInvalid as exc:
         message = f"没有加入“{text.strip()[:60]}”：{code} 的新版本通不过检查"
-        return _home(request, session, editor, reports, message=message, problems=exc.problems, status=422)
+        return _home(
+            request, session, editor, reports, kb, settings, message=message, problems=exc.problems, status=422
+        )
     done = f"已把“{text.strip()[:60]}”加入 {code} 的问法（第 {outcome.version} 版）"
-    return RedirectResponse(f"/staff/editor?done={done}#unanswered", status_code=303)
+    return RedirectResponse(SITE.editor(done=done, anchor="unanswered"), status_code=303)
 
 
 # ---- JSON / YAML API

@@ -19,24 +19,16 @@ from knowledge.places import CHINA_TZ, NearbyHall, hours_text, nearest_halls
 from knowledge.schema import Guide, HallLevel, Plate, plate_code
 from knowledge.service import KnowledgeBase
 from web.chat.turn import MAX_MESSAGE_CHARS, ChatService
+from web.db.conversations import new_session_id
+from web.db.store import Store
 from web.deps import get_chat, get_kb, get_store, session_from_cookie, with_session_cookie
+from web.helpdesk.agency import AgencyIn, request_agency
+from web.helpdesk.analytics import POPULAR
 from web.render.html import render_html
 from web.render.pages import TEXT_COOKIE
-from web.storage import Store, new_session_id
 from web.urls import SITE
 
 router = APIRouter()
-
-POPULAR = [
-    "id-card-renew",
-    "medical-insurance-resident",
-    "hukou-newborn",
-    "social-card-apply",
-    "hpf-withdraw-rent",
-    "elderly-allowance",
-    "driving-license-renew",
-    "property-transfer",
-]
 
 
 @dataclass
@@ -99,11 +91,11 @@ def _plate_or_404(kb: KnowledgeBase, code: str) -> Plate:
 
 def _transcript(store: Store, session: str, kb: KnowledgeBase) -> tuple[list[ChatLine], str]:
     """The conversation so far, read only (a page view never creates one)."""
-    conv = store.maybe_conversation(session)
+    conv = store.conversations.maybe(session)
     if conv is None:
         return [], "bot"
     lines = []
-    for m in store.messages(session):
+    for m in store.conversations.messages(session):
         if m.role.value == "note":
             continue
         payload = m.payload or {}
@@ -242,9 +234,9 @@ async def plate(
         return RedirectResponse(SITE.plate(p.code), status_code=301)
     known = session_from_cookie(request)
     session = known or new_session_id()
-    store.record("scan", plate=p.code, town=p.town)
+    store.analytics.record("scan", plate=p.code, town=p.town)
     renderer = _renderer(request)
-    if known is not None and store.maybe_conversation(known) is not None:
+    if known is not None and store.conversations.maybe(known) is not None:
         page = plate_page(kb, store, p, session)
         return with_session_cookie(renderer.page(request, "plate.html", {"page": page}), session)
     # A scan without a conversation (nearly all of them): the same page for everyone this
@@ -360,11 +352,11 @@ async def search(
     if q:
         p = kb.library.plates.get(plate_code(plate))
         result = await asyncio.to_thread(kb.ask, q, plate=p.code if p else None)
-        store.record(
+        store.analytics.record(
             "question", plate=p.code if p else None, detail=q, item=result.answer.item if result.answer else None
         )
         if result.answer is None:
-            store.record("unanswered", plate=p.code if p else None, detail=q)
+            store.analytics.record("unanswered", plate=p.code if p else None, detail=q)
         context["result"] = result
         context["answer_html"] = render_html(result.answer) if result.answer else ""
         context["candidates"] = [_link(kb.library.guides[c.item]) for c in result.retrieval.candidates]
@@ -408,8 +400,6 @@ async def agency_submit(
     plate: Annotated[str, Form(max_length=16)] = "",
     address: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    from web.routes.api import AgencyIn, agency
-
     guides = sorted(kb.library.guides.values(), key=lambda g: g.code)
     p = kb.library.plates.get(plate_code(plate))
     try:
@@ -421,7 +411,7 @@ async def agency_submit(
             plate=p.code if p else None,
             address=address,
         )
-        done = await agency(body, kb, store)
+        done = request_agency(store, kb.library, body)
     except (ValueError, BadRequest) as exc:
         message = "请检查：手机号要11位，事项要选一项，地址或门牌要有。" if isinstance(exc, ValueError) else str(exc)
         return _renderer(request).page(
@@ -442,7 +432,7 @@ async def agency_status_page(
     req = None
     if code:
         try:
-            req = store.agency_request(code)
+            req = store.agency.by_code(code)
         except NotFound:
             req = None
     return _renderer(request).page(request, "agency_status.html", {"code": code, "req": req})

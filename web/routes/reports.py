@@ -11,21 +11,22 @@ from pydantic import BaseModel, Field, ValidationError
 from knowledge.errors import NotFound
 from knowledge.schema import Guide
 from knowledge.service import KnowledgeBase
+from web.db.tables import ReportPart
 from web.deps import get_kb
-from web.editor import ReportPart, Reports
 from web.errors import RateLimited
-from web.routes.editor import get_reports
+from web.helpdesk.agency import PHONE_PATTERN
+from web.helpdesk.deps import ReportsDep, renderer
+from web.helpdesk.editor import Reports, file_report
 
 router = APIRouter()
 
 MAX_REPORT_CHARS = 1000
-PHONE = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
 
 
 class ReportIn(BaseModel):
     part: ReportPart
     text: str = Field(min_length=1, max_length=MAX_REPORT_CHARS)
-    phone: str | None = Field(default=None, pattern=PHONE)
+    phone: str | None = Field(default=None, pattern=PHONE_PATTERN)
     situation: str | None = Field(default=None, max_length=48)
 
 
@@ -41,11 +42,8 @@ def _client_ip(request: Request) -> str:
 
 
 def _file(reports: Reports, guide: Guide, body: ReportIn, request: Request) -> int:
-    situation = body.situation if body.situation in {s.id for s in guide.situations} else None
-    report = reports.add(
-        guide.code, body.part, body.text, ip=_client_ip(request), phone=body.phone, situation=situation
-    )
-    return report.id
+    ip = _client_ip(request)
+    return file_report(reports, guide, body.part, body.text, ip=ip, phone=body.phone, situation=body.situation).id
 
 
 def _form_context(
@@ -70,7 +68,7 @@ async def report_form(
     part: Annotated[str, Query(max_length=16)] = "",
 ) -> Response:
     context = _form_context(_guide(kb, code), situation=s, part=part, done=False)
-    return request.app.state.renderer.page(request, "report.html", context)
+    return renderer(request).page(request, "report.html", context)
 
 
 @router.post("/g/{code}/report", response_class=HTMLResponse)
@@ -78,7 +76,7 @@ async def report_submit(
     request: Request,
     code: str,
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
-    reports: Annotated[Reports, Depends(get_reports)],
+    reports: ReportsDep,
     part: Annotated[str, Form(max_length=16)] = "",
     text: Annotated[str, Form(max_length=MAX_REPORT_CHARS)] = "",
     phone: Annotated[str, Form(max_length=20)] = "",
@@ -86,19 +84,19 @@ async def report_submit(
 ) -> Response:
     """The form without JavaScript: a plain POST, answered with a thank-you (or what to fix)."""
     guide = _guide(kb, code)
-    renderer = request.app.state.renderer
+    page = renderer(request).page
     try:
         body = ReportIn(part=part, text=text.strip(), phone=phone.strip() or None, situation=s or None)
     except ValidationError:
         error = "请选一下哪部分有误，写上哪里不对；留电话的话要写对号码（11位手机或带区号的座机）。"
         context = _form_context(guide, situation=s, part=part, text=text, error=error, done=False)
-        return renderer.page(request, "report.html", context, status=400)
+        return page(request, "report.html", context, status=400)
     try:
         _file(reports, guide, body, request)
     except RateLimited as exc:
         context = _form_context(guide, situation=s, part=part, text=text, error=str(exc), done=False)
-        return renderer.page(request, "report.html", context, status=429, headers={"Retry-After": str(exc.retry_after)})
-    return renderer.page(request, "report.html", _form_context(guide, situation=s, done=True))
+        return page(request, "report.html", context, status=429, headers={"Retry-After": str(exc.retry_after)})
+    return page(request, "report.html", _form_context(guide, situation=s, done=True))
 
 
 @router.post("/api/guides/{code}/reports", status_code=201)
@@ -107,7 +105,7 @@ async def report_json(
     code: str,
     body: ReportIn,
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
-    reports: Annotated[Reports, Depends(get_reports)],
+    reports: ReportsDep,
 ) -> dict[str, Any]:
     """Report wrong information in a guide; 429 with Retry-After past 5 reports in 10 minutes."""
     report_id = _file(reports, _guide(kb, code), body, request)

@@ -4,83 +4,50 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import datetime as dt
 import io
 import json
-from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from knowledge.errors import NotFound
 from knowledge.service import KnowledgeBase
-from web.auth import COOKIE, SESSION_SECONDS, Auth, StaffSession
-from web.channels.delivery import PollArgs, long_poll, poll_args
-from web.chat.handoff import HandoffEvent, IllegalTransition, Mode
+from web.channels.delivery import PollArgs, poll_args
+from web.chat.handoff import IllegalTransition
+from web.db.store import Store
+from web.db.tables import AgencyStatus, OrderStatus, OrderType, StaffRole
 from web.deps import get_kb, get_store
-from web.render.plain import render_text
-from web.storage import RATING_LABELS, AgencyStatus, Conversation, Role, StaffRole, Store, utcnow
-from web.workorders import OrderStatus, OrderType, WorkOrders
+from web.helpdesk import chats
+from web.helpdesk.auth import COOKIE, SESSION_SECONDS, Auth, StaffSession
+from web.helpdesk.deps import (
+    CsrfField,
+    DeliveryDep,
+    NotifierDep,
+    Orders,
+    Session,
+    SupervisorSession,
+    get_auth,
+    renderer,
+)
+from web.helpdesk.hotline import lookup
+from web.urls import SITE
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 
-CsrfField = Annotated[str, Form(alias="csrf", max_length=64)]
-
-
-async def get_auth(request: Request) -> Auth:
-    auth: Auth = request.app.state.auth
-    return auth
-
-
-async def staff_session(request: Request, auth: Annotated[Auth, Depends(get_auth)]) -> StaffSession:
-    return auth.require(request)
-
-
-async def supervisor_session(request: Request, auth: Annotated[Auth, Depends(get_auth)]) -> StaffSession:
-    return auth.require(request, StaffRole.SUPERVISOR)
-
-
-Session = Annotated[StaffSession, Depends(staff_session)]
+Kb = Annotated[KnowledgeBase, Depends(get_kb)]
+StoreDep = Annotated[Store, Depends(get_store)]
 
 
 def _page(request: Request, template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    response: HTMLResponse = request.app.state.renderer.page(request, template, context, status=status)
+    response: HTMLResponse = renderer(request).page(request, template, context, status=status)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def _minutes_since(when: dt.datetime | None) -> int:
-    if when is None:
-        return 0
-    return int((utcnow() - when.replace(tzinfo=dt.UTC)).total_seconds() // 60)
-
-
-@dataclass
-class QueueRow:
-    conv: Conversation
-    waited_minutes: int
-    address: str
-    last_text: str
-
-
-def _rows(store: Store, kb: KnowledgeBase, convs: list[Conversation]) -> list[QueueRow]:
-    last = store.last_resident_texts([c.id for c in convs])
-    rows = []
-    for c in convs:
-        plate = kb.library.plates.get(c.plate or "")
-        rows.append(
-            QueueRow(
-                c,
-                _minutes_since(c.waiting_since if c.mode is Mode.WAITING else c.claimed_at),
-                plate.address if plate else "（未扫门牌）",
-                last.get(c.id, ""),
-            )
-        )
-    return rows
+def _me(session: StaffSession) -> dict[str, Any]:
+    return {"me": session.staff, "csrf": session.csrf}
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -121,46 +88,21 @@ async def logout(session: Session, auth: Annotated[Auth, Depends(get_auth)], csr
 
 
 @router.get("", response_class=HTMLResponse)
-async def console(
-    request: Request,
-    session: Session,
-    store: Annotated[Store, Depends(get_store)],
-    kb: Annotated[KnowledgeBase, Depends(get_kb)],
-) -> Response:
+async def console(request: Request, session: Session, store: StoreDep, kb: Kb) -> Response:
     if session.staff.role is StaffRole.EDITOR:  # editors keep the guides, not the help-desk queue
         return RedirectResponse("/staff/editor", status_code=303)
-    return _page(
-        request,
-        "staff/queue.html",
-        {
-            "me": session.staff,
-            "csrf": session.csrf,
-            "queue": _rows(store, kb, store.queue()),
-            "mine": _rows(store, kb, store.active_chats(session.staff.id)),
-            "tickets": store.tickets(),
-            "agency": [
-                r for r in store.agency_requests() if r.status not in (AgencyStatus.DONE, AgencyStatus.CANCELLED)
-            ],
-            "statuses": list(AgencyStatus),
-        },
-    )
+    context = {**_me(session), **chats.desk(store, kb.library, session.staff), "statuses": list(AgencyStatus)}
+    return _page(request, "staff/queue.html", context)
 
 
 @router.get("/events")
-async def events(request: Request, session: Session, store: Annotated[Store, Depends(get_store)]) -> Response:
+async def events(request: Request, session: Session, store: StoreDep) -> Response:
     """Server-sent events: the queue and the newest message id, every 2 s, for live pages."""
 
     async def stream() -> AsyncIterator[str]:
         last = ""
         while not await request.is_disconnected():
-            queue = store.queue()
-            state = json.dumps(
-                {
-                    "queue": len(queue),
-                    "ids": [c.id for c in queue],
-                    "mine": [c.id for c in store.active_chats(session.staff.id)],
-                }
-            )
+            state = json.dumps(chats.live_state(store, session.staff))
             if state != last:
                 yield f"event: queue\ndata: {state}\n\n"
                 last = state
@@ -172,17 +114,10 @@ async def events(request: Request, session: Session, store: Annotated[Store, Dep
 
 
 @router.post("/c/{conv_id}/claim")
-async def claim(
-    request: Request, conv_id: str, session: Session, store: Annotated[Store, Depends(get_store)], csrf: CsrfField
-) -> Response:
+async def claim(request: Request, conv_id: str, session: Session, store: StoreDep, csrf: CsrfField) -> Response:
     Auth.check_csrf(session, csrf)
     try:
-        store.apply(
-            conv_id,
-            HandoffEvent.CLAIM,
-            staff_id=session.staff.id,
-            announce=(f"工作人员{session.staff.name}已接入，为您服务。", "system"),
-        )
+        chats.claim(store, conv_id, session.staff)
     except IllegalTransition:
         return _page(
             request,
@@ -190,259 +125,123 @@ async def claim(
             {"status": 409, "title": "已经被别人接了", "message": "这位群众已经由其他工作人员接待。"},
             status=409,
         )
-    return RedirectResponse(f"/staff/c/{conv_id}", status_code=303)
+    return RedirectResponse(SITE.staff_chat(conv_id), status_code=303)
 
 
 @router.get("/c/{conv_id}", response_class=HTMLResponse)
-async def chat_view(
-    request: Request,
-    conv_id: str,
-    session: Session,
-    store: Annotated[Store, Depends(get_store)],
-    kb: Annotated[KnowledgeBase, Depends(get_kb)],
-) -> Response:
-    conv = store.find_conversation(conv_id)
-    plate = kb.library.plates.get(conv.plate or "")
-    messages = store.messages(conv_id)
-    used = [m.payload["item"] for m in messages if m.payload and m.payload.get("item") in kb.library.guides]
-    guides_used = [kb.library.guides[c] for c in dict.fromkeys(used)]
-    return _page(
-        request,
-        "staff/chat.html",
-        {
-            "me": session.staff,
-            "csrf": session.csrf,
-            "conv": conv,
-            "plate": plate,
-            "messages": messages,
-            "guides_used": guides_used,
-            "all_guides": sorted(kb.library.guides.values(), key=lambda g: g.code),
-            "staff": [s for s in store.all_staff() if s.id != session.staff.id and s.active],
-            "last_id": messages[-1].id if messages else 0,
-        },
-    )
+async def chat_view(request: Request, conv_id: str, session: Session, store: StoreDep, kb: Kb) -> Response:
+    context = {**_me(session), **chats.chat_view(store, kb.library, conv_id, session.staff)}
+    return _page(request, "staff/chat.html", context)
 
 
 @router.get("/c/{conv_id}/messages")
 async def chat_messages(
-    request: Request,
     conv_id: str,
     session: Session,
-    store: Annotated[Store, Depends(get_store)],
+    store: StoreDep,
+    notifier: NotifierDep,
     poll: Annotated[PollArgs, Depends(poll_args)],
 ) -> dict[str, Any]:
     """The whole transcript after an id (notes included); ``wait`` holds it open as for residents."""
-    store.find_conversation(conv_id)
-    return (await long_poll(request.app.state.notifier, store, conv_id, tuple(Role), poll)).to_json()
-
-
-def _own(store: Store, conv_id: str, session: StaffSession) -> Conversation:
-    conv = store.find_conversation(conv_id)
-    if conv.mode is not Mode.AGENT or (
-        conv.agent_id != session.staff.id and session.staff.role is not StaffRole.SUPERVISOR
-    ):
-        raise IllegalTransition(conv.mode, HandoffEvent.TRANSFER)
-    return conv
+    return await chats.transcript(store, notifier, conv_id, poll)
 
 
 @router.post("/c/{conv_id}/reply")
 async def reply(
-    request: Request,
     conv_id: str,
     session: Session,
-    store: Annotated[Store, Depends(get_store)],
+    store: StoreDep,
+    delivery: DeliveryDep,
     csrf: CsrfField,
     text: Annotated[str, Form(min_length=1, max_length=2000)],
 ) -> Response:
     Auth.check_csrf(session, csrf)
-    _own(store, conv_id, session)
-    store.add_message(conv_id, Role.STAFF, text.strip(), "text", staff_id=session.staff.id)
-    await request.app.state.delivery.deliver(conv_id, text.strip())
-    return RedirectResponse(f"/staff/c/{conv_id}#reply", status_code=303)
+    await chats.reply(store, delivery, conv_id, session.staff, text)
+    return RedirectResponse(SITE.staff_chat(conv_id, "reply"), status_code=303)
 
 
 @router.post("/c/{conv_id}/checklist")
 async def checklist(
-    request: Request,
     conv_id: str,
     session: Session,
-    store: Annotated[Store, Depends(get_store)],
-    kb: Annotated[KnowledgeBase, Depends(get_kb)],
+    store: StoreDep,
+    kb: Kb,
+    delivery: DeliveryDep,
     csrf: CsrfField,
     item: Annotated[str, Form(max_length=64)],
     situation: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     """Insert a guide's checklist as a reply (rendered text, ready for SMS too)."""
     Auth.check_csrf(session, csrf)
-    _own(store, conv_id, session)
-    if item not in kb.library.guides:
-        raise NotFound(f"unknown item {item!r}")
-    text = render_text(kb.answer(item, situation or None))
-    store.add_message(conv_id, Role.STAFF, text, "text", {"item": item}, staff_id=session.staff.id)
-    await request.app.state.delivery.deliver(conv_id, text)
-    return RedirectResponse(f"/staff/c/{conv_id}#reply", status_code=303)
+    await chats.send_checklist(store, delivery, kb, conv_id, session.staff, item, situation)
+    return RedirectResponse(SITE.staff_chat(conv_id, "reply"), status_code=303)
 
 
 @router.post("/c/{conv_id}/note")
 async def note(
-    request: Request,
     conv_id: str,
     session: Session,
-    store: Annotated[Store, Depends(get_store)],
+    store: StoreDep,
     csrf: CsrfField,
     text: Annotated[str, Form(min_length=1, max_length=2000)],
 ) -> Response:
     Auth.check_csrf(session, csrf)
-    store.find_conversation(conv_id)
-    store.add_message(conv_id, Role.NOTE, f"{session.staff.name}：{text.strip()}", "note", staff_id=session.staff.id)
-    return RedirectResponse(f"/staff/c/{conv_id}", status_code=303)
+    chats.add_note(store, conv_id, session.staff, text)
+    return RedirectResponse(SITE.staff_chat(conv_id), status_code=303)
 
 
 @router.post("/c/{conv_id}/transfer")
 async def transfer(
-    request: Request,
-    conv_id: str,
-    session: Session,
-    store: Annotated[Store, Depends(get_store)],
-    csrf: CsrfField,
-    to: Annotated[int, Form()],
+    conv_id: str, session: Session, store: StoreDep, csrf: CsrfField, to: Annotated[int, Form()]
 ) -> Response:
     Auth.check_csrf(session, csrf)
-    _own(store, conv_id, session)
-    target = store.staff(to)
-    if target is None or not target.active:
-        raise NotFound("no such staff member")
-    store.apply(conv_id, HandoffEvent.TRANSFER, staff_id=target.id)
-    store.add_message(conv_id, Role.NOTE, f"{session.staff.name} 转给 {target.name}", "note", staff_id=session.staff.id)
+    chats.transfer(store, conv_id, session.staff, to)
     return RedirectResponse("/staff", status_code=303)
-
-
-_FINISH = {
-    "resolve": (HandoffEvent.RESOLVE, "本次服务已结束，感谢您的耐心。欢迎对我们的服务做个评价。"),
-    "back": (HandoffEvent.BACK_TO_BOT, "工作人员已把对话交回智能助手，您可以继续提问。"),
-    "release": (HandoffEvent.RELEASE, "正在为您转接其他工作人员，请稍等。"),
-}
 
 
 @router.post("/c/{conv_id}/{action}")
 async def finish(
-    request: Request,
-    conv_id: str,
-    action: str,
-    session: Session,
-    store: Annotated[Store, Depends(get_store)],
-    csrf: CsrfField,
+    conv_id: str, action: str, session: Session, store: StoreDep, delivery: DeliveryDep, csrf: CsrfField
 ) -> Response:
     Auth.check_csrf(session, csrf)
-    if action not in _FINISH:
-        raise NotFound(f"no action {action}")
-    _own(store, conv_id, session)
-    event, text = _FINISH[action]
-    store.apply(conv_id, event, announce=(text, "rate" if action == "resolve" else "system"))
-    await request.app.state.delivery.deliver(conv_id, text)
+    await chats.finish(store, delivery, conv_id, session.staff, action)
     return RedirectResponse("/staff", status_code=303)
 
 
 @router.post("/tickets/{ticket_id}/done")
-async def ticket_done(
-    request: Request, ticket_id: int, session: Session, store: Annotated[Store, Depends(get_store)], csrf: CsrfField
-) -> Response:
+async def ticket_done(ticket_id: int, session: Session, store: StoreDep, csrf: CsrfField) -> Response:
     Auth.check_csrf(session, csrf)
-    store.close_ticket(ticket_id)
+    store.tickets.close(ticket_id)
     return RedirectResponse("/staff", status_code=303)
 
 
 @router.post("/agency/{code}")
 async def agency_update(
-    request: Request,
     code: str,
     session: Session,
-    store: Annotated[Store, Depends(get_store)],
+    store: StoreDep,
     csrf: CsrfField,
     status: Annotated[AgencyStatus, Form()],
     note: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     Auth.check_csrf(session, csrf)
-    store.update_agency_request(code, status, note or None)
+    store.agency.update(code, status, note or None)
     return RedirectResponse("/staff", status_code=303)
 
 
 @router.get("/supervisor", response_class=HTMLResponse)
-async def supervisor(
-    request: Request,
-    session: Annotated[StaffSession, Depends(supervisor_session)],
-    store: Annotated[Store, Depends(get_store)],
-    kb: Annotated[KnowledgeBase, Depends(get_kb)],
-) -> Response:
-    queue = _rows(store, kb, store.queue())
-    with store.tx() as s:
-        from sqlalchemy import select
-
-        convs = list(s.scalars(select(Conversation).where(Conversation.agent_id.is_not(None))))
-    handled = Counter(c.agent_id for c in convs if c.mode is Mode.RESOLVED and c.agent_id is not None)
-    names = {s.id: s.name for s in store.all_staff()}
-    ratings = store.ratings()
-    dist = Counter(r.level for r in ratings)
-    return _page(
-        request,
-        "staff/supervisor.html",
-        {
-            "me": session.staff,
-            "csrf": session.csrf,
-            "queue": queue,
-            "max_wait": max((r.waited_minutes for r in queue), default=0),
-            "avg_wait": round(sum(r.waited_minutes for r in queue) / len(queue), 1) if queue else 0,
-            "active": len(store.active_chats()),
-            "handled": [(names.get(k, "?"), v) for k, v in handled.most_common()],
-            "ratings": [(RATING_LABELS[level], dist.get(level, 0)) for level in (5, 4, 3, 2, 1)],
-            "recent_ratings": ratings[:20],
-            "tickets": store.tickets(),
-        },
-    )
+async def supervisor(request: Request, session: SupervisorSession, store: StoreDep, kb: Kb) -> Response:
+    return _page(request, "staff/supervisor.html", {**_me(session), **chats.supervision(store, kb.library)})
 
 
 # ---- 12345 hotline: guide search with SMS text, and work orders
 
 
 @router.get("/hotline", response_class=HTMLResponse)
-async def hotline(
-    request: Request,
-    session: Session,
-    kb: Annotated[KnowledgeBase, Depends(get_kb)],
-    q: str = "",
-    item: str = "",
-    s: str = "",
-) -> Response:
+async def hotline(request: Request, session: Session, kb: Kb, q: str = "", item: str = "", s: str = "") -> Response:
     """Answer a caller: search the guides and copy the checklist as an SMS."""
-    result = None
-    sms = ""
-    if item in kb.library.guides:
-        sms = render_text(kb.answer(item, s or None))
-    elif q.strip():
-        result = await asyncio.to_thread(kb.ask, q[:500])
-        if result.answer is not None:
-            sms = render_text(result.answer)
-    candidates = [kb.library.guides[c.item] for c in result.retrieval.candidates] if result else []
-    return _page(
-        request,
-        "staff/hotline.html",
-        {
-            "me": session.staff,
-            "csrf": session.csrf,
-            "q": q,
-            "sms": sms,
-            "candidates": candidates,
-            "abstain": bool(result and result.answer is None),
-        },
-    )
-
-
-async def get_orders(request: Request) -> WorkOrders:
-    orders: WorkOrders = request.app.state.workorders
-    return orders
-
-
-Orders = Annotated[WorkOrders, Depends(get_orders)]
+    context = {**_me(session), "q": q, **(await lookup(kb, q, item, s))}
+    return _page(request, "staff/hotline.html", context)
 
 
 class OrderIn(BaseModel):
@@ -526,14 +325,5 @@ async def export_orders(session: Session, orders: Orders) -> Response:
 
 @router.get("/workorders", response_class=HTMLResponse)
 async def orders_page(request: Request, session: Session, orders: Orders) -> Response:
-    return _page(
-        request,
-        "staff/workorders.html",
-        {
-            "me": session.staff,
-            "csrf": session.csrf,
-            "orders": orders.all(),
-            "flow": list(OrderStatus),
-            "types": list(OrderType),
-        },
-    )
+    context = {**_me(session), "orders": orders.all(), "flow": list(OrderStatus), "types": list(OrderType)}
+    return _page(request, "staff/workorders.html", context)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import web.editor  # registers its tables (guide_versions, guide_reports)
-import web.workorders  # noqa: F401  (registers its tables)
-from web.storage import Base, make_engine
+from web.db.engine import make_engine
+from web.db.tables import Base  # every table is declared there
 
 config = context.config
 target_metadata = Base.metadata

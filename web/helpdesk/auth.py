@@ -16,7 +16,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from knowledge.errors import MenpaiError
 from knowledge.settings import Environment, Settings
-from web.storage import Staff, StaffRole, Store, utcnow
+from web.db.store import Store
+from web.db.tables import Staff, StaffRole, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class Auth:
 
     def login(self, username: str, password: str) -> tuple[Staff | None, str]:
         """Check a password. Returns the staff member, or None and the reason to show."""
-        staff = self.store.staff_by_username(username.strip())
+        staff = self.store.staff.by_username(username.strip())
         if staff is None or not staff.active:
             with contextlib.suppress(VerificationError):
                 _hasher.verify(_DUMMY_HASH, password)
@@ -75,10 +76,10 @@ class Auth:
         try:
             _hasher.verify(staff.password_hash, password)
         except (VerificationError, InvalidHashError):
-            self.store.login_result(staff.id, False, LOCK_AFTER, LOCK_FOR)
+            self.store.staff.login_result(staff.id, False, LOCK_AFTER, LOCK_FOR)
             logger.warning("failed staff login for %s", staff.username)
             return None, "用户名或密码不对"
-        self.store.login_result(staff.id, True, LOCK_AFTER, LOCK_FOR)
+        self.store.staff.login_result(staff.id, True, LOCK_AFTER, LOCK_FOR)
         return staff, ""
 
     def cookie_value(self, staff: Staff) -> str:
@@ -92,7 +93,7 @@ class Auth:
             data = self.serializer.loads(raw, max_age=SESSION_SECONDS)
         except BadSignature:
             return None
-        staff = self.store.staff(int(data.get("sid", 0)))
+        staff = self.store.staff.get(int(data.get("sid", 0)))
         if staff is None or not staff.active:
             return None
         return StaffSession(staff, str(data.get("csrf", "")))

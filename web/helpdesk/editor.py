@@ -12,8 +12,9 @@ retrieval at the next ``menpai index build`` (after ``menpai guides export``).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
-import enum
+import difflib
 import hashlib
 import hmac
 import json
@@ -27,15 +28,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
 
 from knowledge.errors import BadRequest, ContentError, MenpaiError, NotFound, Problem
 from knowledge.library import Library, check_guide_text, guide_from_text, guide_path
 from knowledge.schema import Guide
+from knowledge.service import KnowledgeBase
+from web.db.store import Store
+from web.db.tables import GuideReport, ReportPart, ReportStatus, utcnow
 from web.errors import RateLimited
-from web.storage import AnalyticsEvent, Base, Staff, Store, mask_pii, utcnow
+from web.privacy import mask_pii
 
 logger = logging.getLogger(__name__)
 
@@ -46,17 +48,6 @@ REPORT_WINDOW = dt.timedelta(minutes=10)
 FILE_VERSION = 0  # the guide as its file in guides/ has it
 
 
-class ReportPart(enum.StrEnum):
-    """Which part of a guide a resident says is wrong."""
-
-    FEE = "fee"
-    MATERIALS = "materials"
-    TIME = "time"
-    WHERE = "where"
-    ONLINE = "online"
-    OTHER = "other"
-
-
 PART_LABELS = {
     ReportPart.FEE: "费用",
     ReportPart.MATERIALS: "要带的材料",
@@ -65,45 +56,6 @@ PART_LABELS = {
     ReportPart.ONLINE: "网上办",
     ReportPart.OTHER: "其他",
 }
-
-
-class ReportStatus(enum.StrEnum):
-    OPEN = "open"
-    RESOLVED = "resolved"
-
-
-class GuideVersion(Base):
-    """One published text of a guide; the highest version of a code is the one in use."""
-
-    __tablename__ = "guide_versions"
-    __table_args__ = (UniqueConstraint("code", "version", name="uq_guide_versions_code_version"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    code: Mapped[str] = mapped_column(String(48), index=True)
-    version: Mapped[int] = mapped_column(Integer)
-    text: Mapped[str] = mapped_column("yaml", Text)
-    author_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    note: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class GuideReport(Base):
-    """A resident saying part of a guide is wrong (信息有误), until an editor resolves it."""
-
-    __tablename__ = "guide_reports"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    code: Mapped[str] = mapped_column(String(48), index=True)
-    situation: Mapped[str | None] = mapped_column(String(48))
-    part: Mapped[str] = mapped_column(String(16))
-    text: Mapped[str] = mapped_column(Text)
-    phone: Mapped[str | None] = mapped_column(String(32))
-    client: Mapped[str] = mapped_column(String(32), index=True)  # keyed hash of the IP, for the rate limit
-    status: Mapped[str] = mapped_column(String(16), default=ReportStatus.OPEN.value, index=True)
-    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    resolution: Mapped[str | None] = mapped_column(Text)
-    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
 class GuideInvalid(MenpaiError):
@@ -239,15 +191,13 @@ class GuideEditor:
         return guide_path(self.library, code).read_text(encoding="utf-8")
 
     def current_version(self, code: str) -> int:
-        with self.store.tx() as s:
-            return int(s.scalar(select(func.max(GuideVersion.version)).where(GuideVersion.code == code)) or 0)
+        return self.store.guides.current(code)
 
     def version_text(self, code: str, version: int) -> str:
         self._known(code)
         if version == FILE_VERSION:
             return self.file_text(code)
-        with self.store.tx() as s:
-            text = s.scalar(select(GuideVersion.text).where(GuideVersion.code == code, GuideVersion.version == version))
+        text = self.store.guides.text(code, version)
         if text is None:
             raise NotFound(f"{code} 没有第 {version} 版")
         return text
@@ -259,29 +209,13 @@ class GuideEditor:
     def history(self, code: str) -> list[VersionInfo]:
         """Every version, newest first, ending with the file the library was seeded from."""
         self._known(code)
-        with self.store.tx() as s:
-            rows = s.execute(
-                select(GuideVersion.version, GuideVersion.created_at, GuideVersion.note, Staff.name)
-                .outerjoin(Staff, Staff.id == GuideVersion.author_id)
-                .where(GuideVersion.code == code)
-                .order_by(GuideVersion.version.desc())
-            ).all()
+        rows = self.store.guides.history(code)
         versions = [VersionInfo(code, v, name or "命令行", created, note) for v, created, note, name in rows]
         return [*versions, VersionInfo(code, FILE_VERSION, "guides/ 文件", None, "初始内容（文件）")]
 
     def latest(self) -> dict[str, VersionInfo]:
         """The newest version of every code edited at least once."""
-        newest = (
-            select(GuideVersion.code, func.max(GuideVersion.version).label("version"))
-            .group_by(GuideVersion.code)
-            .subquery()
-        )
-        with self.store.tx() as s:
-            rows = s.execute(
-                select(GuideVersion.code, GuideVersion.version, GuideVersion.created_at, GuideVersion.note, Staff.name)
-                .join(newest, (GuideVersion.code == newest.c.code) & (GuideVersion.version == newest.c.version))
-                .outerjoin(Staff, Staff.id == GuideVersion.author_id)
-            ).all()
+        rows = self.store.guides.latest()
         return {c: VersionInfo(c, v, name or "命令行", created, note) for c, v, created, note, name in rows}
 
     # ---- writing
@@ -290,6 +224,27 @@ class GuideEditor:
         """The rules of ``menpai guides check``, for this text as the guide ``code``."""
         self._known(code)
         return check_guide_text(self.library, code, normalize_text(text))
+
+    def preview(self, code: str, text: str) -> tuple[Library | None, list[Problem]]:
+        """The library with this unsaved text as the guide ``code``; None (and the problems) when it fails the check."""
+        guide, problems = self.check(code, text)
+        if guide is None:
+            return None, problems
+        return dataclasses.replace(self.library, guides={**self.library.guides, code: guide}), problems
+
+    def version_diff(self, code: str, version: int) -> tuple[str, str]:
+        """One version's text, and what changed from the version before it (a unified diff)."""
+        text = self.version_text(code, version)
+        before = self.version_text(code, version - 1) if version > 0 else ""
+        diff = "".join(
+            difflib.unified_diff(
+                before.splitlines(keepends=True),
+                text.splitlines(keepends=True),
+                f"第 {version - 1} 版" if version > 0 else "（无）",
+                f"第 {version} 版",
+            )
+        )
+        return text, diff
 
     def publish(
         self, code: str, text: str, *, author_id: int | None, note: str = "", base: int | None = None
@@ -309,23 +264,16 @@ class GuideEditor:
             raise GuideInvalid(problems)
         version = FILE_VERSION
         for attempt in range(3):
+            current = self.store.guides.current(code)
+            if base is not None and base != current:
+                raise VersionConflict(
+                    f"{code} 已有人发布了第 {current} 版（您是从第 {base} 版改的）：请重新打开，把改动合进去再发布"
+                )
+            if text == self._published_text(code, current):
+                return Outcome(code, current, False)
+            version = current + 1
             try:
-                with self.store.tx() as s:
-                    current = int(
-                        s.scalar(select(func.max(GuideVersion.version)).where(GuideVersion.code == code)) or 0
-                    )
-                    if base is not None and base != current:
-                        raise VersionConflict(
-                            f"{code} 已有人发布了第 {current} 版（您是从第 {base} 版改的）：请重新打开，把改动合进去再发布"
-                        )
-                    if text == self._text_in(s, code, current):
-                        return Outcome(code, current, False)
-                    version = current + 1
-                    s.add(
-                        GuideVersion(
-                            code=code, version=version, text=text, author_id=author_id, note=note[:MAX_NOTE_CHARS]
-                        )
-                    )
+                self.store.guides.add(code, version, text, author_id=author_id, note=note[:MAX_NOTE_CHARS])
                 break
             except IntegrityError:  # another copy took this number at the same moment
                 if attempt == 2:
@@ -334,12 +282,10 @@ class GuideEditor:
         self.apply([Published(code, version, guide)])
         return Outcome(code, version, True)
 
-    def _text_in(self, s: Any, code: str, version: int) -> str:
+    def _published_text(self, code: str, version: int) -> str:
         if version == FILE_VERSION:
             return normalize_text(self.file_text(code))
-        return str(
-            s.scalar(select(GuideVersion.text).where(GuideVersion.code == code, GuideVersion.version == version))
-        )
+        return str(self.store.guides.text(code, version))
 
     def rollback(self, code: str, version: int, *, author_id: int | None) -> Outcome:
         """Publish an earlier version's text again, as a new version."""
@@ -358,15 +304,7 @@ class GuideEditor:
 
     def fetch_newer(self) -> list[Published]:
         """Versions newer than the ones applied here (database only; run it off the event loop)."""
-        with self.store.tx() as s:
-            rows = s.execute(
-                select(GuideVersion.code, func.max(GuideVersion.version)).group_by(GuideVersion.code)
-            ).all()
-            wanted = [(c, int(v)) for c, v in rows if int(v) > self.applied.get(c, FILE_VERSION)]
-            texts = {
-                (c, v): s.scalar(select(GuideVersion.text).where(GuideVersion.code == c, GuideVersion.version == v))
-                for c, v in wanted
-            }
+        texts = self.store.guides.newer_than(self.applied)
         out = []
         for (code, version), text in texts.items():
             if code not in self.library.guides:
@@ -414,18 +352,7 @@ class GuideEditor:
     def unanswered(self, days: int = 30, limit: int = 50) -> list[tuple[str, int]]:
         """Questions the assistant did not answer, most asked first, leaving out those already an ask."""
         since = utcnow() - dt.timedelta(days=days)
-        with self.store.tx() as s:
-            rows = s.execute(
-                select(AnalyticsEvent.detail, func.count(AnalyticsEvent.id))
-                .where(
-                    AnalyticsEvent.kind == "unanswered",
-                    AnalyticsEvent.created_at >= since,
-                    AnalyticsEvent.detail.is_not(None),
-                )
-                .group_by(AnalyticsEvent.detail)
-                .order_by(func.count(AnalyticsEvent.id).desc())
-                .limit(limit * 2)
-            ).all()
+        rows = self.store.analytics.unanswered(since, limit * 2)
         key = self.library.normalizer.key
         known = {key(a.q) for a in self.library.asks}
         out = [(str(text).strip(), int(n)) for text, n in rows if text and text.strip() and key(text) not in known]
@@ -498,57 +425,80 @@ class Reports:
         """Store a report. Raises RateLimited past ``per_window`` reports from one client in 10 minutes."""
         client = self.client_key(ip)
         now = utcnow()
-        with self.store.tx() as s:
-            recent = list(
-                s.scalars(
-                    select(GuideReport.created_at).where(
-                        GuideReport.client == client, GuideReport.created_at >= now - REPORT_WINDOW
-                    )
-                )
-            )
-            if len(recent) >= self.per_window:
-                oldest = min(t.replace(tzinfo=t.tzinfo or dt.UTC) for t in recent)
-                wait = math.ceil((oldest + REPORT_WINDOW - now).total_seconds())
-                raise RateLimited(f"提交太频繁了，请 {max(1, wait // 60 + 1)} 分钟后再试，或拨打12345", wait)
-            report = GuideReport(
-                code=code,
-                situation=situation,
-                part=part.value,
-                text=mask_pii(text.strip()),
-                phone=phone or None,
-                client=client,
-                created_at=now,
-            )
-            s.add(report)
+        recent = self.store.reports.recent(client, now - REPORT_WINDOW)
+        if len(recent) >= self.per_window:
+            oldest = min(t.replace(tzinfo=t.tzinfo or dt.UTC) for t in recent)
+            wait = math.ceil((oldest + REPORT_WINDOW - now).total_seconds())
+            raise RateLimited(f"提交太频繁了，请 {max(1, wait // 60 + 1)} 分钟后再试，或拨打12345", wait)
+        report = GuideReport(
+            code=code,
+            situation=situation,
+            part=part.value,
+            text=mask_pii(text.strip()),
+            phone=phone or None,
+            client=client,
+            created_at=now,
+        )
+        self.store.reports.add(report)
         logger.info("resident report on %s (%s)", code, part.value)
         return _view(report)
 
     def open(self) -> list[ReportView]:
-        with self.store.tx() as s:
-            rows = s.scalars(
-                select(GuideReport).where(GuideReport.status == ReportStatus.OPEN.value).order_by(GuideReport.id)
-            )
-            return [_view(r) for r in rows]
+        return [_view(r) for r in self.store.reports.open()]
 
     def open_counts(self) -> dict[str, int]:
-        with self.store.tx() as s:
-            rows = s.execute(
-                select(GuideReport.code, func.count(GuideReport.id))
-                .where(GuideReport.status == ReportStatus.OPEN.value)
-                .group_by(GuideReport.code)
-            ).all()
-        return {code: int(n) for code, n in rows}
+        return self.store.reports.open_counts()
 
     def resolve(self, report_id: int, *, staff_id: int, note: str) -> ReportView:
-        with self.store.tx() as s:
-            report = s.get(GuideReport, report_id)
-            if report is None:
-                raise NotFound(f"没有第 {report_id} 号报错")
-            report.status = ReportStatus.RESOLVED.value
-            report.resolved_by = staff_id
-            report.resolution = mask_pii(note.strip())[:MAX_NOTE_CHARS]
-            report.resolved_at = utcnow()
-            return _view(report)
+        resolution = mask_pii(note.strip())[:MAX_NOTE_CHARS]
+        return _view(self.store.reports.resolve(report_id, staff_id=staff_id, resolution=resolution))
+
+
+def file_report(
+    reports: Reports, guide: Guide, part: ReportPart, text: str, *, ip: str, phone: str | None, situation: str | None
+) -> ReportView:
+    """A resident's report on a guide; a situation the guide does not have is left out."""
+    situation = situation if situation in {s.id for s in guide.situations} else None
+    return reports.add(guide.code, part, text, ip=ip, phone=phone, situation=situation)
+
+
+# ---- the editor's home page
+
+
+@dataclass
+class GuideRow:
+    guide: Guide
+    due: bool
+    last: VersionInfo | None
+    reports: int
+
+
+@dataclass
+class UnansweredRow:
+    text: str
+    count: int
+    suggested: str
+
+
+def suggested_item(kb: KnowledgeBase, text: str) -> str:
+    """The item retrieval would have offered first: preselected in the "add as an ask" form."""
+    result = kb.retriever.search(text)
+    return result.candidates[0].item if result.candidates else ""
+
+
+def overview(editor: GuideEditor, reports: Reports, kb: KnowledgeBase, days: int) -> dict[str, Any]:
+    """Every guide with its review state, last change and open reports; the report queue; unanswered questions."""
+    today = dt.date.today()
+    latest = editor.latest()
+    counts = reports.open_counts()
+    guides = sorted(editor.library.guides.values(), key=lambda g: g.code)
+    return {
+        "rows": [GuideRow(g, g.review.due(today), latest.get(g.code), counts.get(g.code, 0)) for g in guides],
+        "reports": reports.open(),
+        "titles": {g.code: g.title for g in guides},
+        "unanswered": [UnansweredRow(t, n, suggested_item(kb, t)) for t, n in editor.unanswered(days)],
+        "days": days,
+    }
 
 
 # ---- folders of YAML files (menpai guides export / import)

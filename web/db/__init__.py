@@ -1,0 +1,1 @@
+"""Runtime state in SQL: tables, the engine, one repository per aggregate, Alembic migrations."""

@@ -1,0 +1,48 @@
+"""Staff accounts: help-desk agents, supervisors, 12345 hotline agents and content editors."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from web.db.engine import Database
+from web.db.tables import Staff, StaffRole, utcnow
+
+
+class StaffRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(self, username: str, name: str, role: StaffRole, password_hash: str) -> Staff:
+        with self.db.tx() as s:
+            staff = Staff(username=username, name=name, role=role, password_hash=password_hash)
+            s.add(staff)
+            return staff
+
+    def by_username(self, username: str) -> Staff | None:
+        with self.db.tx() as s:
+            return s.scalar(select(Staff).where(Staff.username == username))
+
+    def get(self, staff_id: int) -> Staff | None:
+        with self.db.tx() as s:
+            return s.get(Staff, staff_id)
+
+    def all(self) -> list[Staff]:
+        with self.db.tx() as s:
+            return list(s.scalars(select(Staff).order_by(Staff.id)))
+
+    def login_result(self, staff_id: int, ok: bool, lock_after: int, lock_for: dt.timedelta) -> None:
+        """Count a failed login (locking the account after ``lock_after``), or clear the count."""
+        with self.db.tx() as s:
+            staff = s.get(Staff, staff_id)
+            if staff is None:
+                return
+            if ok:
+                staff.failed_logins = 0
+                staff.locked_until = None
+            else:
+                staff.failed_logins += 1
+                if staff.failed_logins >= lock_after:
+                    staff.locked_until = utcnow() + lock_for
+                    staff.failed_logins = 0

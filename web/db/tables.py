@@ -1,0 +1,291 @@
+"""Every table of the runtime state (SQLAlchemy 2, typed) and the enums its columns hold.
+
+Conversations and their messages, staff, tickets, agency requests, ratings, analytics
+events, WeChat de-duplication and outbox, 12345 work orders and their webhook outbox,
+published guide versions and residents' reports. The schema is created and upgraded by
+the Alembic migrations in web/db/migrations; repositories (web/db/*.py) read and write it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, Boolean, DateTime, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from web.chat.handoff import Mode
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _enum(kind: type[enum.Enum]) -> Enum:
+    return Enum(kind, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON}
+
+
+class Role(enum.StrEnum):
+    RESIDENT = "resident"
+    BOT = "bot"
+    STAFF = "staff"
+    SYSTEM = "system"
+    NOTE = "note"  # internal note, staff only
+
+
+class StaffRole(enum.StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    HOTLINE = "hotline"  # 12345 hotline agent: same queue and guides
+    EDITOR = "editor"  # content editor: keeps the guides true (/staff/editor)
+
+
+class TicketKind(enum.StrEnum):
+    CALLBACK = "callback"  # left a message with a callback number
+    FOLLOW_UP = "follow_up"  # a bad rating, for the supervisor
+
+
+class TicketStatus(enum.StrEnum):
+    OPEN = "open"
+    DONE = "done"
+
+
+class AgencyStatus(enum.StrEnum):
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), default="web")
+    plate: Mapped[str | None] = mapped_column(String(16), index=True)
+    mode: Mapped[Mode] = mapped_column(_enum(Mode), default=Mode.BOT, index=True)
+    item: Mapped[str | None] = mapped_column(String(48))
+    handoff_reason: Mapped[str | None] = mapped_column(String(16))
+    waiting_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    messages: Mapped[list[Message]] = relationship(back_populates="conversation", order_by="Message.id")
+
+
+class Message(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    kind: Mapped[str] = mapped_column(String(16), default="text")
+    text: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[StaffRole] = mapped_column(_enum(StaffRole))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[TicketKind] = mapped_column(_enum(TicketKind))
+    status: Mapped[TicketStatus] = mapped_column(_enum(TicketStatus), default=TicketStatus.OPEN)
+    conversation_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id"))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AgencyRequest(Base):
+    """帮办代办: someone does it for (or with) the resident."""
+
+    __tablename__ = "agency_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    item: Mapped[str] = mapped_column(String(48))
+    name: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(32))
+    preferred_time: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(200))
+    plate: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[AgencyStatus] = mapped_column(_enum(AgencyStatus), default=AgencyStatus.SUBMITTED)
+    staff_note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Rating(Base):
+    """好差评: five levels, 5 = 非常满意 … 1 = 非常不满意."""
+
+    __tablename__ = "ratings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id"))
+    target: Mapped[str] = mapped_column(String(16))  # "chat" (after a resolved chat) or "answer"
+    item: Mapped[str | None] = mapped_column(String(48))
+    level: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AnalyticsEvent(Base):
+    __tablename__ = "analytics_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(24), index=True)
+    plate: Mapped[str | None] = mapped_column(String(16), index=True)
+    town: Mapped[str | None] = mapped_column(String(32))
+    item: Mapped[str | None] = mapped_column(String(48), index=True)
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class WeChatInbound(Base):
+    """Every WeChat message or event seen, by MsgId (events: FromUserName + CreateTime)."""
+
+    __tablename__ = "wechat_inbound"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    reply: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Outbox(Base):
+    """Text that could not be delivered yet (e.g. WeChat 45015); sent with the next reply."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(String(64), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    delivered: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# ---- 12345 work orders (工单) and the durable outbox of their webhook
+
+
+class OrderType(enum.StrEnum):
+    CONSULT = "咨询"
+    COMPLAINT = "投诉"
+    SUGGESTION = "建议"
+    HELP = "求助"
+
+
+class OrderStatus(enum.StrEnum):
+    RECEIVED = "受理"
+    DISPATCHED = "派单"
+    HANDLING = "办理"
+    REPLIED = "回复"
+    CLOSED = "办结"
+    REVISITED = "回访"
+    RATED = "评价"
+
+
+class WorkOrder(Base):
+    __tablename__ = "work_orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(8), default=OrderStatus.RECEIVED.value)
+    content: Mapped[str] = mapped_column(Text)
+    callback_phone: Mapped[str | None] = mapped_column(String(32))
+    conversation_id: Mapped[str | None] = mapped_column(String(64))
+    plate: Mapped[str | None] = mapped_column(String(16))
+    item: Mapped[str | None] = mapped_column(String(48))
+    department: Mapped[str | None] = mapped_column(String(64))
+    reply: Mapped[str | None] = mapped_column(Text)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WebhookDelivery(Base):
+    __tablename__ = "webhook_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    body: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+# ---- the editor's loop: published guide versions and residents' reports
+
+
+class ReportPart(enum.StrEnum):
+    """Which part of a guide a resident says is wrong."""
+
+    FEE = "fee"
+    MATERIALS = "materials"
+    TIME = "time"
+    WHERE = "where"
+    ONLINE = "online"
+    OTHER = "other"
+
+
+class ReportStatus(enum.StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class GuideVersion(Base):
+    """One published text of a guide; the highest version of a code is the one in use."""
+
+    __tablename__ = "guide_versions"
+    __table_args__ = (UniqueConstraint("code", "version", name="uq_guide_versions_code_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(48), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column("yaml", Text)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class GuideReport(Base):
+    """A resident saying part of a guide is wrong (信息有误), until an editor resolves it."""
+
+    __tablename__ = "guide_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(48), index=True)
+    situation: Mapped[str | None] = mapped_column(String(48))
+    part: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    client: Mapped[str] = mapped_column(String(32), index=True)  # keyed hash of the IP, for the rate limit
+    status: Mapped[str] = mapped_column(String(16), default=ReportStatus.OPEN.value, index=True)
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    resolution: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

@@ -1,0 +1,177 @@
+"""Chats staff take over: the waiting queue, claiming, replies and notes, transfers, finishing.
+
+Who may act on a conversation is decided here (its agent, or a supervisor); what the
+resident is told at each step is in ANNOUNCE and FINISH.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from knowledge.errors import NotFound
+from knowledge.library import Library
+from knowledge.service import KnowledgeBase
+from web.channels.delivery import Delivery, Notifier, PollArgs, long_poll
+from web.chat.handoff import HandoffEvent, IllegalTransition, Mode
+from web.db.store import Store
+from web.db.tables import Conversation, Role, Staff, StaffRole, TicketStatus, utcnow
+from web.helpdesk.agency import open_requests
+from web.helpdesk.ratings import distribution
+from web.render.plain import render_text
+
+CLAIMED = "工作人员{name}已接入，为您服务。"
+FINISH = {
+    "resolve": (HandoffEvent.RESOLVE, "本次服务已结束，感谢您的耐心。欢迎对我们的服务做个评价。"),
+    "back": (HandoffEvent.BACK_TO_BOT, "工作人员已把对话交回智能助手，您可以继续提问。"),
+    "release": (HandoffEvent.RELEASE, "正在为您转接其他工作人员，请稍等。"),
+}
+
+
+def minutes_since(when: dt.datetime | None) -> int:
+    if when is None:
+        return 0
+    return int((utcnow() - when.replace(tzinfo=dt.UTC)).total_seconds() // 60)
+
+
+@dataclass
+class QueueRow:
+    conv: Conversation
+    waited_minutes: int
+    address: str
+    last_text: str
+
+
+def queue_rows(store: Store, library: Library, convs: list[Conversation]) -> list[QueueRow]:
+    last = store.conversations.last_resident_texts([c.id for c in convs])
+    rows = []
+    for c in convs:
+        plate = library.plates.get(c.plate or "")
+        rows.append(
+            QueueRow(
+                c,
+                minutes_since(c.waiting_since if c.mode is Mode.WAITING else c.claimed_at),
+                plate.address if plate else "（未扫门牌）",
+                last.get(c.id, ""),
+            )
+        )
+    return rows
+
+
+def desk(store: Store, library: Library, staff: Staff) -> dict[str, Any]:
+    """The console: who waits, this staff member's chats, open tickets and agency requests."""
+    return {
+        "queue": queue_rows(store, library, store.conversations.queue()),
+        "mine": queue_rows(store, library, store.conversations.active_chats(staff.id)),
+        "tickets": store.tickets.by_status(TicketStatus.OPEN),
+        "agency": open_requests(store),
+    }
+
+
+def live_state(store: Store, staff: Staff) -> dict[str, Any]:
+    """What a live console page shows changing: the queue and this staff member's chats."""
+    queue = store.conversations.queue()
+    return {
+        "queue": len(queue),
+        "ids": [c.id for c in queue],
+        "mine": [c.id for c in store.conversations.active_chats(staff.id)],
+    }
+
+
+def claim(store: Store, conv_id: str, staff: Staff) -> None:
+    """Take a waiting conversation; IllegalTransition when another staff member was first."""
+    store.conversations.apply(
+        conv_id, HandoffEvent.CLAIM, staff_id=staff.id, announce=(CLAIMED.format(name=staff.name), "system")
+    )
+
+
+def chat_view(store: Store, library: Library, conv_id: str, staff: Staff) -> dict[str, Any]:
+    """One conversation as staff see it: the transcript, the guides used, whom it can go to."""
+    conv = store.conversations.find(conv_id)
+    messages = store.conversations.messages(conv_id)
+    used = [m.payload["item"] for m in messages if m.payload and m.payload.get("item") in library.guides]
+    return {
+        "conv": conv,
+        "plate": library.plates.get(conv.plate or ""),
+        "messages": messages,
+        "guides_used": [library.guides[c] for c in dict.fromkeys(used)],
+        "all_guides": sorted(library.guides.values(), key=lambda g: g.code),
+        "staff": [s for s in store.staff.all() if s.id != staff.id and s.active],
+        "last_id": messages[-1].id if messages else 0,
+    }
+
+
+async def transcript(store: Store, notifier: Notifier, conv_id: str, poll: PollArgs) -> dict[str, Any]:
+    """The whole transcript after an id (notes included), held open like the resident's long poll."""
+    store.conversations.find(conv_id)
+    return (await long_poll(notifier, store, conv_id, tuple(Role), poll)).to_json()
+
+
+def own(store: Store, conv_id: str, staff: Staff) -> Conversation:
+    """The conversation, when this staff member may act on it (its agent, or a supervisor)."""
+    conv = store.conversations.find(conv_id)
+    if conv.mode is not Mode.AGENT or (conv.agent_id != staff.id and staff.role is not StaffRole.SUPERVISOR):
+        raise IllegalTransition(conv.mode, HandoffEvent.TRANSFER)
+    return conv
+
+
+async def reply(store: Store, delivery: Delivery, conv_id: str, staff: Staff, text: str) -> None:
+    own(store, conv_id, staff)
+    store.conversations.add_message(conv_id, Role.STAFF, text.strip(), "text", staff_id=staff.id)
+    await delivery.deliver(conv_id, text.strip())
+
+
+async def send_checklist(
+    store: Store, delivery: Delivery, kb: KnowledgeBase, conv_id: str, staff: Staff, item: str, situation: str
+) -> None:
+    """A guide's checklist as a reply (rendered text, ready for SMS too)."""
+    own(store, conv_id, staff)
+    if item not in kb.library.guides:
+        raise NotFound(f"unknown item {item!r}")
+    text = render_text(kb.answer(item, situation or None))
+    store.conversations.add_message(conv_id, Role.STAFF, text, "text", {"item": item}, staff_id=staff.id)
+    await delivery.deliver(conv_id, text)
+
+
+def add_note(store: Store, conv_id: str, staff: Staff, text: str) -> None:
+    """An internal note, staff only."""
+    store.conversations.find(conv_id)
+    store.conversations.add_message(conv_id, Role.NOTE, f"{staff.name}：{text.strip()}", "note", staff_id=staff.id)
+
+
+def transfer(store: Store, conv_id: str, staff: Staff, to: int) -> None:
+    own(store, conv_id, staff)
+    target = store.staff.get(to)
+    if target is None or not target.active:
+        raise NotFound("no such staff member")
+    store.conversations.apply(conv_id, HandoffEvent.TRANSFER, staff_id=target.id)
+    store.conversations.add_message(conv_id, Role.NOTE, f"{staff.name} 转给 {target.name}", "note", staff_id=staff.id)
+
+
+async def finish(store: Store, delivery: Delivery, conv_id: str, staff: Staff, action: str) -> None:
+    """resolve (and ask for a rating), back (to the bot) or release (to the queue)."""
+    if action not in FINISH:
+        raise NotFound(f"no action {action}")
+    own(store, conv_id, staff)
+    event, text = FINISH[action]
+    store.conversations.apply(conv_id, event, announce=(text, "rate" if action == "resolve" else "system"))
+    await delivery.deliver(conv_id, text)
+
+
+def supervision(store: Store, library: Library) -> dict[str, Any]:
+    """The supervisor's overview: waits, chats per agent, ratings, open tickets."""
+    queue = queue_rows(store, library, store.conversations.queue())
+    handled = store.conversations.resolved_by_agent()
+    names = {s.id: s.name for s in store.staff.all()}
+    ratings = store.ratings.all()
+    return {
+        "queue": queue,
+        "max_wait": max((r.waited_minutes for r in queue), default=0),
+        "avg_wait": round(sum(r.waited_minutes for r in queue) / len(queue), 1) if queue else 0,
+        "active": len(store.conversations.active_chats()),
+        "handled": [(names.get(k, "?"), v) for k, v in handled.most_common()],
+        "ratings": distribution(ratings),
+        "recent_ratings": ratings[:20],
+        "tickets": store.tickets.by_status(TicketStatus.OPEN),
+    }

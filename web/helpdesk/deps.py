@@ -1,0 +1,77 @@
+"""FastAPI dependencies of the help desk's routes: typed views of what lifespan put on app.state.
+
+``async def`` like web/deps.py: a plain ``def`` dependency would hop to the thread pool.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Form, Request
+
+from web.channels.delivery import Delivery, Notifier
+from web.db.tables import StaffRole
+from web.helpdesk.auth import Auth, StaffSession
+from web.helpdesk.editor import GuideEditor, Reports
+from web.helpdesk.workorders import WorkOrders
+from web.render.pages import Renderer
+
+CsrfField = Annotated[str, Form(alias="csrf", max_length=64)]
+
+
+def renderer(request: Request) -> Renderer:
+    """The page renderer (set in create_app, before any request)."""
+    found: Renderer = request.app.state.renderer
+    return found
+
+
+async def get_auth(request: Request) -> Auth:
+    auth: Auth = request.app.state.auth
+    return auth
+
+
+async def staff_session(request: Request, auth: Annotated[Auth, Depends(get_auth)]) -> StaffSession:
+    return auth.require(request)
+
+
+async def supervisor_session(request: Request, auth: Annotated[Auth, Depends(get_auth)]) -> StaffSession:
+    return auth.require(request, StaffRole.SUPERVISOR)
+
+
+async def editor_session(request: Request, auth: Annotated[Auth, Depends(get_auth)]) -> StaffSession:
+    return auth.require(request, StaffRole.EDITOR, StaffRole.SUPERVISOR)
+
+
+async def get_orders(request: Request) -> WorkOrders:
+    orders: WorkOrders = request.app.state.workorders
+    return orders
+
+
+async def get_editor(request: Request) -> GuideEditor:
+    editor: GuideEditor = request.app.state.editor
+    return editor
+
+
+async def get_reports(request: Request) -> Reports:
+    reports: Reports = request.app.state.reports
+    return reports
+
+
+async def get_delivery(request: Request) -> Delivery:
+    delivery: Delivery = request.app.state.delivery
+    return delivery
+
+
+async def get_notifier(request: Request) -> Notifier:
+    notifier: Notifier = request.app.state.notifier
+    return notifier
+
+
+Session = Annotated[StaffSession, Depends(staff_session)]
+SupervisorSession = Annotated[StaffSession, Depends(supervisor_session)]
+EditorSession = Annotated[StaffSession, Depends(editor_session)]
+Orders = Annotated[WorkOrders, Depends(get_orders)]
+Editor = Annotated[GuideEditor, Depends(get_editor)]
+ReportsDep = Annotated[Reports, Depends(get_reports)]
+DeliveryDep = Annotated[Delivery, Depends(get_delivery)]
+NotifierDep = Annotated[Notifier, Depends(get_notifier)]

@@ -1,0 +1,163 @@
+"""12345 work orders (工单) and the outbound webhook to an external 12345 platform.
+
+Flow (国办发〔2020〕53号): 受理 → 派单 → 办理 → 回复 → 办结 → 回访 → 评价. Every change is
+queued in a durable outbox and pushed to the platform's webhook, HMAC-SHA256 signed,
+retried with exponential backoff; pending deliveries survive a restart because
+they live in the database, not in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import secrets
+from typing import Any
+
+import httpx
+
+from knowledge.errors import MenpaiError
+from web.db.store import Store
+from web.db.tables import OrderStatus, OrderType, WorkOrder, utcnow
+from web.privacy import mask_pii
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 12
+BACKOFF_BASE = 2.0  # seconds; doubles each attempt, capped at 10 minutes
+
+FLOW = list(OrderStatus)
+
+
+class IllegalOrderStep(MenpaiError):
+    status = 409
+    code = "illegal_transition"
+
+
+class WorkOrders:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def create(
+        self,
+        kind: OrderType,
+        content: str,
+        *,
+        phone: str | None = None,
+        conversation: str | None = None,
+        plate: str | None = None,
+        item: str | None = None,
+        by: str = "system",
+    ) -> dict[str, Any]:
+        now = utcnow()
+        code = now.strftime("%Y%m%d") + secrets.token_hex(3).upper()
+        order = WorkOrder(
+            code=code,
+            kind=kind.value,
+            content=mask_pii(content),
+            callback_phone=phone,
+            conversation_id=conversation,
+            plate=plate,
+            item=item,
+            history=[{"status": OrderStatus.RECEIVED.value, "by": by, "at": now.isoformat()}],
+        )
+        return self.store.workorders.add(order)
+
+    def get(self, code: str) -> dict[str, Any]:
+        return self.store.workorders.get(code)
+
+    def all(self) -> list[dict[str, Any]]:
+        return self.store.workorders.all()
+
+    def advance(
+        self,
+        code: str,
+        to: OrderStatus,
+        *,
+        by: str,
+        department: str | None = None,
+        reply: str | None = None,
+        rating: int | None = None,
+    ) -> dict[str, Any]:
+        """Move one step along the flow (no skipping, no going back)."""
+
+        def step(order: WorkOrder) -> None:
+            current = OrderStatus(order.status)
+            if FLOW.index(to) != FLOW.index(current) + 1:
+                raise IllegalOrderStep(f"a work order that is {current.value} cannot go to {to.value}")
+            if to is OrderStatus.DISPATCHED and not department:
+                raise IllegalOrderStep("派单 needs the department it goes to")
+            if to is OrderStatus.REPLIED and not reply:
+                raise IllegalOrderStep("回复 needs the reply text")
+            if to is OrderStatus.RATED and rating not in (1, 2, 3, 4, 5):
+                raise IllegalOrderStep("评价 needs a rating from 1 to 5")
+            order.status = to.value
+            order.department = department or order.department
+            order.reply = mask_pii(reply) if reply else order.reply
+            order.rating = rating or order.rating
+            order.updated_at = utcnow()
+            order.history = [*order.history, {"status": to.value, "by": by, "at": order.updated_at.isoformat()}]
+
+        return self.store.workorders.change(code, step)
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next try after ``attempts`` failed ones: doubling, at most 10 minutes."""
+    return min(600.0, BACKOFF_BASE * 2 ** (attempts - 1))
+
+
+def sign_body(secret: str, timestamp: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+class WebhookSender:
+    """Pushes the durable outbox to the 12345 platform; safe to run in every web copy."""
+
+    def __init__(self, store: Store, url: str, secret: str, client: httpx.AsyncClient | None = None) -> None:
+        self.store = store
+        self.url = url
+        self.secret = secret
+        self.client = client or httpx.AsyncClient(timeout=5.0)
+
+    async def run_once(self) -> int:
+        """Try every due delivery once; returns how many were delivered."""
+        now = utcnow()
+        due = self.store.webhooks.due(now, MAX_ATTEMPTS)
+        delivered = 0
+        for row in due:
+            body = row.body.encode()
+            ts = str(int(now.timestamp()))
+            headers = {
+                "Content-Type": "application/json",
+                "X-Menpai-Timestamp": ts,
+                "X-Menpai-Signature": "sha256=" + sign_body(self.secret, ts, body),
+                "X-Menpai-Delivery": str(row.id),
+            }
+            error = None
+            try:
+                r = await self.client.post(self.url, content=body, headers=headers)
+                if r.status_code >= 300:
+                    error = f"HTTP {r.status_code}"
+            except httpx.HTTPError as exc:
+                error = repr(exc)
+            fresh = self.store.webhooks.record_attempt(row.id, error, retry_delay)
+            if fresh is None:
+                continue
+            if error is None:
+                delivered += 1
+            else:
+                delay = retry_delay(fresh.attempts)
+                logger.warning("12345 webhook delivery %s failed (%s); retry in %.0fs", row.id, error, delay)
+        return delivered
+
+    async def run_forever(self, interval: float = 2.0) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception:  # keep the loop alive; the outbox keeps the work
+                logger.exception("12345 webhook loop")
+            await asyncio.sleep(interval)
+
+    def pending(self) -> int:
+        return self.store.webhooks.pending()
