@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 from knowledge.library import Library
 from knowledge.retrieval import SWITCH_CUE, Aspect, RetrievalResult
+from web.chat.handoff import asks_for_person
 
 logger = logging.getLogger(__name__)
 
@@ -190,6 +191,7 @@ class RetrievalMeta:
     switch_cue: bool
     confidence: float
     aspect: str | None
+    asks_person: bool  # the words ask for a person: the bot never answers those as a question
     candidates: tuple[Candidate, ...]
 
     @classmethod
@@ -213,6 +215,7 @@ class RetrievalMeta:
             switch_cue=bool(SWITCH_CUE.search(result.normalized)),
             confidence=round(result.confidence, 3),
             aspect=result.aspect.value if result.aspect else None,
+            asks_person=asks_for_person(result.normalized),
             candidates=tuple(candidates),
         )
 
@@ -224,6 +227,7 @@ class RetrievalMeta:
             "switch_cue": self.switch_cue,
             "confidence": self.confidence,
             "aspect": self.aspect,
+            "asks_person": self.asks_person,
             "candidates": [
                 {
                     "item": c.item,

@@ -91,6 +91,7 @@ class RetrievalMetadata(TypedDict, total=False):
     switch_cue: bool
     confidence: float
     aspect: Optional[str]
+    asks_person: bool  # the words ask for a person (人工, 客服, 投诉 …): a request, not a question
     candidates: List[Candidate]
 
 
@@ -362,7 +363,28 @@ class ActionHandoff(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name", "")
+        retrieval = retrieval_of(tracker)
+        aspect = retrieval.get("aspect")
+        if question_not_request(tracker, retrieval):
+            # "能不能让家里人替我去" is a question about the item, not a request for a person:
+            # without words asking for one (web's asks_person), answer it directly.
+            return follow_up_events(dispatcher, tracker, str(aspect), current_of(tracker).get("situation"))
         return handoff_events(dispatcher, "complaint" if intent == "complain" else "asked")
+
+
+def question_not_request(tracker: Tracker, retrieval: Dict[str, Any]) -> bool:
+    """A follow-up the NLU took for a request for a person (or a complaint): it asks about an
+    aspect of the item talked about, and has none of the words that ask for a person."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    if (metadata.get("choice") or tracker.latest_message.get("text", "").startswith("/")):
+        return False  # the button: an explicit request
+    item = tracker.get_slot("item")
+    return bool(
+        item
+        and current_of(tracker).get("item") == item
+        and retrieval.get("aspect") in DIRECT_ASPECTS
+        and not retrieval.get("asks_person", True)
+    )
 
 
 class ActionConfirm(Action):

@@ -259,3 +259,39 @@ def test_confirm_no_after_offer() -> None:
     events, msgs = run(ActionConfirm(), tracker("deny", slots={"offered_human": True}))
     assert msgs == [{"kind": "text", "key": "ok_no_human", "offer_human": False}]
     assert events == [SlotSet("offered_human", False)]
+
+
+def with_current(t: Tracker, item: str) -> Tracker:
+    t.latest_message["metadata"]["current"] = {"item": item, "situation": None}
+    return t
+
+
+@pytest.mark.parametrize("intent", ["request_human", "complain"])
+def test_a_question_about_who_may_go_is_answered_not_handed_over(intent: str) -> None:
+    # "我妈年纪大了能不能让我替她去": the NLU may read 让我 as a complaint or 代办 as a request for a
+    # person; web's words say proxy and ask for no person, so it is a follow-up about the item.
+    retrieval = dict(unsure(conf=0.1), aspect="proxy", asks_person=False)
+    t = with_current(tracker(intent, retrieval, slots={"item": "id-card-renew", "situation": "damaged"}), "id-card-renew")
+    events, msgs = run(ActionHandoff(), t)
+    assert msgs == [{"kind": "answer", "item": "id-card-renew", "situation": "damaged", "aspect": "proxy",
+                     "follow_up": True}]
+
+
+@pytest.mark.parametrize(
+    "retrieval",
+    [
+        dict(unsure(conf=0.1), aspect="proxy", asks_person=True),  # "家属能代办吗，我要找人工"
+        dict(unsure(conf=0.1), aspect=None, asks_person=False),  # a complaint with no question in it
+        dict(unsure(conf=0.1), aspect="proxy"),  # an older web that does not say: hand over, as before
+    ],
+)
+def test_requests_for_a_person_still_hand_over(retrieval: Dict[str, Any]) -> None:
+    t = with_current(tracker("request_human", retrieval, slots={"item": "id-card-renew"}), "id-card-renew")
+    _, msgs = run(ActionHandoff(), t)
+    assert msgs == [{"kind": "handoff", "reason": "asked"}]
+
+
+def test_without_an_item_talked_about_a_proxy_question_goes_to_a_person() -> None:
+    t = tracker("request_human", dict(unsure(conf=0.1), aspect="proxy", asks_person=False))
+    _, msgs = run(ActionHandoff(), t)
+    assert msgs == [{"kind": "handoff", "reason": "asked"}]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from knowledge.retrieval import Aspect, RetrievalResult
-from web.chat.policy import asks_for_person
+from web.chat.handoff import asks_for_person
 from web.contract import (
     AnswerPayload,
     ChoiceKind,

@@ -8,6 +8,7 @@ at once cannot both win.
 from __future__ import annotations
 
 import enum
+import re
 
 from knowledge.errors import MenpaiError
 
@@ -65,3 +66,12 @@ def transition(mode: Mode, event: HandoffEvent) -> Mode:
 def resident_talks_to_bot(mode: Mode) -> bool:
     """While waiting or with an agent, the resident's messages go to staff, not to Rasa."""
     return mode in (Mode.BOT, Mode.RESOLVED)
+
+
+# Words that ask for a person. Rasa's NLU decides too; these are the ones that always mean it
+# (web honours them when Rasa is down, and tells the bot so, so a question is never mistaken for one).
+HUMAN_REQUEST = re.compile(r"人工|真人|客服|找个人|找人帮|工作人员|投诉")
+
+
+def asks_for_person(text: str) -> bool:
+    return bool(HUMAN_REQUEST.search(text))

@@ -11,7 +11,6 @@ after hours). Rasa decides the rest (two failed attempts, a complaint) and says 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,8 +18,6 @@ from knowledge.places import CHINA_TZ
 from web.render.messages import ChatMessage, MessageKind
 from web.render.sentences import SAY
 
-# Without Rasa, words asking for a person are still honoured.
-HUMAN_REQUEST = re.compile(r"人工|真人|客服|找个人|找人帮|工作人员|投诉")
 WAIT_MINUTES_PER_PLACE = 3
 ALWAYS = "always"
 
@@ -29,10 +26,6 @@ Clock = Callable[[], dt.datetime]
 
 def system_clock() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def asks_for_person(text: str) -> bool:
-    return bool(HUMAN_REQUEST.search(text))
 
 
 @dataclass
