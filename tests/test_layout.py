@@ -11,6 +11,7 @@ is reusable for any package (knowledge, web).
 from __future__ import annotations
 
 import ast
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,7 +108,7 @@ def import_cycles(package_dir: Path) -> list[list[str]]:
 
 def describe_cycle(package_dir: Path, cycle: list[str]) -> str:
     graph = import_graph(package_dir)
-    steps = [f"{a} (line {graph[a][b]}) -> {b}" for a, b in zip(cycle, cycle[1:], strict=False)]
+    steps = [f"{a} (line {graph[a][b]}) -> {b}" for a, b in itertools.pairwise(cycle)]
     return "\n    ".join(steps)
 
 
@@ -133,9 +134,7 @@ def test_knowledge_does_not_import_web() -> None:
 def test_knowledge_has_no_import_cycle() -> None:
     package = ROOT / "knowledge"
     cycles = import_cycles(package)
-    assert not cycles, "import cycles in knowledge/:\n  " + "\n  ".join(
-        describe_cycle(package, c) for c in cycles
-    )
+    assert not cycles, "import cycles in knowledge/:\n  " + "\n  ".join(describe_cycle(package, c) for c in cycles)
 
 
 def _write(root: Path, files: dict[str, str]) -> Path:
