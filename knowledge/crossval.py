@@ -35,12 +35,11 @@ from knowledge.index import (
     LOOKUP_PREFIX,
     OOS_PREFIX,
     REFERRAL_PREFIX,
-    build_index,
-    calibrate_index,
     load_index_files,
     read_manifest,
 )
 from knowledge.library import GUIDE_BATCH, AskRecord, Library
+from knowledge.pipeline import build_index, calibrate_index
 from knowledge.retrieval import Calibration, Retriever, RetrieverConfig
 from knowledge.settings import DOMAIN_EMBEDDER, FaissKind
 

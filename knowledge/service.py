@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 from knowledge.answer import Answer, build_answer
 from knowledge.errors import IndexMissing, NotFound, StaleIndex
-from knowledge.index import Index, build_index, load_index
+from knowledge.index import Index, load_index
 from knowledge.library import Library, load_library
+from knowledge.pipeline import build_index
 from knowledge.retrieval import Aspect, RetrievalResult, Retriever, RetrieverConfig
 from knowledge.schema import plate_code
 from knowledge.settings import Settings

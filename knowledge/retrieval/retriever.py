@@ -1,106 +1,33 @@
 """Hybrid retrieval: lexical + dense → reciprocal rank fusion → items → situation.
 
-The fusion is a pure function (haystack's ``_reciprocal_rank_fusion``); the
-retriever ranks items first and then picks the situation within the best item,
-detects which aspect the resident asks about, and abstains when nothing fits.
+The retriever ranks items first and then picks the situation within the best item,
+detects which aspect the resident asks about, and abstains when nothing fits. The
+result types (candidates, declined topics) live here too.
 """
 
 from __future__ import annotations
 
 import enum
 import math
-import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from knowledge.index import LOOKUP_PREFIX, NOT_A_GUIDE, OOS_PREFIX, REFERRAL_PREFIX, EntryKind, Index
-
-RRF_K = 60
-
-
-def reciprocal_rank_fusion(
-    rankings: Sequence[Sequence[int]], weights: Sequence[float] | None = None, k: int = RRF_K
-) -> dict[int, float]:
-    """Fuse several rankings of the same ids into one score per id.
-
-    Args:
-        rankings: each a list of ids, best first.
-        weights: one weight per ranking (default 1 each).
-        k: the RRF constant; larger flattens the rank curve.
-
-    Returns:
-        id → fused score, higher is better. Scores are scaled so that an id
-        ranked first in every ranking scores 1.0.
-    """
-    weights = list(weights) if weights is not None else [1.0] * len(rankings)
-    if len(weights) != len(rankings):
-        raise ValueError("one weight per ranking")
-    total = sum(weights) or 1.0
-    fused: dict[int, float] = defaultdict(float)
-    for ranking, weight in zip(rankings, weights, strict=True):
-        for rank, ident in enumerate(ranking):
-            fused[ident] += weight / (k + rank + 1)
-    scale = (k + 1) / total
-    return {ident: score * scale for ident, score in fused.items()}
-
-
-class Aspect(enum.StrEnum):
-    MATERIALS = "materials"
-    FEE = "fee"
-    TIME = "time"
-    WHERE = "where"
-    HOURS = "hours"
-    ONLINE = "online"
-    PROXY = "proxy"  # must I go in person, may a relative go for me
-    MAIL = "mail"  # can it be posted
-    VALIDITY = "validity"  # how long is it valid
-
-
-# Checked in this order; the first that matches wins, materials is the default.
-ASPECT_PATTERNS: list[tuple[Aspect, re.Pattern[str]]] = [
-    (
-        Aspect.HOURS,
-        re.compile(
-            r"几点|开门|关门|上班时间|下班|休息|周六|周日|星期六|星期天|礼拜|周末|节假日|营业时间|中午|午休|还开|开不开|开着|开吗|开放时间"
-        ),
-    ),
-    (
-        Aspect.PROXY,
-        re.compile(
-            r"本人|亲自|代办|代领|代理|委托|家属|家里人|亲属|别人|替我|替他|替她|帮他办|帮她办|帮我办|能代|in person|on behalf"
-        ),
-    ),
-    (
-        Aspect.MAIL,
-        re.compile(r"邮寄|寄到|寄回|寄给|寄过来|快递到|快递给|邮过来|能寄|可以寄|寄家|post it|mail it|by post"),
-    ),
-    (Aspect.VALIDITY, re.compile(r"有效期|管几年|管多久|能用多久|用多久|多少年有效|几年有效|有效几年|valid")),
-    (
-        Aspect.FEE,
-        re.compile(
-            r"多少钱|收费|费用|费多少|费是多少|要交多少|要钱|交钱|花钱|免费|工本费|几块|多少费|贵不贵|fee|cost|how much"
-        ),
-    ),
-    (Aspect.TIME, re.compile(r"多久|多长时间|几天|当天|时限|多快|要等|什么时候能拿|几个工作日|how long")),
-    (Aspect.ONLINE, re.compile(r"网上|线上|手机上|手机办|app|小程序|不用跑|不想跑|在家办|闽政通|微信上|支付宝|online")),
-    (Aspect.WHERE, re.compile(r"在哪|哪里办|哪儿|去哪|什么地方|地址|哪个窗口|哪个大厅|怎么走|导航|附近|就近|where")),
-    (Aspect.MATERIALS, re.compile(r"带什么|要什么|材料|证件|准备|手续|需要|bring|document")),
-]
-
-
-# Every aspect's cue words: they say what is asked about a service, never which service.
-ASPECT_CUES = re.compile("|".join(p.pattern for _, p in ASPECT_PATTERNS))
-
-
-def detect_aspect(normalized: str) -> Aspect | None:
-    """The aspect a resident asks about, or None when the text does not say."""
-    for aspect, pattern in ASPECT_PATTERNS:
-        if pattern.search(normalized):
-            return aspect
-    return None
+from knowledge.index.entries import LOOKUP_PREFIX, NOT_A_GUIDE, OOS_PREFIX, REFERRAL_PREFIX, EntryKind
+from knowledge.index.files import Index
+from knowledge.retrieval.calibration import Calibration
+from knowledge.retrieval.fusion import reciprocal_rank_fusion
+from knowledge.retrieval.query import (
+    ASPECT_CUES,
+    BUNDLE_CUE,
+    FOLLOW_UP_CHARS,
+    GENERIC,
+    SWITCH_CUE,
+    Aspect,
+    detect_aspect,
+)
 
 
 class Declined(enum.StrEnum):
@@ -171,151 +98,9 @@ class RetrievalResult:
         }
 
 
-# Words that say "I want to do something" but not what: they do not count for coverage.
-GENERIC = frozenset(
-    [
-        "办",
-        "办理",
-        "申请",
-        "手续",
-        "材料",
-        "准备",
-        "需要",
-        "带",
-        "要带",
-        "什么",
-        "哪些",
-        "怎么",
-        "怎样",
-        "如何",
-        "可以",
-        "能",
-        "能不能",
-        "要",
-        "想",
-        "去",
-        "哪里",
-        "在哪",
-        "多少",
-        "钱",
-        "时间",
-        "多久",
-        "本人",
-        "一下",
-        "请问",
-        "你好",
-        "您好",
-        "麻烦",
-        "谢谢",
-        "问",
-        "问一下",
-        "弄",
-        "搞",
-        "吗",
-        "呢",
-        "啊",
-        "吧",
-        "的",
-        "了",
-        "我",
-        "我们",
-        "你",
-        "他",
-        "她",
-        "家里",
-        "现在",
-        "这个",
-        "那个",
-        "一个",
-        "个",
-        "有",
-        "没有",
-        "是",
-        "不是",
-        "还",
-        "就",
-        "都",
-        "也",
-        "和",
-        "跟",
-        "给",
-        "帮",
-        "帮我",
-        "告诉",
-        "知道",
-        "听说",
-        "下",
-        "上",
-        "里",
-        "些",
-        "东西",
-        "证件",
-        "手续费",
-        "流程",
-        "网上",
-        "手机",
-        "窗口",
-        "大厅",
-        "地方",
-        "情况",
-        "问题",
-        "事",
-        "事情",
-        "需",
-        "携带",
-        "提交",
-        "材科",
-        "how",
-        "what",
-        "do",
-        "i",
-        "my",
-        "to",
-        "the",
-        "a",
-        "an",
-        "can",
-        "need",
-        "for",
-        "is",
-        "of",
-        "in",
-        "get",
-    ]
-)
-
-
 SITUATION_MIN = 2.0  # at least one fairly rare word that only some situations have
 SITUATION_RATIO = 1.5  # and clearly more than the next situation
 MIN_SALIENCE = 1.5
-# Characters of bare follow-ups ("在哪办", "去哪里办", "要多久"): a word made only of these
-# names no service, however rare the bigram happens to be in the guides.
-FOLLOW_UP_CHARS = frozenset("在去到哪里儿办要得多少钱久几天时候怎么样吗呢啊呀吧了的是有没能可以还请问交缴付那这不")
-# "Another thing": the words residents use to move on to another service (另外, 还有, 对了, 那…呢).
-SWITCH_CUE = re.compile(r"另外|还有|对了|顺便|再问|换个|另一个|那.{1,12}呢|and also|another")
-# "Together, in one trip": the words residents use for a 一件事 bundle.
-BUNDLE_CUE = re.compile(
-    r"(?<!第)一次办|一起办|一起申请|(?<!第)一次性办|一件事|联办|打包|一趟就|一块办|一并办|一次全办|一条龙"
-)  # IDF over items; 多少钱 is 1.3, 身份证 1.3, 低保 2.8
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """Logistic map from the confidence features to P(top item is right).
-
-    Features: coverage of the question by the top item, log1p(best BM25), fusion margin, and
-    how close the nearest entry without a guide (out-of-scope, referral, look-up) comes to the
-    top item (its score over the top score): a question near a service we do not cover is more
-    likely about another one we do not cover. A calibration saved with fewer weights (an older
-    index) uses the features it knows.
-    """
-
-    weights: tuple[float, ...] = (6.0, 0.3, 2.0, 0.0)
-    bias: float = -6.0
-
-    def __call__(self, features: Sequence[float]) -> float:
-        z = self.bias + sum(w * f for w, f in zip(self.weights, features, strict=False))
-        return 1.0 / (1.0 + math.exp(-z))
 
 
 @dataclass(frozen=True)

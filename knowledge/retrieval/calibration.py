@@ -1,10 +1,13 @@
-"""Calibrate the retriever's confidence from the guides alone (no evaluation data).
+"""Confidence calibration: the Calibration model, and its fit from the guides alone.
 
-Leave-one-out: every ask of every guide is searched with its own index entry
-left out, and labelled by whether the top item is still its guide; every
-out-of-scope ask is searched with its whole topic left out (a topic nobody
-wrote down yet), labelled wrong. A logistic regression on the retriever's
-confidence features then maps them to P(top item is right).
+``Calibration`` maps the retriever's confidence features to P(top item is right).
+``fit_calibration`` learns it without evaluation data. Leave-one-out: every ask of every
+guide is searched with its own index entry left out, and labelled by whether the top
+item is still its guide; every out-of-scope ask is searched with its whole topic left
+out (a topic nobody wrote down yet), labelled wrong. A logistic regression on the
+retriever's confidence features then maps them to P(top item is right). The fit takes
+the ranker as a parameter (anything with the retriever's ``rank``), so this module does
+not import the retriever, which imports it.
 """
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ from __future__ import annotations
 import logging
 import math
 import random
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
-from knowledge.index import LOOKUP_PREFIX, NOT_A_GUIDE, OOS_PREFIX, REFERRAL_PREFIX, Index
+from knowledge.index.entries import LOOKUP_PREFIX, NOT_A_GUIDE, OOS_PREFIX, REFERRAL_PREFIX
+from knowledge.index.files import Index
 from knowledge.library import Library
-from knowledge.retrieval import Calibration, Retriever
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +76,41 @@ NO_ITEM = [
 ]
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """Logistic map from the confidence features to P(top item is right).
+
+    Features: coverage of the question by the top item, log1p(best BM25), fusion margin, and
+    how close the nearest entry without a guide (out-of-scope, referral, look-up) comes to the
+    top item (its score over the top score): a question near a service we do not cover is more
+    likely about another one we do not cover. A calibration saved with fewer weights (an older
+    index) uses the features it knows.
+    """
+
+    weights: tuple[float, ...] = (6.0, 0.3, 2.0, 0.0)
+    bias: float = -6.0
+
+    def __call__(self, features: Sequence[float]) -> float:
+        z = self.bias + sum(w * f for w, f in zip(self.weights, features, strict=False))
+        return 1.0 / (1.0 + math.exp(-z))
+
+
+class Ranked(Protocol):
+    """What ``fit_calibration`` reads of a ranking: the ranked items and the features."""
+
+    @property
+    def ranked(self) -> list[tuple[str, float]]: ...
+
+    @property
+    def features(self) -> tuple[float, ...]: ...
+
+
+class Ranker(Protocol):
+    """What ``fit_calibration`` needs of the retriever (``Retriever`` is one)."""
+
+    def rank(self, normalized: str, *, exclude: frozenset[int] = ...) -> Ranked: ...
+
+
 def _fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 3000, lr: float = 0.5) -> np.ndarray:
     """Plain gradient descent on the log-loss; returns [bias, w1..wn]."""
     xb = np.hstack([np.ones((len(x), 1)), x])
@@ -82,8 +122,8 @@ def _fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 3
     return w
 
 
-def fit_calibration(index: Index, lib: Library) -> dict[str, Any]:
-    retriever = Retriever(index)
+def fit_calibration(index: Index, lib: Library, retriever: Ranker) -> dict[str, Any]:
+    """Fit the calibration of ``retriever``'s confidence on ``index``; returns what is saved."""
     ids_by_text: dict[tuple[str, str], int] = {(e.item, e.text): i for i, e in enumerate(index.entries)}
     topic_ids: dict[str, list[int]] = {}
     for i, e in enumerate(index.entries):

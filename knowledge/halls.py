@@ -1,5 +1,8 @@
 """Halls near a point, their open state now, and map navigation links.
 
+A hall's opening hours are an ``OpeningHours`` of ``knowledge.hours`` (the one model for
+opening hours); the functions here read a hall's rules through it.
+
 Coordinates in the guides are GCJ-02, the datum of Amap and Tencent maps.
 Baidu maps use BD-09, so Baidu links get converted coordinates (and say so
 with coord_type=bd09ll).
@@ -8,18 +11,13 @@ with coord_type=bd09ll).
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo
 
-from knowledge.schema import Hall, Holiday, Weekday
-
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
-CLOSING_SOON = dt.timedelta(minutes=30)
-_DAYS = [Weekday.MON, Weekday.TUE, Weekday.WED, Weekday.THU, Weekday.FRI, Weekday.SAT, Weekday.SUN]
+from knowledge.hours import OpeningHours, OpenStatus, rules_text
+from knowledge.schema import Hall, Holiday
 
 
 def distance_m(lng1: float, lat1: float, lng2: float, lat2: float) -> float:
@@ -70,100 +68,32 @@ def nav_links(name: str, lng: float, lat: float, src: str = "menpai") -> NavLink
     return NavLinks(amap, baidu, tencent)
 
 
-class OpenState(enum.StrEnum):
-    OPEN = "open"
-    CLOSING_SOON = "closing_soon"
-    CLOSED = "closed"
-
-
-@dataclass(frozen=True)
-class HallStatus:
-    state: OpenState
-    label: str
-    until: dt.datetime | None = None
-
-
-def _sessions_on(hall: Hall, day: dt.date, holidays: dict[dt.date, Holiday]) -> list[tuple[dt.time, dt.time]]:
-    holiday = holidays.get(day)
-    if holiday is not None and holiday.closed:
-        return []
-    weekday = _DAYS[day.weekday()]
-    if holiday is not None and not holiday.closed:
-        weekday = Weekday.MON  # make-up working day: weekday hours
-    out = []
-    for rule in hall.hours:
-        if weekday in rule.days:
-            out += [(dt.time.fromisoformat(s.start), dt.time.fromisoformat(s.end)) for s in rule.sessions]
-    return sorted(out)
+def opening_hours(hall: Hall, holidays: Iterable[Holiday] = ()) -> OpeningHours:
+    """A hall's opening hours with the city's holidays."""
+    return OpeningHours.from_rules(hall.hours, holidays)
 
 
 def sessions_on(hall: Hall, day: dt.date, holidays: Iterable[Holiday] = ()) -> list[tuple[dt.time, dt.time]]:
     """The opening sessions of a hall on one day (none on a public holiday, weekday hours on a
     make-up working day)."""
-    return _sessions_on(hall, day, {h.date: h for h in holidays})
+    return [i.times() for i in opening_hours(hall, holidays).intervals_on(day)]
 
 
-def open_status(hall: Hall, now: dt.datetime, holidays: Iterable[Holiday] = ()) -> HallStatus:
+def open_status(hall: Hall, now: dt.datetime, holidays: Iterable[Holiday] = ()) -> OpenStatus:
     """Open now, closing within 30 minutes, or closed until the next opening."""
-    now = now.astimezone(CHINA_TZ) if now.tzinfo else now.replace(tzinfo=CHINA_TZ)
-    by_day = {h.date: h for h in holidays}
-    today = now.date()
-    for start, end in _sessions_on(hall, today, by_day):
-        s = dt.datetime.combine(today, start, CHINA_TZ)
-        e = dt.datetime.combine(today, end, CHINA_TZ)
-        if s <= now < e:
-            if e - now <= CLOSING_SOON:
-                return HallStatus(OpenState.CLOSING_SOON, f"快下班了，{end:%H:%M}关门", e)
-            return HallStatus(OpenState.OPEN, f"正在办公，{end:%H:%M}前可办", e)
-    for offset in range(0, 15):
-        day = today + dt.timedelta(days=offset)
-        for start, _ in _sessions_on(hall, day, by_day):
-            s = dt.datetime.combine(day, start, CHINA_TZ)
-            if s > now:
-                return HallStatus(OpenState.CLOSED, f"已下班，{_day_word(today, day)}{start:%H:%M}开门", s)
-    return HallStatus(OpenState.CLOSED, "近期不办公", None)
-
-
-def _day_word(today: dt.date, day: dt.date) -> str:
-    delta = (day - today).days
-    if delta == 0:
-        return "今天"
-    if delta == 1:
-        return "明天"
-    if delta == 2:
-        return "后天"
-    return f"{day.month}月{day.day}日（{'一二三四五六日'[day.weekday()]}）"
+    return opening_hours(hall, holidays).status(now)
 
 
 def hours_text(hall: Hall) -> str:
     """Opening hours in plain words, e.g. 周一至周五 08:00-12:00、14:30-17:30."""
-    names = {
-        Weekday.MON: "一",
-        Weekday.TUE: "二",
-        Weekday.WED: "三",
-        Weekday.THU: "四",
-        Weekday.FRI: "五",
-        Weekday.SAT: "六",
-        Weekday.SUN: "日",
-    }
-    parts = []
-    for rule in hall.hours:
-        days = rule.days
-        if len(days) > 2 and [_DAYS.index(d) for d in days] == list(
-            range(_DAYS.index(days[0]), _DAYS.index(days[-1]) + 1)
-        ):
-            label = f"周{names[days[0]]}至周{names[days[-1]]}"
-        else:
-            label = "、".join(f"周{names[d]}" for d in days)
-        parts.append(label + " " + "、".join(f"{s.start}-{s.end}" for s in rule.sessions))
-    return "；".join(parts)
+    return rules_text(hall.hours)
 
 
 @dataclass(frozen=True)
 class NearbyHall:
     hall: Hall
     distance_m: float
-    status: HallStatus
+    status: OpenStatus
     nav: NavLinks
 
     @property

@@ -5,15 +5,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from knowledge.places import (
-    CHINA_TZ,
-    OpenState,
-    distance_m,
-    gcj02_to_bd09,
-    hours_text,
-    nav_links,
-    open_status,
-)
+from knowledge.halls import distance_m, gcj02_to_bd09, hours_text, nav_links, open_status
+from knowledge.hours import CHINA_TZ, OpenState
 from knowledge.schema import Hall, Holiday
 
 pytestmark = pytest.mark.unit
