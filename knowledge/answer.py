@@ -10,8 +10,8 @@ import datetime as dt
 
 from pydantic import BaseModel
 
+from knowledge.halls import nearest_halls
 from knowledge.library import Library
-from knowledge.places import nearest_halls
 from knowledge.retrieval import Aspect
 from knowledge.schema import Guide, Material, MaterialForm
 

@@ -61,8 +61,8 @@ def cmd_guides_check(args: argparse.Namespace) -> int:
 
 
 def cmd_index_build(args: argparse.Namespace) -> int:
-    from knowledge.index import build_index
     from knowledge.library import load_library
+    from knowledge.pipeline import build_index
 
     settings = settings_of(args)
     lib = load_library(settings.guides_path, settings.catalogue)
@@ -82,8 +82,9 @@ def cmd_index_build(args: argparse.Namespace) -> int:
 
 
 def cmd_index_calibrate(args: argparse.Namespace) -> int:
-    from knowledge.index import calibrate_index, read_manifest
+    from knowledge.index import read_manifest
     from knowledge.library import load_library
+    from knowledge.pipeline import calibrate_index
 
     settings = Settings()
     lib = load_library(settings.guides_path, settings.catalogue)

@@ -94,8 +94,9 @@ async def load(fn: Callable[[int], Awaitable[None]], total: int, concurrency: in
 
 
 def bench_retrieval() -> None:
-    from knowledge.index import build_index, load_index
+    from knowledge.index import load_index
     from knowledge.library import load_library
+    from knowledge.pipeline import build_index
     from knowledge.service import KnowledgeBase
 
     settings = Settings()
@@ -191,8 +192,9 @@ def bench_scale(n_items: int = 10_000) -> None:
     """A synthetic corpus: the shipped guides cloned under new codes, with varied asks."""
     import random
 
-    from knowledge.index import build_index, load_index
+    from knowledge.index import load_index
     from knowledge.library import load_library
+    from knowledge.pipeline import build_index
     from knowledge.retrieval import Retriever
     from knowledge.schema import CatalogueItem
     from knowledge.settings import FaissKind

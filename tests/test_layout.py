@@ -21,8 +21,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.unit
 
-# knowledge/cli.py still imports web (it moves out of knowledge): the only exception.
-IMPORTS_WEB_ALLOWED = frozenset({"knowledge.cli"})
 
 
 def package_modules(package_dir: Path) -> dict[str, Path]:
@@ -126,15 +124,23 @@ def test_knowledge_does_not_import_web() -> None:
     offending = [
         f"{module} line {line}: import {target}"
         for module, target, line in imports_of_package(ROOT / "knowledge", "web")
-        if module not in IMPORTS_WEB_ALLOWED
     ]
     assert not offending, "knowledge/ must not import web:\n  " + "\n  ".join(offending)
 
 
-def test_knowledge_has_no_import_cycle() -> None:
-    package = ROOT / "knowledge"
+@pytest.mark.parametrize("name", ["knowledge", "web"])
+def test_no_import_cycle_inside_a_package(name: str) -> None:
+    package = ROOT / name
     cycles = import_cycles(package)
-    assert not cycles, "import cycles in knowledge/:\n  " + "\n  ".join(describe_cycle(package, c) for c in cycles)
+    assert not cycles, f"import cycles in {name}/:\n  " + "\n  ".join(describe_cycle(package, c) for c in cycles)
+
+
+def test_scripts_import_nothing_from_tests() -> None:
+    offending = [
+        f"{module} line {line}: import {target}"
+        for module, target, line in imports_of_package(ROOT / "scripts", "tests")
+    ]
+    assert not offending, "scripts/ must not import tests/:\n  " + "\n  ".join(offending)
 
 
 def _write(root: Path, files: dict[str, str]) -> Path:

@@ -144,8 +144,8 @@ def test_phone_plate_page_hall_state_navigation_answer_and_handoff(web: str) -> 
 
     from playwright.sync_api import expect, sync_playwright
 
+    from knowledge.halls import nearest_halls
     from knowledge.library import load_library
-    from knowledge.places import nearest_halls
     from knowledge.schema import HallLevel
     from knowledge.settings import Settings
 

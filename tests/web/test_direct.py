@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from knowledge.places import CHINA_TZ
+from knowledge.hours import CHINA_TZ
 from knowledge.retrieval import Aspect, detect_aspect
 from knowledge.service import KnowledgeBase
 from web.render.direct import direct_answer, guide_fact

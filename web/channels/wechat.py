@@ -24,7 +24,7 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.utils import check_signature
 
 from knowledge.errors import BadRequest, MenpaiError
-from knowledge.places import nearest_halls
+from knowledge.halls import nearest_halls
 from knowledge.schema import HallLevel, plate_code
 from knowledge.service import KnowledgeBase
 from web.chat.turn import ChatService

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from knowledge.places import CHINA_TZ
+from knowledge.hours import CHINA_TZ
 from web.render.messages import ChatMessage, MessageKind
 from web.render.sentences import SAY
 

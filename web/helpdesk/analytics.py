@@ -12,8 +12,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from knowledge.hours import CHINA_TZ
 from knowledge.library import Library
-from knowledge.places import CHINA_TZ
 from web.db.store import Store
 from web.db.tables import AnalyticsEvent, utcnow
 

@@ -18,8 +18,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from knowledge.answer import Answer, fee_text, time_text
+from knowledge.halls import distance_m, hours_text, open_status, sessions_on
+from knowledge.hours import CHINA_TZ
 from knowledge.library import Library
-from knowledge.places import CHINA_TZ, distance_m, hours_text, open_status, sessions_on
 from knowledge.retrieval import Aspect
 from knowledge.schema import Guide, Hall, HallLevel
 from web.render.sentences import SAY

@@ -15,7 +15,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from knowledge.places import CHINA_TZ
+from knowledge.hours import CHINA_TZ
 from knowledge.settings import Settings
 from web.helpdesk.editor import PART_LABELS
 from web.static import HashedStatic

@@ -14,8 +14,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from knowledge.answer import Answer, build_answer
 from knowledge.errors import BadRequest, NotFound
+from knowledge.halls import NearbyHall, hours_text, nearest_halls
+from knowledge.hours import CHINA_TZ
 from knowledge.library import Library
-from knowledge.places import CHINA_TZ, NearbyHall, hours_text, nearest_halls
 from knowledge.schema import Guide, HallLevel, Plate, plate_code
 from knowledge.service import KnowledgeBase
 from web.chat.turn import MAX_MESSAGE_CHARS, ChatService
