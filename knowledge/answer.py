@@ -130,7 +130,7 @@ def build_answer(
     *,
     lng: float | None = None,
     lat: float | None = None,
-    now: dt.datetime | None = None,
+    now: dt.datetime,
     base_url: str = "",
 ) -> Answer:
     """Assemble the Answer for an item; a missing situation means "first, and ask back"."""
@@ -139,9 +139,7 @@ def build_answer(
     shown = chosen or guide.situations[0]
     halls = []
     if lng is not None and lat is not None and guide.where.levels:
-        for near in nearest_halls(
-            lib.halls.values(), lng, lat, now or dt.datetime.now(dt.UTC), lib.holidays, item=code, limit=3
-        ):
+        for near in nearest_halls(lib.halls.values(), lng, lat, now, lib.holidays, item=code, limit=3):
             halls.append(
                 HallOut(
                     code=near.hall.code,
@@ -195,7 +193,7 @@ def build_answer(
         compiled_on=guide.review.compiled_on,
         verified_by=guide.review.verified_by,
         verified_on=guide.review.verified_on,
-        review_due=guide.review.due((now or dt.datetime.now(dt.UTC)).date()),
+        review_due=guide.review.due(now.date()),
         sample=guide.sample,
         url=f"{base_url}/g/{code}",
     )

@@ -38,7 +38,7 @@ def load_eval_set(path: Path) -> list[Case]:
 
 def _mentions(kb: KnowledgeBase, item: str, situation: str | None, must: tuple[str, ...]) -> tuple[int, int]:
     """How many must-mention groups the answer's checklist contains (each group: a|b alternatives)."""
-    answer = build_answer(kb.library, item, situation)
+    answer = build_answer(kb.library, item, situation, now=kb.clock.now())
     text = kb.index.normalizer(" ".join(f"{c.name} {c.notes} {c.source}" for c in answer.checklist))
     raw = " ".join(f"{c.name} {c.notes} {c.source}" for c in answer.checklist)
     found = sum(any(alt in raw or kb.index.normalizer(alt) in text for alt in group.split("|")) for group in must)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from knowledge.answer import Answer, build_answer
 from knowledge.errors import IndexMissing, NotFound, StaleIndex
+from knowledge.hours import Clock, SystemClock
 from knowledge.index import Index, load_index
 from knowledge.library import Library, load_library
 from knowledge.pipeline import build_index
@@ -47,6 +48,7 @@ class KnowledgeBase:
         self.library = library
         self.index = index
         self.settings = settings
+        self.clock: Clock = SystemClock()  # where "now" comes from for halls' hours and review dates
         self.retriever = Retriever(
             index,
             RetrieverConfig(abstain_threshold=settings.abstain_threshold),
@@ -120,4 +122,4 @@ class KnowledgeBase:
     ) -> Answer:
         if item not in self.library.guides:
             raise NotFound(f"unknown item {item!r}")
-        return build_answer(self.library, item, situation, aspect, lng=lng, lat=lat, now=now)
+        return build_answer(self.library, item, situation, aspect, lng=lng, lat=lat, now=now or self.clock.now())

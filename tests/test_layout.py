@@ -22,7 +22,6 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.unit
 
 
-
 def package_modules(package_dir: Path) -> dict[str, Path]:
     """Dotted module name → file, for every module of the package (``__init__`` is the package)."""
     base = package_dir.parent

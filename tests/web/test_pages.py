@@ -223,6 +223,7 @@ def test_openapi_is_served(client: Any) -> None:
 def test_outside_staff_hours_residents_are_asked_to_leave_a_message(client: Any) -> None:
     import datetime as dt
 
+    from knowledge.hours import FixedClock
     from web.chat.policy import HandoffPolicy
 
     chat = client.app.state.chat
@@ -230,7 +231,7 @@ def test_outside_staff_hours_residents_are_asked_to_leave_a_message(client: Any)
     monday_night = dt.datetime(2026, 11, 23, 13, 0, tzinfo=dt.UTC)  # 21:00
     monday_morning = dt.datetime(2026, 11, 23, 1, 30, tzinfo=dt.UTC)  # 09:30
     kept = chat.policy
-    chat.policy = HandoffPolicy("08:00-18:00", clock=lambda: saturday)
+    chat.policy = HandoffPolicy("08:00-18:00", clock=FixedClock(saturday))
     try:
         assert not chat.policy.on_duty(saturday) and not chat.policy.on_duty(monday_night)
         assert chat.policy.on_duty(monday_morning)
@@ -238,7 +239,7 @@ def test_outside_staff_hours_residents_are_asked_to_leave_a_message(client: Any)
         body = client.post("/api/chat", json={"session": "after-hours-2", "human": True}).json()
         assert body["mode"] == "waiting" and body["messages"][0]["kind"] == "handoff"
         assert body["messages"][1]["offer_message"] is True and "下班时间" in body["messages"][1]["text"]
-        chat.policy = HandoffPolicy("08:00-18:00", clock=lambda: monday_morning)
+        chat.policy = HandoffPolicy("08:00-18:00", clock=FixedClock(monday_morning))
         body = client.post("/api/chat", json={"session": "after-hours-3", "human": True}).json()
         assert "queue" in body["messages"][1] and "下班时间" not in body["messages"][1]["text"]
     finally:

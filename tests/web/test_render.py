@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from knowledge.answer import build_answer
 from knowledge.service import KnowledgeBase
 from web.contract import AnswerPayload
@@ -10,10 +12,12 @@ from web.render.messages import WEB, WECHAT, Channel, render_payload
 from web.render.plain import render_text
 from web.render.wechat import MAX_TEXT_BYTES, choices_text, fit, utf8_len
 
+NOW = dt.datetime(2026, 12, 2, 2, 0, tzinfo=dt.UTC)  # a Wednesday, 10:00 in 南安
+
 
 def test_answer_checklist_is_complete_for_the_situation(kb: KnowledgeBase) -> None:
     lib = kb.library
-    answer = build_answer(lib, "id-card-renew", "damaged")
+    answer = build_answer(lib, "id-card-renew", "damaged", now=NOW)
     names = [c.name for c in answer.checklist]
     assert names == [m.name for m in lib.guides["id-card-renew"].situation("damaged").materials]
     text = render_text(answer)
@@ -21,14 +25,14 @@ def test_answer_checklist_is_complete_for_the_situation(kb: KnowledgeBase) -> No
 
 
 def test_render_text_respects_the_wechat_limit_and_keeps_the_link(kb: KnowledgeBase) -> None:
-    answer = build_answer(kb.library, "hukou-move-in", None)
+    answer = build_answer(kb.library, "hukou-move-in", None, now=NOW)
     text = render_text(answer, limit=300)
     assert len(text) <= 300
     assert text.rstrip().endswith("/g/hukou-move-in")
 
 
 def test_render_html_escapes_and_marks_sample(kb: KnowledgeBase) -> None:
-    answer = build_answer(kb.library, "id-card-renew", "expired")
+    answer = build_answer(kb.library, "id-card-renew", "expired", now=NOW)
     answer.tips = ["<script>alert(1)</script>"]
     html = render_html(answer)
     assert "<script>" not in html and "&lt;script&gt;" in html

@@ -11,7 +11,6 @@ outside the 48-hour window) for the resident's next message.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
@@ -315,7 +314,7 @@ class WeChatService:
             [h for h in self.kb.library.halls.values() if h.level is not HallLevel.VILLAGE],
             plate.lng,
             plate.lat,
-            dt.datetime.now(dt.UTC),
+            self.kb.clock.now(),
             self.kb.library.holidays,
             limit=1,
         )
@@ -331,7 +330,7 @@ class WeChatService:
 
     def _nearby(self, lng: float, lat: float) -> str:
         halls = nearest_halls(
-            self.kb.library.halls.values(), lng, lat, dt.datetime.now(dt.UTC), self.kb.library.holidays, limit=3
+            self.kb.library.halls.values(), lng, lat, self.kb.clock.now(), self.kb.library.holidays, limit=3
         )
         lines = [
             f"{n.hall.name}（{n.distance_text}，{n.status.label}）{n.hall.address} 电话{n.hall.phone}" for n in halls

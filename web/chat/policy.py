@@ -11,36 +11,28 @@ after hours). Rasa decides the rest (two failed attempts, a complaint) and says 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from knowledge.hours import CHINA_TZ
+from knowledge.hours import Clock, OpeningHours, SystemClock, help_desk_hours
 from web.render.messages import ChatMessage, MessageKind
 from web.render.sentences import SAY
 
 WAIT_MINUTES_PER_PLACE = 3
-ALWAYS = "always"
-
-Clock = Callable[[], dt.datetime]
-
-
-def system_clock() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
 class HandoffPolicy:
-    """Staff hours as the setting gives them (``HH:MM-HH:MM`` on working days, or ``always``)."""
+    """Staff hours as the setting gives them (``HH:MM-HH:MM`` on working days, or ``always``), read
+    into the one opening-hours model; the clock is injected (tests pin it)."""
 
     staff_hours: str = "08:00-18:00"
-    clock: Clock = system_clock
+    clock: Clock = field(default_factory=SystemClock)
+
+    def __post_init__(self) -> None:
+        self.hours: OpeningHours = help_desk_hours(self.staff_hours)
 
     def on_duty(self, now: dt.datetime | None = None) -> bool:
-        if self.staff_hours == ALWAYS:
-            return True
-        local = (now or self.clock()).astimezone(CHINA_TZ)
-        start, end = self.staff_hours.split("-")
-        return local.weekday() < 5 and start <= local.strftime("%H:%M") < end
+        return self.hours.is_open(now or self.clock.now())
 
     def queue_message(self, position: int, now: dt.datetime | None = None) -> ChatMessage:
         """What a resident waiting for a person is told: the queue, or leave a message after hours."""

@@ -137,11 +137,10 @@ def direct_answer(
     text: str,
     *,
     location: tuple[float, float] | None = None,
-    now: dt.datetime | None = None,
+    now: dt.datetime,
 ) -> Direct | None:
     """The direct answer to a question about one aspect of the item, or None for materials."""
     guide = lib.guides[answer.item]
-    now = now or dt.datetime.now(dt.UTC)
     title = answer.title.split("（")[0]
     if aspect is Aspect.FEE:
         if answer.situation is None and len({fee_text(guide, s.id) for s in guide.situations}) > 1:

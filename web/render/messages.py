@@ -157,11 +157,12 @@ def _answer(
         p = kb.library.plates[plate]
         lng, lat = p.lng, p.lat
     aspect = payload.aspect
-    answer: Answer = kb.answer(payload.item, payload.situation, aspect, lng=lng, lat=lat)
+    now = kb.clock.now()
+    answer: Answer = kb.answer(payload.item, payload.situation, aspect, lng=lng, lat=lat, now=now)
     answer.retrieval_only = retrieval_only
     answer.url = f"{base_url}{answer.url}"
     location = (lng, lat) if lng is not None and lat is not None else None
-    direct = direct_answer(kb.library, answer, aspect, said, location=location)
+    direct = direct_answer(kb.library, answer, aspect, said, location=location, now=now)
     follow_up = payload.follow_up and direct is not None
     lead = fits(direct.text, DIRECT_LIMITS.get(direct.aspect, DIRECT_DEFAULT_LIMIT)) if direct is not None else ""
     budget, measure = channel.budget, channel.measure

@@ -155,6 +155,7 @@ async def preview_guide(
     session: EditorSession,
     editor: Editor,
     csrf: CsrfField,
+    kb: Annotated[KnowledgeBase, Depends(get_kb)],
     text: Annotated[str, Form(max_length=MAX_GUIDE_CHARS)],
     base: Annotated[int, Form(ge=0)] = 0,
 ) -> Response:
@@ -163,7 +164,7 @@ async def preview_guide(
     preview, problems = await asyncio.to_thread(editor.preview, code, text)
     if preview is None:
         return _edit_page(request, session, editor, code, text, base=base, problems=problems, status=422)
-    page = guide_page(preview, code)
+    page = guide_page(preview, code, kb.clock.now())
     return _page(request, "guide.html", {"page": page, "preview": True})
 
 

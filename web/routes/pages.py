@@ -75,10 +75,6 @@ def _link(g: Guide) -> GuideLink:
     return GuideLink(g.code, g.title, g.dept, g.online.fully_online)
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def _renderer(request: Request) -> Any:
     return request.app.state.renderer
 
@@ -122,7 +118,7 @@ def plate_page(
 ) -> PlatePage:
     """The plate page's context; ``store=None`` for a visitor known to have no conversation."""
     lib = kb.library
-    now = now or _now()
+    now = now or kb.clock.now()
     centres = [
         n
         for n in nearest_halls(
@@ -242,7 +238,7 @@ async def plate(
         return with_session_cookie(renderer.page(request, "plate.html", {"page": page}), session)
     # A scan without a conversation (nearly all of them): the same page for everyone this
     # minute, without the session in it (the widget learns it from its first chat reply).
-    now = _now()
+    now = kb.clock.now()
     key = (p.code, renderer.big_text(request), now.astimezone(CHINA_TZ).strftime("%Y%m%d%H%M"))
     cache: PageCache = request.app.state.page_cache
     cached = cache.get(key)
@@ -291,7 +287,9 @@ class GuidePage:
     part_of: list[GuideLink]
 
 
-def guide_page(lib: Library, code: str, situation: str | None = None, plate: str | None = None) -> GuidePage:
+def guide_page(
+    lib: Library, code: str, now: dt.datetime, situation: str | None = None, plate: str | None = None
+) -> GuidePage:
     """The guide page's context, from a library (the live one, or an editor's preview of unsaved text)."""
     g = lib.guides.get(code)
     if g is None:
@@ -299,13 +297,13 @@ def guide_page(lib: Library, code: str, situation: str | None = None, plate: str
     p = lib.plates.get(plate_code(plate))
     lng, lat = (p.lng, p.lat) if p else (None, None)
     chosen = situation if situation in [x.id for x in g.situations] else None
-    answer = build_answer(lib, code, chosen, lng=lng, lat=lat)
+    answer = build_answer(lib, code, chosen, lng=lng, lat=lat, now=now)
     if p is None:
         centre = [h for h in lib.halls.values() if h.level is HallLevel.CITY and code in h.items]
         halls = (
             [
                 HallView(n, hours_text(n.hall))
-                for n in nearest_halls(centre, centre[0].lng, centre[0].lat, _now(), lib.holidays, limit=1)
+                for n in nearest_halls(centre, centre[0].lng, centre[0].lat, now, lib.holidays, limit=1)
             ]
             if centre
             else []
@@ -313,7 +311,7 @@ def guide_page(lib: Library, code: str, situation: str | None = None, plate: str
     else:
         halls = [
             HallView(n, hours_text(n.hall))
-            for n in nearest_halls(lib.halls.values(), p.lng, p.lat, _now(), lib.holidays, item=code, limit=3)
+            for n in nearest_halls(lib.halls.values(), p.lng, p.lat, now, lib.holidays, item=code, limit=3)
         ]
     return GuidePage(
         guide=g,
@@ -336,7 +334,7 @@ async def guide(
     s: Annotated[str | None, Query(max_length=64)] = None,
     plate: Annotated[str | None, Query(max_length=16)] = None,
 ) -> Response:
-    page = guide_page(kb.library, code, s, plate)
+    page = guide_page(kb.library, code, kb.clock.now(), s, plate)
     return _renderer(request).page(request, "guide.html", {"page": page})
 
 
