@@ -10,6 +10,18 @@ from pydantic import BaseModel, Field
 
 from knowledge.schema import plate_code
 from knowledge.service import KnowledgeBase
+from web.api_models import (
+    API_ERRORS,
+    AgencyOut,
+    AgencyStatusOut,
+    AskOut,
+    ChatOut,
+    HealthOut,
+    LeftMessageOut,
+    MessagesOut,
+    RatingOut,
+    body,
+)
 from web.channels.delivery import PollArgs, long_poll, poll_args
 from web.chat.turn import MAX_MESSAGE_CHARS, ChatService
 from web.db.conversations import new_session_id
@@ -20,7 +32,7 @@ from web.helpdesk import ratings, tickets
 from web.helpdesk.agency import PHONE_PATTERN, AgencyIn, request_agency
 from web.helpdesk.deps import Orders
 
-router = APIRouter()
+router = APIRouter(responses=API_ERRORS)
 
 PLATE = Field(default=None, max_length=16, pattern=r"^[A-Za-z]{2}\d{6}$")
 
@@ -54,13 +66,13 @@ class EventIn(BaseModel):
     detail: str | None = Field(default=None, max_length=300)
 
 
-@router.get("/healthz")
+@router.get("/healthz", responses=body(HealthOut))
 async def healthz(request: Request, kb: Annotated[KnowledgeBase, Depends(get_kb)]) -> dict[str, Any]:
     rasa_up = await request.app.state.rasa.healthy()
     return {"status": "ok", "rasa": "up" if rasa_up else "down", "index": kb.index.describe()}
 
 
-@router.post("/api/ask")
+@router.post("/api/ask", responses=body(AskOut))
 async def ask(
     body: AskIn, kb: Annotated[KnowledgeBase, Depends(get_kb)], store: Annotated[Store, Depends(get_store)]
 ) -> dict[str, Any]:
@@ -72,7 +84,7 @@ async def ask(
     return result.to_json()
 
 
-@router.post("/api/chat")
+@router.post("/api/chat", responses=body(ChatOut))
 async def chat(
     request: Request, response: Response, body: ChatIn, chat: Annotated[ChatService, Depends(get_chat)]
 ) -> dict[str, Any]:
@@ -90,7 +102,7 @@ async def chat(
     return {"session": session, **reply.to_json()}
 
 
-@router.get("/api/chat/{session}/messages")
+@router.get("/api/chat/{session}/messages", responses=body(MessagesOut))
 async def chat_messages(
     request: Request,
     session: str,
@@ -121,7 +133,7 @@ class LeaveMessageIn(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
 
 
-@router.post("/api/chat/{session}/leave-message", status_code=201)
+@router.post("/api/chat/{session}/leave-message", status_code=201, responses=body(LeftMessageOut, 201, "Created"))
 async def leave_message(
     session: str, body: LeaveMessageIn, store: Annotated[Store, Depends(get_store)], orders: Orders
 ) -> dict[str, Any]:
@@ -138,7 +150,7 @@ class RatingIn(BaseModel):
     comment: str | None = Field(default=None, max_length=500)
 
 
-@router.post("/api/rate", status_code=201)
+@router.post("/api/rate", status_code=201, responses=body(RatingOut, 201, "Created"))
 async def rate(body: RatingIn, store: Annotated[Store, Depends(get_store)]) -> dict[str, Any]:
     """好差评: five levels; 不满意 or worse opens a follow-up ticket for the supervisor."""
     rated = ratings.rate(
@@ -147,7 +159,7 @@ async def rate(body: RatingIn, store: Annotated[Store, Depends(get_store)]) -> d
     return {"rating": rated.rating, "label": rated.label, "follow_up_ticket": rated.follow_up_ticket}
 
 
-@router.post("/api/agency", status_code=201)
+@router.post("/api/agency", status_code=201, responses=body(AgencyOut, 201, "Created"))
 async def agency(
     body: AgencyIn, kb: Annotated[KnowledgeBase, Depends(get_kb)], store: Annotated[Store, Depends(get_store)]
 ) -> dict[str, Any]:
@@ -156,7 +168,7 @@ async def agency(
     return {"code": req.code, "status": req.status.value}
 
 
-@router.get("/api/agency/{code}")
+@router.get("/api/agency/{code}", responses=body(AgencyStatusOut))
 async def agency_status(code: str, store: Annotated[Store, Depends(get_store)]) -> dict[str, Any]:
     req = store.agency.by_code(code)
     return {

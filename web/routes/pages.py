@@ -19,6 +19,7 @@ from knowledge.hours import CHINA_TZ
 from knowledge.library import Library
 from knowledge.schema import Guide, HallLevel, Plate, plate_code
 from knowledge.service import KnowledgeBase
+from web.api_models import MOVED, PAGE_ERRORS, REDIRECT
 from web.chat.turn import MAX_MESSAGE_CHARS, ChatService
 from web.db.conversations import new_session_id
 from web.db.store import Store
@@ -29,7 +30,7 @@ from web.render.html import render_html
 from web.render.pages import TEXT_COOKIE
 from web.urls import SITE
 
-router = APIRouter()
+router = APIRouter(responses=PAGE_ERRORS)
 
 
 @dataclass
@@ -217,7 +218,7 @@ async def home(request: Request, kb: Annotated[KnowledgeBase, Depends(get_kb)]) 
     return _renderer(request).page(request, "home.html", {"by_dept": by_dept, "popular": popular})
 
 
-@router.get("/p/{code}", response_class=HTMLResponse)
+@router.get("/p/{code}", response_class=HTMLResponse, responses=MOVED)
 async def plate(
     request: Request,
     code: str,
@@ -248,7 +249,7 @@ async def plate(
     return with_session_cookie(cached.response(request.headers.get("accept-encoding", "")), session)
 
 
-@router.post("/p/{code}/chat", response_class=HTMLResponse)
+@router.post("/p/{code}/chat", response_class=HTMLResponse, responses=REDIRECT)
 async def plate_chat(
     request: Request,
     code: str,

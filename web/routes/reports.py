@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, ValidationError
 from knowledge.errors import NotFound
 from knowledge.schema import Guide
 from knowledge.service import KnowledgeBase
+from web.api_models import API_ERRORS, PAGE_ERRORS, ReportOut, body
 from web.db.tables import ReportPart
 from web.deps import get_kb
 from web.errors import RateLimited
@@ -59,7 +60,7 @@ def _form_context(
     }
 
 
-@router.get("/g/{code}/report", response_class=HTMLResponse)
+@router.get("/g/{code}/report", response_class=HTMLResponse, responses=PAGE_ERRORS)
 async def report_form(
     request: Request,
     code: str,
@@ -71,7 +72,7 @@ async def report_form(
     return renderer(request).page(request, "report.html", context)
 
 
-@router.post("/g/{code}/report", response_class=HTMLResponse)
+@router.post("/g/{code}/report", response_class=HTMLResponse, responses=PAGE_ERRORS)
 async def report_submit(
     request: Request,
     code: str,
@@ -99,7 +100,7 @@ async def report_submit(
     return page(request, "report.html", _form_context(guide, situation=s, done=True))
 
 
-@router.post("/api/guides/{code}/reports", status_code=201)
+@router.post("/api/guides/{code}/reports", status_code=201, responses={**API_ERRORS, **body(ReportOut, 201, "Created")})
 async def report_json(
     request: Request,
     code: str,
