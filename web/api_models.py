@@ -64,7 +64,9 @@ def html_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 API_ERRORS = json_errors(400, 404, 413, 422, 429, 500)
 PAGE_ERRORS = html_errors(400, 404, 413, 429, 500)
-HTML_PAGE: dict[int | str, dict[str, Any]] = {200: {"description": "an HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}}
+HTML_PAGE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "an HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}
+}
 REDIRECT: dict[int | str, dict[str, Any]] = {303: {"description": "see the page (the plain form's answer)"}}
 MOVED: dict[int | str, dict[str, Any]] = {301: {"description": "the plate's canonical address (code in upper case)"}}
 

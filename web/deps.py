@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
+from knowledge.errors import NotFound
 from knowledge.service import KnowledgeBase
 from knowledge.settings import Settings
+from web.channels.delivery import Notifier
+from web.channels.wechat import WeChatService
+from web.chat.rasa import RasaClient
 from web.chat.turn import ChatService
 from web.db.store import Store
+from web.render.pages import Renderer
 
 
 async def get_settings(request: Request) -> Settings:
@@ -28,6 +33,25 @@ async def get_store(request: Request) -> Store:
 
 async def get_chat(request: Request) -> ChatService:
     return request.app.state.chat
+
+
+async def get_rasa(request: Request) -> RasaClient:
+    return request.app.state.rasa
+
+
+async def get_notifier(request: Request) -> Notifier:
+    return request.app.state.notifier
+
+
+async def get_renderer(request: Request) -> Renderer:
+    return request.app.state.renderer
+
+
+async def get_wechat(request: Request) -> WeChatService:
+    service: WeChatService | None = getattr(request.app.state, "wechat", None)
+    if service is None:
+        raise NotFound("the WeChat channel is not configured (MENPAI_WECHAT_TOKEN)")
+    return service
 
 
 SESSION_COOKIE = "menpai_session"

@@ -22,12 +22,13 @@ from web.api_models import (
     RatingOut,
     body,
 )
-from web.channels.delivery import PollArgs, long_poll, poll_args
+from web.channels.delivery import Notifier, PollArgs, long_poll, poll_args
+from web.chat.rasa import RasaClient
 from web.chat.turn import MAX_MESSAGE_CHARS, ChatService
 from web.db.conversations import new_session_id
 from web.db.store import Store
 from web.db.tables import Role
-from web.deps import get_chat, get_kb, get_store, session_from_cookie, with_session_cookie
+from web.deps import get_chat, get_kb, get_notifier, get_rasa, get_store, session_from_cookie, with_session_cookie
 from web.helpdesk import ratings, tickets
 from web.helpdesk.agency import PHONE_PATTERN, AgencyIn, request_agency
 from web.helpdesk.deps import Orders
@@ -67,8 +68,10 @@ class EventIn(BaseModel):
 
 
 @router.get("/healthz", responses=body(HealthOut))
-async def healthz(request: Request, kb: Annotated[KnowledgeBase, Depends(get_kb)]) -> dict[str, Any]:
-    rasa_up = await request.app.state.rasa.healthy()
+async def healthz(
+    kb: Annotated[KnowledgeBase, Depends(get_kb)], rasa: Annotated[RasaClient, Depends(get_rasa)]
+) -> dict[str, Any]:
+    rasa_up = await rasa.healthy()
     return {"status": "ok", "rasa": "up" if rasa_up else "down", "index": kb.index.describe()}
 
 
@@ -104,10 +107,10 @@ async def chat(
 
 @router.get("/api/chat/{session}/messages", responses=body(MessagesOut))
 async def chat_messages(
-    request: Request,
     session: str,
     store: Annotated[Store, Depends(get_store)],
     poll: Annotated[PollArgs, Depends(poll_args)],
+    notifier: Annotated[Notifier, Depends(get_notifier)],
 ) -> dict[str, Any]:
     """Staff and system messages after an id, and the conversation's mode.
 
@@ -115,7 +118,6 @@ async def chat_messages(
     a mode other than the ``mode`` the caller already shows) or ``wait`` seconds pass:
     the widget's live channel for staff replies.
     """
-    notifier = request.app.state.notifier
     return (await long_poll(notifier, store, session, (Role.STAFF, Role.SYSTEM), poll)).to_json()
 
 

@@ -27,7 +27,7 @@ from web.deps import get_chat, get_kb, get_store, session_from_cookie, with_sess
 from web.helpdesk.agency import AgencyIn, request_agency
 from web.helpdesk.analytics import POPULAR
 from web.render.html import render_html
-from web.render.pages import TEXT_COOKIE
+from web.render.pages import TEXT_COOKIE, Renderer
 from web.urls import SITE
 
 router = APIRouter(responses=PAGE_ERRORS)
@@ -76,8 +76,9 @@ def _link(g: Guide) -> GuideLink:
     return GuideLink(g.code, g.title, g.dept, g.online.fully_online)
 
 
-def _renderer(request: Request) -> Any:
-    return request.app.state.renderer
+def _renderer(request: Request) -> Renderer:
+    renderer: Renderer = request.app.state.renderer
+    return renderer
 
 
 def _plate_or_404(kb: KnowledgeBase, code: str) -> Plate:
