@@ -88,7 +88,10 @@ async def menpai_error(request: Request, exc: MenpaiError) -> Response:
 
 async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
     code = _CODES.get(exc.status_code, "error")
-    return error_response(request, exc.status_code, code, str(exc.detail))
+    response = error_response(request, exc.status_code, code, str(exc.detail))
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value  # e.g. Allow on a 405 (RFC 9110)
+    return response
 
 
 async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -92,3 +92,15 @@ def test_errors_come_in_the_declared_shape(
         ops[method] for p, ops in declared.items() if p.split("{")[0] == path[: len(p.split("{")[0])] and method in ops
     )
     assert str(status) in op["responses"]
+
+
+def test_found_by_fuzzing_a_huge_message_id_and_a_wrong_method(client: Any) -> None:
+    # schemathesis found both: an id past 64 bits was a 500, a 405 lost its Allow header.
+    r = client.get("/api/chat/fuzz-session-1/messages", params={"after": 2**70})
+    assert r.status_code == 422 and m.ErrorBody.model_validate(r.json()).error.status == 422
+    wrong = client.request("TRACE", "/api/chat")
+    assert wrong.status_code == 405 and "POST" in wrong.headers.get("allow", "")
+    bad_item = client.post(
+        "/api/agency", json={"item": "", "name": "王", "phone": "13912345678", "preferred_time": "上午"}
+    )
+    assert bad_item.status_code == 422

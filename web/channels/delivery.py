@@ -117,8 +117,11 @@ class PollArgs:
     known_mode: str | None = None
 
 
+MAX_MESSAGE_ID = 2**63 - 1  # a message id is a 64-bit integer in every database we run on
+
+
 async def poll_args(
-    after: int = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_MESSAGE_ID)] = 0,
     wait: Annotated[float, Query(ge=0, le=LONG_POLL_MAX_SECONDS)] = 0,
     mode: Annotated[str | None, Query(max_length=16)] = None,
 ) -> PollArgs:

@@ -18,7 +18,7 @@ CLOSED = (AgencyStatus.DONE, AgencyStatus.CANCELLED)
 class AgencyIn(BaseModel):
     """A request as the API and the plain form (/bang) send it."""
 
-    item: str = Field(max_length=64)
+    item: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
     name: str = Field(min_length=1, max_length=64)
     phone: str = Field(pattern=PHONE_PATTERN)
     preferred_time: str = Field(min_length=1, max_length=64)
