@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
         state.editor = GuideEditor(state.store, state.kb.library, on_change=app.state.page_cache.clear)
         state.editor.refresh()
         state.editor_task = asyncio.create_task(state.editor.run_forever(settings.guide_refresh_seconds))
+        state.analytics_task = asyncio.create_task(state.store.analytics.run_flusher())
         state.reports = Reports(state.store, settings.secret())
         state.webhook = None
         if settings.hotline_webhook_url:
@@ -89,6 +90,8 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
             yield
         finally:
             state.editor_task.cancel()
+            state.analytics_task.cancel()
+            await asyncio.to_thread(state.store.analytics.flush)  # queued page views are not lost
             if state.webhook is not None:
                 state.webhook_task.cancel()
             await state.rasa.aclose()

@@ -233,7 +233,7 @@ async def plate(
         return RedirectResponse(SITE.plate(p.code), status_code=301)
     known = session_from_cookie(request)
     session = known or new_session_id()
-    store.analytics.record("scan", plate=p.code, town=p.town)
+    store.analytics.record_later("scan", plate=p.code, town=p.town)  # off the request path
     renderer = _renderer(request)
     if known is not None and store.conversations.maybe(known) is not None:
         page = plate_page(kb, store, p, session)
