@@ -65,10 +65,20 @@ class HallOut(BaseModel):
     tencent: str
 
 
+class TripsOut(BaseModel):
+    """How many times the resident goes in person for the situation shown (到办事现场次数)."""
+
+    count: int
+    why: str
+    fewer: list[str] = []  # TripSaver values: mail, precheck, online, proxy, appointment
+    without: int | None = None
+
+
 class SituationOption(BaseModel):
     id: str
     name: str
     when: str
+    trips: int = 1
 
 
 class Answer(BaseModel):
@@ -105,6 +115,8 @@ class Answer(BaseModel):
     verified_on: dt.date | None = None
     review_due: bool = False
     sample: bool
+    trips: TripsOut
+    most_trips: int  # over all situations: what a list of services says ("最多跑N次")
     members: list[dict[str, str]] = []
     retrieval_only: bool = False
     confidence: float | None = None
@@ -165,7 +177,7 @@ def build_answer(
         summary=guide.summary,
         situation=chosen.id if chosen else None,
         situation_name=chosen.name if chosen else None,
-        situations=[SituationOption(id=s.id, name=s.name, when=s.when) for s in guide.situations],
+        situations=[SituationOption(id=s.id, name=s.name, when=s.when, trips=s.trips.count) for s in guide.situations],
         aspect=(aspect or Aspect.MATERIALS).value,
         checklist=[ChecklistEntry.from_material(m) for m in shown.materials],
         situation_notes=shown.notes,
@@ -195,5 +207,12 @@ def build_answer(
         verified_on=guide.review.verified_on,
         review_due=guide.review.due(now.date()),
         sample=guide.sample,
+        trips=TripsOut(
+            count=shown.trips.count,
+            why=shown.trips.why,
+            fewer=[f.value for f in shown.trips.fewer],
+            without=shown.trips.without,
+        ),
+        most_trips=guide.most_trips(),
         url=f"{base_url}/g/{code}",
     )

@@ -68,6 +68,79 @@ class TimeLimit(_Model):
     same_day: bool = Field(default=False, description="即办件: done on the spot")
 
 
+class TripSaver(enum.StrEnum):
+    """What takes a trip off (到办事现场次数)."""
+
+    MAIL = "mail"  # 邮寄: the result is posted, no trip to collect
+    PRECHECK = "precheck"  # 网上预审: materials checked online first, no second trip to fill gaps
+    ONLINE = "online"  # 全程网办: the whole thing online
+    PROXY = "proxy"  # a relative may go instead (the resident's own trips)
+    APPOINTMENT = "appointment"  # 预约: book a slot, no wasted trip to a full window
+
+
+class Trips(_Model):
+    """How many times a resident goes in person for one situation (办事指南's 到办事现场次数).
+
+    ``count`` is the usual number of trips (0 = wholly online or by post); ``without`` is
+    how many it takes when the resident does not use ``fewer`` (e.g. 2 when collecting in
+    person instead of by post). ``why`` says in plain words where the trips happen.
+    """
+
+    count: int = Field(ge=0, le=5)
+    why: NonEmpty
+    fewer: list[TripSaver] = Field(default_factory=list)
+    without: int | None = Field(default=None, ge=0, le=5)
+
+    @model_validator(mode="after")
+    def _without_is_more(self) -> Trips:
+        if self.without is not None and (self.without <= self.count or not self.fewer):
+            raise ValueError(
+                "trips.without must be more than trips.count, and trips.fewer must say what saves the trips"
+            )
+        if self.count == 0 and not ({TripSaver.ONLINE, TripSaver.MAIL} & set(self.fewer)):
+            raise ValueError(
+                "count: 0 (no trip at all) needs fewer: [online] or [mail]: say how it is done without going"
+            )
+        return self
+
+
+class StepKind(enum.StrEnum):
+    """The icon a step gets in the illustrated flow."""
+
+    PREPARE = "prepare"  # at home: gather the materials
+    ONLINE = "online"  # on the phone or computer
+    QUEUE = "queue"  # 取号 at the hall
+    WINDOW = "window"  # at the window: hand in, photo, fingerprints
+    WAIT = "wait"  # wait for the result (days)
+    COLLECT = "collect"  # collect at the hall
+    POST = "post"  # posted home
+    DONE = "done"  # finished
+
+
+class StepPath(enum.StrEnum):
+    BOTH = "both"  # whichever way the resident goes
+    HALL = "hall"  # only when going to the hall
+    ONLINE = "online"  # only when doing it online
+
+
+class Step(_Model):
+    """One step of the flow: what to do, with which icon, on which path, how long, and whether it is a trip."""
+
+    text: NonEmpty
+    kind: StepKind
+    path: StepPath = StepPath.BOTH
+    takes: str = Field(default="", description="how long this step takes, e.g. 约20分钟 or 10个工作日")
+    trip: bool = Field(default=False, description="this step is a trip to a hall")
+
+    @model_validator(mode="after")
+    def _trip_at_a_hall(self) -> Step:
+        if self.trip and self.kind in (StepKind.ONLINE, StepKind.POST, StepKind.PREPARE, StepKind.WAIT):
+            raise ValueError(f"a {self.kind.value} step is not a trip to a hall; set trip: false")
+        if self.trip and self.path is StepPath.ONLINE:
+            raise ValueError("a step on the online path is not a trip; set path: hall or trip: false")
+        return self
+
+
 class Situation(_Model):
     """A 情形: one real-life case of an item, with its own material list.
 
@@ -83,6 +156,7 @@ class Situation(_Model):
     notes: str = ""
     fee: Fee | None = None
     time_limit: TimeLimit | None = None
+    trips: Trips
 
 
 class ReviewStatus(enum.StrEnum):
@@ -143,6 +217,9 @@ class Channel(_Model):
     name: NonEmpty
     url: HttpUrl | None = None
     how: str = Field(default="", description="where to tap, in plain words")
+    walkthrough: list[NonEmpty] = Field(
+        default_factory=list, description="the steps inside the app: which tab, which search word, which button"
+    )
 
 
 class Online(_Model):
@@ -180,7 +257,7 @@ class Guide(_Model):
     where: Where
     online: Online
     self_service: list[SelfService] = Field(default_factory=list)
-    steps: list[NonEmpty] = Field(min_length=2)
+    steps: list[Step] = Field(min_length=2)
     prerequisites: list[Code] = Field(default_factory=list)
     follow_ups: list[Code] = Field(default_factory=list)
     faqs: list[FAQ] = Field(min_length=3)
@@ -195,6 +272,16 @@ class Guide(_Model):
     )
     review: Review
     sample: bool = Field(default=True, description="shipped guides are sample data")
+
+    @model_validator(mode="after")
+    def _trips_match_the_steps(self) -> Guide:
+        hall_trips = sum(1 for st in self.steps if st.trip)
+        most = max((s.trips.without if s.trips.without is not None else s.trips.count) for s in self.situations)
+        if most > 0 and hall_trips == 0:
+            raise ValueError("a situation takes a trip, but no step has trip: true: mark the steps at the hall")
+        if any(st.path is StepPath.ONLINE for st in self.steps) and not self.online.channels:
+            raise ValueError("steps on the online path need an online channel (online.channels)")
+        return self
 
     @field_validator("asks")
     @classmethod
@@ -234,6 +321,10 @@ class Guide(_Model):
             if own.id == situation_id and own.fee is not None:
                 return own.fee
         return self.fee
+
+    def most_trips(self) -> int:
+        """The most trips any situation takes (what "最多跑N次" on a list of services says)."""
+        return max(s.trips.count for s in self.situations)
 
     def time_limit_for(self, situation_id: str | None) -> TimeLimit:
         """The time limit of one situation: its own where it differs, else the guide's."""

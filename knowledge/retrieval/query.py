@@ -21,6 +21,7 @@ class Aspect(enum.StrEnum):
     PROXY = "proxy"  # must I go in person, may a relative go for me
     MAIL = "mail"  # can it be posted
     VALIDITY = "validity"  # how long is it valid
+    TRIPS = "trips"  # how many times must I go (跑几趟)
 
 
 # Checked in this order; the first that matches wins, materials is the default.
@@ -40,6 +41,12 @@ ASPECT_PATTERNS: list[tuple[Aspect, re.Pattern[str]]] = [
     (
         Aspect.MAIL,
         re.compile(r"邮寄|寄到|寄回|寄给|寄过来|快递到|快递给|邮过来|能寄|可以寄|寄家|post it|mail it|by post"),
+    ),
+    (
+        Aspect.TRIPS,
+        re.compile(
+            r"跑几趟|跑几次|跑几回|跑多少次|跑多少趟|去几趟|去几次|来几趟|来几次|几趟|跑两趟|跑一趟就|跑一次就|一次办好|一次能办完|一次办完|how many trips|how many times"
+        ),
     ),
     (Aspect.VALIDITY, re.compile(r"有效期|管几年|管多久|能用多久|用多久|多少年有效|几年有效|有效几年|valid")),
     (

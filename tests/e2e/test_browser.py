@@ -137,6 +137,37 @@ def test_plate_page_is_usable_on_a_small_phone(web: str) -> None:
         browser.close()
 
 
+def test_guide_flow_on_a_phone_and_in_large_text(web: str) -> None:
+    """The illustrated flow: lanes stack on a phone, icons drawn, nothing scrolls sideways, also in 大字版."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 360, "height": 740})
+        for size in ("normal", "large"):
+            page.goto(f"{web}/text-size?size={size}&next=/g/id-card-renew?s=damaged")
+            assert page.locator(".trips-badge strong").first.is_visible()
+            steps = page.locator(".flow2 .fstep")
+            assert steps.count() >= 4
+            icons = page.eval_on_selector_all(".flow2 .ficon", "els => els.map(e => e.getBoundingClientRect().width)")
+            assert icons and min(icons) >= 24, "every step has a drawn icon"
+            lanes = page.locator(".lanes.two").first
+            if lanes.count():
+                boxes = lanes.locator(".lane").evaluate_all("els => els.map(e => e.getBoundingClientRect().left)")
+                assert len(set(round(b) for b in boxes)) == 1, "lanes stack on a phone"
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"no sideways scrolling ({size} text)"
+            page.screenshot(path=str(screenshot_dir() / f"08-guide-flow-{size}.png"), full_page=True)
+        page.set_viewport_size({"width": 1024, "height": 800})
+        page.goto(f"{web}/g/id-card-renew?s=damaged")
+        lanes = page.locator(".lanes.two").first
+        if lanes.count():
+            boxes = lanes.locator(".lane").evaluate_all("els => els.map(e => e.getBoundingClientRect().left)")
+            assert len(set(round(b) for b in boxes)) == 2, "the online path beside the hall path on a wide screen"
+        page.goto(f"{web}/text-size?size=normal&next=/")
+        browser.close()
+
+
 def test_phone_plate_page_hall_state_navigation_answer_and_handoff(web: str) -> None:
     """Phone viewport: nearest hall with the right open state → ask → checklist → nav link → 找人工."""
     import datetime as dt

@@ -16,7 +16,7 @@ from knowledge.schema import Guide
 
 def _text(g: Guide) -> str:
     """Everything a resident reads in a guide (not the 依据 lines)."""
-    parts = [g.summary, *g.eligibility, *g.steps, *g.tips, g.online.note, g.where.note]
+    parts = [g.summary, *g.eligibility, *(s.text for s in g.steps), *g.tips, g.online.note, g.where.note]
     parts += [f"{f.q} {f.a}" for f in g.faqs]
     for s in g.situations:
         parts += [s.name, s.when, s.notes, *(f"{m.name} {m.notes} {m.source}" for m in s.materials)]

@@ -71,9 +71,9 @@ def test_broken_fixtures_report_every_problem_with_file_line_and_hint(capsys: py
         "broken/items/id-card-renew.yaml:20: situations[0].materials[0].form: Input should be '原件', '复印件', "
         "'原件和复印件', '电子' or '现场填写'",
         "broken/items/id-card-renew.yaml:2: fee: Field required (expected: a value for this required field)",
-        "broken/items/id-card-renew.yaml:114: review.compiled_on: Input should be a valid date or datetime, "
+        "broken/items/id-card-renew.yaml:117: review.compiled_on: Input should be a valid date or datetime, "
         "month value is outside expected range of 1-12",
-        "broken/items/id-card-renew.yaml:83: prerequisites[0]: unknown item code 'id-card-lots'",
+        "broken/items/id-card-renew.yaml:86: prerequisites[0]: unknown item code 'id-card-lots'",
         "broken/halls.yaml:14: halls[0].hours[0].sessions[1]: opening 14:30-12:30 ends before it starts",
         "broken/plates.csv:3: lng: Input should be a valid number",
         "broken/plates.csv:4: code: String should match pattern",
@@ -103,7 +103,7 @@ def test_duplicate_ask_across_guides_is_reported(tmp_path: Path) -> None:
     assert len(messages) == 1
     # Guides are checked in name order: the later one (id-card-renew) is the one reported.
     assert messages[0].startswith(
-        "guides/items/id-card-renew.yaml:103: asks[0]: the ask '身份证到期了咋整' is also in the guide id-card-lost"
+        "guides/items/id-card-renew.yaml:145: asks[0]: the ask '身份证到期了咋整' is also in the guide id-card-lost"
     )
 
 

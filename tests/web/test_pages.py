@@ -93,7 +93,7 @@ def test_guide_page_has_picker_checklist_steps_and_source(client: Any, kb: Knowl
     for s in g.situations:
         assert f"?s={s.id}" in html
     assert 'aria-current="true"' in html and "损坏的身份证" in html
-    assert 'class="flow"' in html and g.steps[0] in html
+    assert 'class="flow2"' in html and g.steps[0].text in html
     assert g.source.name in html and "示例数据" in html
     # A draft guide says so, and never calls its compile date a check date.
     assert "示例内容，尚未经窗口核实" in html and "编写于 2026年" in html

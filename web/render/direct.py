@@ -23,7 +23,7 @@ from knowledge.hours import CHINA_TZ
 from knowledge.library import Library
 from knowledge.retrieval import Aspect
 from knowledge.schema import Guide, Hall, HallLevel
-from web.render.sentences import SAY
+from web.render.sentences import SAY, TRIP_SAVERS, trips_badge
 
 WEEKDAY_WORDS: list[tuple[re.Pattern[str], list[int], str]] = [
     (re.compile(r"周末|礼拜天和礼拜六|星期六日|周六日|双休"), [5, 6], "周六、周日"),
@@ -120,7 +120,7 @@ def guide_fact(guide: Guide, aspect: Aspect, situation: str | None, limit: int =
     pool: list[str] = []
     chosen = guide.situation(situation)
     pool += [chosen.notes, *(m.notes for m in chosen.materials if pattern.search(m.name + m.notes))]
-    pool += [guide.online.note, *guide.tips, *guide.steps, *(f.a for f in guide.faqs)]
+    pool += [guide.online.note, *guide.tips, *(st.text for st in guide.steps), *(f.a for f in guide.faqs)]
     hits = [s for s in _sentences(p for p in pool if p) if pattern.search(s)]
     return "".join(dict.fromkeys(hits))[:limit]
 
@@ -177,6 +177,8 @@ def direct_answer(
             note = f"{guide.online.note}" if guide.online.note else ""
             return Direct(SAY["online_part"].format(channels=channels) + note, aspect)
         return Direct(SAY["online_none"], aspect)
+    if aspect is Aspect.TRIPS:
+        return Direct(trips_answer(answer, title), aspect)
     if aspect in FACT_WORDS:
         fact = guide_fact(guide, aspect, answer.situation)
         if fact:
@@ -184,6 +186,19 @@ def direct_answer(
         key = {Aspect.PROXY: "proxy_unknown", Aspect.MAIL: "mail_unknown", Aspect.VALIDITY: "validity_unknown"}[aspect]
         return Direct(SAY[key].format(phone=_phone(lib, guide, location)), aspect)
     return None
+
+
+def trips_answer(answer: Answer, title: str) -> str:
+    """跑几趟: the trips for the resident's situation, why, and what saves one (or per situation)."""
+    counts = {s.trips for s in answer.situations}
+    if answer.situation is None and len(counts) > 1:
+        per = "；".join(f"{s.name}{trips_badge(s.trips)}" for s in answer.situations)
+        return SAY["trips_by_situation"].format(title=title, per=per)
+    t = answer.trips
+    text = SAY["trips_one"].format(title=title, who=_who(answer), badge=trips_badge(t.count), why=t.why.rstrip("。；"))
+    if t.without is not None and t.fewer:
+        text += SAY["trips_without"].format(ways="、".join(TRIP_SAVERS[f] for f in t.fewer), without=t.without)
+    return text
 
 
 def fits(text: str, limit: int) -> str:
@@ -195,4 +210,4 @@ def fits(text: str, limit: int) -> str:
     return cut[: end + 1] if end > limit // 2 else cut[: limit - 1] + "…"
 
 
-__all__: Sequence[str] = ["SAY", "Direct", "direct_answer", "fits", "guide_fact", "hours_answer"]
+__all__: Sequence[str] = ["SAY", "Direct", "direct_answer", "fits", "guide_fact", "hours_answer", "trips_answer"]

@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from knowledge.hours import CHINA_TZ
 from knowledge.settings import Settings
 from web.helpdesk.editor import PART_LABELS
+from web.render.sentences import TRIP_SAVERS, trips_badge
 from web.static import HashedStatic
 from web.urls import Urls
 
@@ -55,6 +56,8 @@ def environment() -> Environment:
     env.filters["date_cn"] = _date_cn
     env.filters["cn_time"] = _cn_time
     env.filters["cn_datetime"] = _cn_datetime
+    env.filters["trips_badge"] = trips_badge
+    env.globals["trip_savers"] = TRIP_SAVERS
     return env
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from knowledge.answer import Answer
 from knowledge.retrieval import Aspect
-from web.render.sentences import SAY
+from web.render.sentences import SAY, trips_badge
 
 Measure = Callable[[str], int]
 
@@ -70,7 +70,12 @@ def render_text(answer: Answer, limit: int | None = None, measure: Measure = len
         if extra:
             line += "——" + "；".join(extra)
         checklist.append(line)
-    rest = [f"费用：{answer.fee}", f"时间：{answer.time_limit}", f"在哪办：{answer.where}"]
+    rest = [
+        f"费用：{answer.fee}",
+        f"时间：{answer.time_limit}",
+        f"在哪办：{answer.where}",
+        f"跑几次：{trips_badge(answer.trips.count)}（{answer.trips.why}）",
+    ]
     if answer.fully_online:
         rest.append("可以全程网上办：" + "、".join(c.name for c in answer.channels))
     if answer.prerequisites:

@@ -51,6 +51,10 @@ SAY = {
     "validity_unknown": "办事攻略里没有写有效期，可以打窗口电话问：{phone}。",
     "more": "要带的材料见下面的告知单。",
     "more_text": "要带的材料：{url}",
+    # 跑几趟 (到办事现场次数)
+    "trips_one": "{title}{who}：{badge}。{why}。",
+    "trips_by_situation": "{title}：{per}。",
+    "trips_without": "不{ways}的话要跑{without}次。",
     # WeChat (web.channels.wechat)
     "wechat_subscribe": "欢迎关注南安市数字政务门牌（示例）！直接发消息问我办事要带什么，比如“换身份证要带什么”。发“人工”找工作人员。",
     "wechat_not_text": "目前只能看懂文字消息，请直接打字问我，或者发“人工”。",
@@ -65,6 +69,22 @@ SAY = {
     "retrieval_only_text": "（智能助手暂时忙，以上为自动检索结果，可回复“人工”找工作人员）",
     "card_more": "查看完整告知单（要带的材料）",
 }
+
+
+TRIP_SAVERS = {
+    "mail": "选邮寄",
+    "precheck": "先网上预审",
+    "online": "在网上办",
+    "proxy": "让家属代办",
+    "appointment": "先预约",
+}
+
+
+def trips_badge(count: int) -> str:
+    """The large badge on a card, a guide and a list of services: 最多跑一次, in words residents know."""
+    if count <= 0:
+        return "一次都不用跑"
+    return f"最多跑{count}次"
 
 
 def referral_text(lib: Library, key: str) -> str:

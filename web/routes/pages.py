@@ -26,6 +26,7 @@ from web.db.store import Store
 from web.deps import get_chat, get_kb, get_store, session_from_cookie, with_session_cookie
 from web.helpdesk.agency import AgencyIn, request_agency
 from web.helpdesk.analytics import POPULAR
+from web.render.flow import Flow, flow_of
 from web.render.html import render_html
 from web.render.pages import TEXT_COOKIE, Renderer
 from web.urls import SITE
@@ -39,6 +40,7 @@ class GuideLink:
     title: str
     dept: str
     fully_online: bool = False
+    most_trips: int | None = None
 
 
 @dataclass
@@ -73,7 +75,7 @@ class PlatePage:
 
 
 def _link(g: Guide) -> GuideLink:
-    return GuideLink(g.code, g.title, g.dept, g.online.fully_online)
+    return GuideLink(g.code, g.title, g.dept, g.online.fully_online, g.most_trips())
 
 
 def _renderer(request: Request) -> Renderer:
@@ -287,6 +289,7 @@ class GuidePage:
     follow_ups: list[GuideLink]
     members: list[GuideLink]
     part_of: list[GuideLink]
+    flow: Flow
 
 
 def guide_page(
@@ -325,6 +328,7 @@ def guide_page(
         follow_ups=[_link(lib.guides[c]) for c in g.follow_ups if c in lib.guides],
         members=[_link(lib.guides[c]) for c in g.members if c in lib.guides],
         part_of=[_link(b) for b in lib.guides.values() if code in b.members],
+        flow=flow_of(g),
     )
 
 
