@@ -109,6 +109,13 @@ class Settings(BaseSettings):
     wechat_passive_seconds: float = Field(
         4.0, gt=0, lt=5, description="answer passively when the bot is this fast; else reply success and send later"
     )
+    wechat_max_skew_seconds: int = Field(
+        300,
+        ge=30,
+        le=3600,
+        description="refuse a WeChat request whose timestamp is further than this from now, "
+        "or whose nonce was already seen within it (replays)",
+    )
 
     @model_validator(mode="after")
     def _secrets_in_production(self) -> Settings:

@@ -134,6 +134,7 @@ def _wechat(settings: Settings, state: Any) -> WeChatService | None:
         aes_key=settings.wechat_aes_key.get_secret_value() if settings.wechat_aes_key else "",
         api_base=settings.wechat_api_base,
         passive_seconds=settings.wechat_passive_seconds,
+        max_skew_seconds=settings.wechat_max_skew_seconds,
     )
     client = None
     if settings.wechat_api_base == "fake":

@@ -1,7 +1,7 @@
 """Every table of the runtime state (SQLAlchemy 2, typed) and the enums its columns hold.
 
 Conversations and their messages, staff, tickets, agency requests, ratings, analytics
-events, WeChat de-duplication and outbox, 12345 work orders and their webhook outbox,
+events, WeChat de-duplication, replay guard and outbox, 12345 work orders and their webhook outbox,
 published guide versions and residents' reports. The schema is created and upgraded by
 the Alembic migrations in web/db/migrations; repositories (web/db/*.py) read and write it.
 """
@@ -173,6 +173,16 @@ class WeChatInbound(Base):
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     reply: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WeChatNonce(Base):
+    """A (nonce, timestamp) WeChat signed, seen once: the same pair again is a replay. Purged past the window."""
+
+    __tablename__ = "wechat_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    timestamp: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
 class Outbox(Base):
