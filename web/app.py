@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
             policy=HandoffPolicy(settings.staff_hours),
         )
         state.wechat = _wechat(settings, state)
-        state.workorders = WorkOrders(state.store)
+        state.workorders = WorkOrders(state.store, settings.secret())
         # Published guide versions override the files; newer ones from other copies arrive by polling.
         state.editor = GuideEditor(state.store, state.kb.library, on_change=app.state.page_cache.clear)
         state.editor.refresh()

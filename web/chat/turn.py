@@ -96,8 +96,12 @@ class ChatService:
         channel: str = "web",
         choice: dict[str, str] | None = None,
         human: bool = False,
+        owner: str | None = None,
     ) -> ChatReply:
-        """One resident message (or a tapped choice, or the explicit request for a person)."""
+        """One resident message (or a tapped choice, or the explicit request for a person).
+
+        ``owner``: a web chat's owner (``web.chat.owner``); the conversation must be theirs.
+        """
         text = (text or "").strip()
         if len(text) > MAX_MESSAGE_CHARS:
             raise BadRequest(f"message too long: {len(text)} characters, at most {MAX_MESSAGE_CHARS}")
@@ -108,7 +112,7 @@ class ChatService:
         plate = plate_code(plate) or None
         picked = ChoiceMeta.of(choice)
         shown = text or (picked.label if picked else "") or (HUMAN_BUTTON_TEXT if human else "")
-        conv = self.store.conversations.open_turn(session, shown or "(选择)", channel=channel, plate=plate)
+        conv = self.store.conversations.open_turn(session, shown or "(选择)", channel=channel, plate=plate, owner=owner)
         plate = plate or conv.plate
         events = [event_row("question", plate=plate, town=self._town(plate), detail=shown)]
         if not resident_talks_to_bot(conv.mode):

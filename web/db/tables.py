@@ -68,6 +68,8 @@ class Conversation(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16), default="web")
+    # Web chats: SHA-256 of the credential that created it (web.chat.owner); other channels: None.
+    owner: Mapped[str | None] = mapped_column(String(64), index=True)
     plate: Mapped[str | None] = mapped_column(String(16), index=True)
     mode: Mapped[Mode] = mapped_column(_enum(Mode), default=Mode.BOT, index=True)
     item: Mapped[str | None] = mapped_column(String(48))

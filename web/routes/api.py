@@ -25,10 +25,9 @@ from web.api_models import (
 from web.channels.delivery import Notifier, PollArgs, long_poll, poll_args
 from web.chat.rasa import RasaClient
 from web.chat.turn import MAX_MESSAGE_CHARS, ChatService
-from web.db.conversations import new_session_id
 from web.db.store import Store
 from web.db.tables import Role
-from web.deps import get_chat, get_kb, get_notifier, get_rasa, get_store, session_from_cookie, with_session_cookie
+from web.deps import get_chat, get_kb, get_notifier, get_rasa, get_store, owned_chat, web_chat
 from web.helpdesk import ratings, tickets
 from web.helpdesk.agency import PHONE_PATTERN, AgencyIn, request_agency
 from web.helpdesk.deps import Orders
@@ -51,7 +50,8 @@ class Choice(BaseModel):
 
 
 class ChatIn(BaseModel):
-    # Omitted by the page widget: then the resident's session cookie (or a new session) is used.
+    # Omitted by the page widget's first message: then the cookie's chat (or a new one) is used.
+    # Given, it must be a chat this client owns (web.deps.web_chat): the cookie decides, not the body.
     session: str | None = Field(default=None, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     text: str = Field(default="", max_length=MAX_MESSAGE_CHARS)
     plate: str | None = PLATE
@@ -89,24 +89,28 @@ async def ask(
 
 @router.post("/api/chat", responses=body(ChatOut))
 async def chat(
-    request: Request, response: Response, body: ChatIn, chat: Annotated[ChatService, Depends(get_chat)]
+    request: Request,
+    response: Response,
+    body: ChatIn,
+    chat: Annotated[ChatService, Depends(get_chat)],
+    store: Annotated[Store, Depends(get_store)],
 ) -> dict[str, Any]:
-    cookie = session_from_cookie(request)
-    session = body.session or cookie or new_session_id()
-    if body.session is None and cookie is None:
-        with_session_cookie(response, session)  # the page's plain form and a reload find the chat again
+    """One turn of a web chat; another's chat (or another channel's) is 404."""
+    target = web_chat(request, response, store, body.session)
     reply = await chat.turn(
-        session,
+        target.session,
         body.text,
         plate=body.plate,
         choice=body.choice.model_dump() if body.choice else None,
         human=body.human,
+        owner=target.owner,
     )
-    return {"session": session, **reply.to_json()}
+    return {"session": target.session, **reply.to_json()}
 
 
 @router.get("/api/chat/{session}/messages", responses=body(MessagesOut))
 async def chat_messages(
+    request: Request,
     session: str,
     store: Annotated[Store, Depends(get_store)],
     poll: Annotated[PollArgs, Depends(poll_args)],
@@ -116,8 +120,9 @@ async def chat_messages(
 
     With ``wait`` the request is held until there is something new (a message, or
     a mode other than the ``mode`` the caller already shows) or ``wait`` seconds pass:
-    the widget's live channel for staff replies.
+    the widget's live channel for staff replies. Only for the chat's owner (else 404).
     """
+    owned_chat(request, store, session)
     return (await long_poll(notifier, store, session, (Role.STAFF, Role.SYSTEM), poll)).to_json()
 
 
@@ -137,9 +142,10 @@ class LeaveMessageIn(BaseModel):
 
 @router.post("/api/chat/{session}/leave-message", status_code=201, responses=body(LeftMessageOut, 201, "Created"))
 async def leave_message(
-    session: str, body: LeaveMessageIn, store: Annotated[Store, Depends(get_store)], orders: Orders
+    request: Request, session: str, body: LeaveMessageIn, store: Annotated[Store, Depends(get_store)], orders: Orders
 ) -> dict[str, Any]:
     """Waiting too long or outside staff hours: leave a message with a callback number (a ticket)."""
+    owned_chat(request, store, session)
     left = tickets.leave_message(store, orders, session, phone=body.phone, text=body.text)
     return {"ticket": left.ticket, "mode": left.mode.value}
 
@@ -153,8 +159,10 @@ class RatingIn(BaseModel):
 
 
 @router.post("/api/rate", status_code=201, responses=body(RatingOut, 201, "Created"))
-async def rate(body: RatingIn, store: Annotated[Store, Depends(get_store)]) -> dict[str, Any]:
-    """好差评: five levels; 不满意 or worse opens a follow-up ticket for the supervisor."""
+async def rate(request: Request, body: RatingIn, store: Annotated[Store, Depends(get_store)]) -> dict[str, Any]:
+    """好差评: five levels; 不满意 or worse opens a follow-up ticket for the supervisor (a chat: its owner only)."""
+    if body.session:
+        owned_chat(request, store, body.session)
     rated = ratings.rate(
         store, target=body.target, level=body.level, comment=body.comment, session=body.session, item=body.item
     )

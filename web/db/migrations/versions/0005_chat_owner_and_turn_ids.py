@@ -1,4 +1,4 @@
-"""wechat nonces (replay guard)
+"""wechat nonces (replay guard) and the owner of a web chat
 
 Revision ID: 0005
 Revises: 0004
@@ -17,6 +17,11 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # Chats from before have no owner: web routes no longer open them (staff still see them).
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("owner", sa.String(length=64), nullable=True))
+        batch_op.create_index(batch_op.f("ix_conversations_owner"), ["owner"], unique=False)
+
     op.create_table(
         "wechat_nonces",
         sa.Column("nonce", sa.String(length=64), nullable=False),
@@ -32,3 +37,6 @@ def downgrade() -> None:
     with op.batch_alter_table("wechat_nonces", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_wechat_nonces_created_at"))
     op.drop_table("wechat_nonces")
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_conversations_owner"))
+        batch_op.drop_column("owner")
