@@ -35,6 +35,7 @@ from web.db.store import Store
 from web.helpdesk.auth import Auth
 from web.helpdesk.editor import GuideEditor, Reports
 from web.helpdesk.workorders import WebhookSender, WorkOrders
+from web.ratelimit import RateLimiter, rates_from, trusted_proxies
 from web.render.pages import Renderer
 from web.routes import admin, api, editor, pages, reports, staff, wechat
 from web.static import HashedStatic
@@ -105,6 +106,8 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
     app.state.static = static
     app.state.renderer = Renderer(settings, static)
     app.state.page_cache = pages.PageCache()
+    app.state.limiter = RateLimiter(rates_from(settings))
+    app.state.trusted_proxies = trusted_proxies(settings.trusted_proxies)
     app.mount("/static", static.app(), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)

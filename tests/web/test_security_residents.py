@@ -10,16 +10,19 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from knowledge.service import KnowledgeBase
-from knowledge.settings import Settings
+from knowledge.settings import RATE_DEFAULTS, Settings
 from tests.web.test_wechat import OPENID, safe_mode, sign, text_xml, wechat_client
 from web.db.engine import make_engine
 from web.db.store import Store
 from web.db.tables import Role
+from web.errors import RateLimited
+from web.ratelimit import Limit, Rate
 
 pytestmark = pytest.mark.integration
 
@@ -202,3 +205,161 @@ def test_webhook_to_12345_carries_an_opaque_reference_not_the_conversation_id(cl
     assert bodies and all(session not in body for body in bodies)
     refs = {json.loads(body)["order"]["conversation"] for body in bodies}
     assert len(refs) == 1 and len(refs.pop()) == 32  # one stable reference for the chat
+
+
+# ---- 3. Rate limits
+
+
+@pytest.fixture()
+def tight(settings: Settings, kb: KnowledgeBase, tmp_path: Path) -> Iterator[TestClient]:
+    """The app with small limits, so that a test reaches them in a few requests."""
+    from web.app import create_app
+
+    limits = {f"rate_{name}": "2/60" for name in RATE_DEFAULTS}
+    s = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'tight.db'}", **limits})
+    with TestClient(create_app(s, kb=kb)) as client:
+        yield client
+
+
+def _too_many(r: Any) -> None:
+    assert r.status_code == 429 and 1 <= int(r.headers["retry-after"]) <= 3600
+    assert r.json()["error"]["code"] == "too_many_requests" and r.json()["error"]["status"] == 429
+
+
+def test_chat_is_rate_limited_per_session(tight: TestClient) -> None:
+    session = _widget_chat(tight, "你好")
+    tight.post("/api/chat", json={"session": session, "text": "结婚登记要带什么"})
+    r = tight.post("/api/chat", json={"session": session, "text": "第三条"})
+    _too_many(r)
+    assert "第三条" not in _stored(tight, session)
+
+
+def test_chat_is_rate_limited_per_ip_across_sessions(tight: TestClient) -> None:
+    for i in range(2):
+        with someone_else(tight):
+            assert tight.post("/api/chat", json={"session": f"api-chat-{i:04}", "text": "你好"}).status_code == 200
+    with someone_else(tight):
+        _too_many(tight.post("/api/chat", json={"session": "api-chat-0002", "text": "你好"}))
+
+
+def test_plate_form_chat_is_rate_limited_with_an_html_page(tight: TestClient) -> None:
+    for _ in range(2):
+        tight.post("/p/NA010001/chat", data={"text": "你好"}, follow_redirects=False)
+    r = tight.post("/p/NA010001/chat", data={"text": "你好"}, follow_redirects=False)
+    assert r.status_code == 429 and r.headers["content-type"].startswith("text/html") and r.headers["retry-after"]
+    assert "提交太频繁了" in r.text
+
+
+def test_ask_is_rate_limited_per_ip(tight: TestClient) -> None:
+    for _ in range(2):
+        assert tight.post("/api/ask", json={"q": "结婚登记要带什么"}).status_code == 200
+    _too_many(tight.post("/api/ask", json={"q": "结婚登记要带什么"}))
+
+
+def test_leave_message_is_rate_limited_per_session(tight: TestClient) -> None:
+    """Asking for a person again and again, one chat would open ticket after ticket (and 12345 orders)."""
+    session = _widget_chat(tight, "我要人工")
+    tight.app.state.limiter.rates[Limit.LEAVE_MESSAGE_PER_SESSION] = Rate(1, 3600)  # type: ignore[attr-defined]
+    tight.app.state.limiter.rates[Limit.CHAT_PER_SESSION] = Rate(10, 60)  # type: ignore[attr-defined]
+    left = tight.post(f"/api/chat/{session}/leave-message", json={"phone": "13912345678", "text": "回电"})
+    assert left.status_code == 201
+    assert tight.post("/api/chat", json={"session": session, "human": True}).json()["mode"] == "waiting"
+    _too_many(tight.post(f"/api/chat/{session}/leave-message", json={"phone": "13912345678", "text": "再回电"}))
+    store: Store = tight.app.state.store  # type: ignore[attr-defined]
+    assert len(store.tickets.by_status()) == 1 and len(store.workorders.all()) == 1
+
+
+def test_leave_message_only_while_waiting_for_a_person_or_after_hours(client: TestClient) -> None:
+    from knowledge.hours import FixedClock
+    from web.chat.policy import HandoffPolicy
+
+    session = _widget_chat(client, "结婚登记要带什么")  # talking to the bot, staff on duty
+    r = client.post(f"/api/chat/{session}/leave-message", json={"phone": "13912345678", "text": "回电"})
+    assert r.status_code == 409 and r.json()["error"]["status"] == 409 and "找人工帮办" in r.json()["error"]["message"]
+    store: Store = client.app.state.store  # type: ignore[attr-defined]
+    assert store.tickets.by_status() == [] and store.workorders.all() == []
+    chat = client.app.state.chat  # type: ignore[attr-defined]
+    saturday = dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.UTC)
+    chat.policy = HandoffPolicy("08:00-18:00", clock=FixedClock(saturday))
+    r = client.post(f"/api/chat/{session}/leave-message", json={"phone": "13912345678", "text": "回电"})
+    assert r.status_code == 201
+
+
+def test_ratings_are_rate_limited_per_session(tight: TestClient) -> None:
+    session = _widget_chat(tight, "你好")
+    for level in (5, 1):
+        assert tight.post("/api/rate", json={"session": session, "target": "chat", "level": level}).status_code == 201
+    _too_many(tight.post("/api/rate", json={"session": session, "target": "chat", "level": 1}))
+    store: Store = tight.app.state.store  # type: ignore[attr-defined]
+    assert len(store.tickets.by_status()) == 1  # one follow-up ticket, not one per bad rating sent
+
+
+def test_agency_requests_are_rate_limited_per_ip(tight: TestClient) -> None:
+    form = {"item": "marriage-registration", "name": "王阿姨", "phone": "13912345678", "preferred_time": "周五上午"}
+    assert tight.post("/api/agency", json={**form, "plate": "NA010001"}).status_code == 201
+    assert tight.post("/bang", data={**form, "plate": "NA010001"}).status_code == 200
+    _too_many(tight.post("/api/agency", json={**form, "plate": "NA010001"}))
+    page = tight.post("/bang", data={**form, "plate": "NA010001"})
+    assert (
+        page.status_code == 429 and page.headers["content-type"].startswith("text/html") and page.headers["retry-after"]
+    )
+
+
+def test_agency_status_lookups_are_rate_limited_per_ip(tight: TestClient) -> None:
+    """Guessing request codes (each shows a resident's item and status) is slowed down."""
+    assert tight.get("/api/agency/ZZZZZZ").status_code == 404
+    assert tight.get("/bang/status", params={"code": "ZZZZZY"}).status_code == 200
+    _too_many(tight.get("/api/agency/ZZZZZX"))
+    assert tight.get("/bang/status", params={"code": "ZZZZZW"}).status_code == 429
+
+
+def test_error_reports_use_the_same_limiter(tight: TestClient) -> None:
+    report = {"part": "fee", "text": "收费标准变了"}
+    for _ in range(2):
+        assert tight.post("/api/guides/marriage-registration/reports", json=report).status_code == 201
+    _too_many(tight.post("/api/guides/marriage-registration/reports", json=report))
+    form = tight.post("/g/marriage-registration/report", data=report)
+    assert form.status_code == 429 and "提交太频繁了" in form.text and form.headers["retry-after"]
+
+
+def test_forged_x_forwarded_for_does_not_escape_the_ip_limit(tight: TestClient) -> None:
+    for i in range(3):
+        r = tight.post("/api/ask", json={"q": "结婚登记要带什么"}, headers={"X-Forwarded-For": f"203.0.113.{i}"})
+    _too_many(r)
+
+
+def test_client_ip_is_believed_from_x_forwarded_for_only_behind_a_trusted_proxy() -> None:
+    from starlette.requests import Request
+
+    from web.ratelimit import client_ip, trusted_proxies
+
+    def request(peer: str, forwarded: str) -> Request:
+        headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
+        return Request({"type": "http", "client": (peer, 40000), "headers": headers})
+
+    proxies = trusted_proxies("10.0.0.0/8, 192.168.1.5")
+    assert client_ip(request("198.51.100.7", "1.2.3.4"), proxies) == "198.51.100.7"  # not from a proxy
+    assert client_ip(request("10.1.2.3", "203.0.113.9"), proxies) == "203.0.113.9"
+    assert client_ip(request("192.168.1.5", "203.0.113.9, 10.0.0.2"), proxies) == "203.0.113.9"
+    # A client's own forged entry on the left is not believed: the proxy appended the real one.
+    assert client_ip(request("10.1.2.3", "1.1.1.1, 203.0.113.9"), proxies) == "203.0.113.9"
+    assert client_ip(request("10.1.2.3", ""), proxies) == "10.1.2.3"
+    assert client_ip(request("10.1.2.3", "1.2.3.4"), trusted_proxies("")) == "10.1.2.3"
+
+
+def test_rate_limiter_slides_its_window_and_stays_bounded() -> None:
+    from web.ratelimit import RateLimiter
+
+    now = [1000.0]
+    limiter = RateLimiter({Limit.ASK_PER_IP: Rate(2, 60)}, clock=lambda: now[0], max_keys=3)
+    limiter.hit([(Limit.ASK_PER_IP, "a")])
+    now[0] += 30
+    limiter.hit([(Limit.ASK_PER_IP, "a")])
+    with pytest.raises(RateLimited) as refused:
+        limiter.hit([(Limit.ASK_PER_IP, "a")])
+    assert refused.value.retry_after == 30
+    now[0] += 30.5  # the first hit left the window
+    limiter.hit([(Limit.ASK_PER_IP, "a")])
+    for key in "bcdef":
+        limiter.hit([(Limit.ASK_PER_IP, key)])
+    assert len(limiter._hits) == 3

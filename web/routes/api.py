@@ -21,6 +21,7 @@ from web.api_models import (
     MessagesOut,
     RatingOut,
     body,
+    json_errors,
 )
 from web.channels.delivery import Notifier, PollArgs, long_poll, poll_args
 from web.chat.rasa import RasaClient
@@ -31,6 +32,7 @@ from web.deps import get_chat, get_kb, get_notifier, get_rasa, get_store, owned_
 from web.helpdesk import ratings, tickets
 from web.helpdesk.agency import PHONE_PATTERN, AgencyIn, request_agency
 from web.helpdesk.deps import Orders
+from web.ratelimit import Limit, Throttle, get_throttle, limited
 
 router = APIRouter(responses=API_ERRORS)
 
@@ -75,7 +77,7 @@ async def healthz(
     return {"status": "ok", "rasa": "up" if rasa_up else "down", "index": kb.index.describe()}
 
 
-@router.post("/api/ask", responses=body(AskOut))
+@router.post("/api/ask", responses=body(AskOut), dependencies=[limited(Limit.ASK_PER_IP)])
 async def ask(
     body: AskIn, kb: Annotated[KnowledgeBase, Depends(get_kb)], store: Annotated[Store, Depends(get_store)]
 ) -> dict[str, Any]:
@@ -94,9 +96,11 @@ async def chat(
     body: ChatIn,
     chat: Annotated[ChatService, Depends(get_chat)],
     store: Annotated[Store, Depends(get_store)],
+    throttle: Annotated[Throttle, Depends(get_throttle)],
 ) -> dict[str, Any]:
     """One turn of a web chat; another's chat (or another channel's) is 404."""
     target = web_chat(request, response, store, body.session)
+    throttle.check(Limit.CHAT_PER_IP, Limit.CHAT_PER_SESSION, session=target.session)
     reply = await chat.turn(
         target.session,
         body.text,
@@ -140,13 +144,29 @@ class LeaveMessageIn(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
 
 
-@router.post("/api/chat/{session}/leave-message", status_code=201, responses=body(LeftMessageOut, 201, "Created"))
+@router.post(
+    "/api/chat/{session}/leave-message",
+    status_code=201,
+    responses={**body(LeftMessageOut, 201, "Created"), **json_errors(409)},
+)
 async def leave_message(
-    request: Request, session: str, body: LeaveMessageIn, store: Annotated[Store, Depends(get_store)], orders: Orders
+    request: Request,
+    session: str,
+    body: LeaveMessageIn,
+    store: Annotated[Store, Depends(get_store)],
+    chat: Annotated[ChatService, Depends(get_chat)],
+    orders: Orders,
+    throttle: Annotated[Throttle, Depends(get_throttle)],
 ) -> dict[str, Any]:
-    """Waiting too long or outside staff hours: leave a message with a callback number (a ticket)."""
+    """Waiting for a person, or outside staff hours: leave a message with a callback number (a ticket).
+
+    Otherwise 409: staff are there to take the chat itself.
+    """
     owned_chat(request, store, session)
-    left = tickets.leave_message(store, orders, session, phone=body.phone, text=body.text)
+    throttle.check(Limit.LEAVE_MESSAGE_PER_IP, Limit.LEAVE_MESSAGE_PER_SESSION, session=session)
+    left = tickets.leave_message(
+        store, orders, session, phone=body.phone, text=body.text, on_duty=chat.policy.on_duty()
+    )
     return {"ticket": left.ticket, "mode": left.mode.value}
 
 
@@ -159,17 +179,28 @@ class RatingIn(BaseModel):
 
 
 @router.post("/api/rate", status_code=201, responses=body(RatingOut, 201, "Created"))
-async def rate(request: Request, body: RatingIn, store: Annotated[Store, Depends(get_store)]) -> dict[str, Any]:
+async def rate(
+    request: Request,
+    body: RatingIn,
+    store: Annotated[Store, Depends(get_store)],
+    throttle: Annotated[Throttle, Depends(get_throttle)],
+) -> dict[str, Any]:
     """好差评: five levels; 不满意 or worse opens a follow-up ticket for the supervisor (a chat: its owner only)."""
     if body.session:
         owned_chat(request, store, body.session)
+    throttle.check(Limit.RATING_PER_IP, Limit.RATING_PER_SESSION, session=body.session)
     rated = ratings.rate(
         store, target=body.target, level=body.level, comment=body.comment, session=body.session, item=body.item
     )
     return {"rating": rated.rating, "label": rated.label, "follow_up_ticket": rated.follow_up_ticket}
 
 
-@router.post("/api/agency", status_code=201, responses=body(AgencyOut, 201, "Created"))
+@router.post(
+    "/api/agency",
+    status_code=201,
+    responses=body(AgencyOut, 201, "Created"),
+    dependencies=[limited(Limit.AGENCY_PER_IP)],
+)
 async def agency(
     body: AgencyIn, kb: Annotated[KnowledgeBase, Depends(get_kb)], store: Annotated[Store, Depends(get_store)]
 ) -> dict[str, Any]:
@@ -178,7 +209,7 @@ async def agency(
     return {"code": req.code, "status": req.status.value}
 
 
-@router.get("/api/agency/{code}", responses=body(AgencyStatusOut))
+@router.get("/api/agency/{code}", responses=body(AgencyStatusOut), dependencies=[limited(Limit.AGENCY_STATUS_PER_IP)])
 async def agency_status(code: str, store: Annotated[Store, Depends(get_store)]) -> dict[str, Any]:
     req = store.agency.by_code(code)
     return {

@@ -26,6 +26,7 @@ from web.db.store import Store
 from web.deps import get_chat, get_kb, get_store, session_from_cookie, web_chat, with_session_cookie
 from web.helpdesk.agency import AgencyIn, request_agency
 from web.helpdesk.analytics import POPULAR
+from web.ratelimit import Limit, Throttle, get_throttle, limited
 from web.render.html import render_html
 from web.render.pages import TEXT_COOKIE, Renderer
 from web.urls import SITE
@@ -254,6 +255,7 @@ async def plate_chat(
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
     store: Annotated[Store, Depends(get_store)],
     chat: Annotated[ChatService, Depends(get_chat)],
+    throttle: Annotated[Throttle, Depends(get_throttle)],
     text: Annotated[str, Form(max_length=MAX_MESSAGE_CHARS)] = "",
     choice_kind: Annotated[str, Form(max_length=16)] = "",
     choice_value: Annotated[str, Form(max_length=64)] = "",
@@ -269,6 +271,7 @@ async def plate_chat(
     if choice_kind in ("situation", "item") and choice_value:
         choice = {"kind": choice_kind, "value": choice_value, "item": choice_item, "label": choice_label}
     if human or text.strip() or choice:
+        throttle.check(Limit.CHAT_PER_IP, Limit.CHAT_PER_SESSION, session=target.session)
         await chat.turn(
             target.session, "" if human else text, plate=p.code, choice=choice, human=bool(human), owner=target.owner
         )
@@ -389,7 +392,7 @@ async def agency_form(
     )
 
 
-@router.post("/bang", response_class=HTMLResponse)
+@router.post("/bang", response_class=HTMLResponse, dependencies=[limited(Limit.AGENCY_PER_IP)])
 async def agency_submit(
     request: Request,
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
@@ -426,7 +429,7 @@ async def agency_submit(
     )
 
 
-@router.get("/bang/status", response_class=HTMLResponse)
+@router.get("/bang/status", response_class=HTMLResponse, dependencies=[limited(Limit.AGENCY_STATUS_PER_IP)])
 async def agency_status_page(
     request: Request, store: Annotated[Store, Depends(get_store)], code: Annotated[str, Query(max_length=12)] = ""
 ) -> Response:
