@@ -363,3 +363,51 @@ def test_rate_limiter_slides_its_window_and_stays_bounded() -> None:
     for key in "bcdef":
         limiter.hit([(Limit.ASK_PER_IP, key)])
     assert len(limiter._hits) == 3
+
+
+# ---- 4. Idempotent turns
+
+
+def test_retried_chat_message_gets_the_same_reply_and_is_stored_once(client: TestClient) -> None:
+    session = _widget_chat(client, "你好")
+    body = {"session": session, "text": "结婚登记要带什么", "plate": "NA010001", "client_msg_id": "m-0001_a"}
+    first = client.post("/api/chat", json=body)
+    stored = _stored(client, session)
+    again = client.post("/api/chat", json=body)
+    assert first.status_code == again.status_code == 200 and again.json() == first.json()
+    assert _stored(client, session) == stored and stored.count("结婚登记要带什么") == 1
+    store: Store = client.app.state.store  # type: ignore[attr-defined]
+    assert store.analytics.count("question") == 2  # 你好 and the one question, not its retry
+    # The same id in the next message of the widget is a new message only in another chat.
+    other = client.post("/api/chat", json={**body, "session": "api-chat-other-1"}).json()
+    assert other["session"] == "api-chat-other-1" and "结婚登记要带什么" in _stored(client, "api-chat-other-1")
+
+
+def test_a_first_message_retried_without_its_session_is_answered_once(client: TestClient) -> None:
+    """The widget's first message names no session; its retry after a lost reply must not start again."""
+    client.get("/p/NA010001")
+    body = {"text": "结婚登记要带什么", "plate": "NA010001", "client_msg_id": "first-0001"}
+    first = client.post("/api/chat", json=body).json()
+    assert client.post("/api/chat", json=body).json() == first
+    assert _stored(client, first["session"]).count("结婚登记要带什么") == 1
+
+
+@pytest.mark.parametrize("bad", ["x" * 65, "has space", "引号", ""])
+def test_client_msg_id_is_short_and_plain(client: TestClient, bad: str) -> None:
+    r = client.post("/api/chat", json={"text": "你好", "client_msg_id": bad})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
+
+
+def test_named_turns_are_claimed_once_on_every_database(db_url: str) -> None:
+    store = Store(make_engine(db_url))
+    store.migrate()
+    try:
+        assert store.turns.claim("conv-1", "m-1") is True
+        assert store.turns.claim("conv-1", "m-1") is False
+        assert store.turns.reply("conv-1", "m-1") == (True, None)
+        store.turns.finish("conv-1", "m-1", {"session": "conv-1", "mode": "bot", "messages": []})
+        assert store.turns.reply("conv-1", "m-1") == (True, {"session": "conv-1", "mode": "bot", "messages": []})
+        store.turns.release("conv-1", "m-1")
+        assert store.turns.reply("conv-1", "m-1") == (False, None)
+    finally:
+        store.engine.dispose()

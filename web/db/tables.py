@@ -1,6 +1,6 @@
 """Every table of the runtime state (SQLAlchemy 2, typed) and the enums its columns hold.
 
-Conversations and their messages, staff, tickets, agency requests, ratings, analytics
+Conversations, their messages and named turns, staff, tickets, agency requests, ratings, analytics
 events, WeChat de-duplication, replay guard and outbox, 12345 work orders and their webhook outbox,
 published guide versions and residents' reports. The schema is created and upgraded by
 the Alembic migrations in web/db/migrations; repositories (web/db/*.py) read and write it.
@@ -81,6 +81,20 @@ class Conversation(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     messages: Mapped[list[Message]] = relationship(back_populates="conversation", order_by="Message.id")
+
+
+class ChatTurn(Base):
+    """A web chat turn the widget named (``client_msg_id``): its reply JSON, so a retry gets the same one.
+
+    ``reply`` is None while the turn is being answered. Purged after a day.
+    """
+
+    __tablename__ = "chat_turns"
+
+    conversation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_msg_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reply: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
 class Message(Base):

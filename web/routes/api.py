@@ -25,7 +25,7 @@ from web.api_models import (
 )
 from web.channels.delivery import Notifier, PollArgs, long_poll, poll_args
 from web.chat.rasa import RasaClient
-from web.chat.turn import MAX_MESSAGE_CHARS, ChatService
+from web.chat.turn import MAX_MESSAGE_CHARS, ChatService, answer_once
 from web.db.store import Store
 from web.db.tables import Role
 from web.deps import get_chat, get_kb, get_notifier, get_rasa, get_store, owned_chat, web_chat
@@ -60,6 +60,8 @@ class ChatIn(BaseModel):
     choice: Choice | None = None
     # The "找人工帮办" button: an explicit request for a person, not a magic word.
     human: bool = False
+    # The widget names each message; a retry with the same id gets the same reply, stored once.
+    client_msg_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
 
 class EventIn(BaseModel):
@@ -89,7 +91,7 @@ async def ask(
     return result.to_json()
 
 
-@router.post("/api/chat", responses=body(ChatOut))
+@router.post("/api/chat", responses={**body(ChatOut), **json_errors(409)})
 async def chat(
     request: Request,
     response: Response,
@@ -101,15 +103,19 @@ async def chat(
     """One turn of a web chat; another's chat (or another channel's) is 404."""
     target = web_chat(request, response, store, body.session)
     throttle.check(Limit.CHAT_PER_IP, Limit.CHAT_PER_SESSION, session=target.session)
-    reply = await chat.turn(
-        target.session,
-        body.text,
-        plate=body.plate,
-        choice=body.choice.model_dump() if body.choice else None,
-        human=body.human,
-        owner=target.owner,
-    )
-    return {"session": target.session, **reply.to_json()}
+
+    async def answer() -> dict[str, Any]:
+        reply = await chat.turn(
+            target.session,
+            body.text,
+            plate=body.plate,
+            choice=body.choice.model_dump() if body.choice else None,
+            human=body.human,
+            owner=target.owner,
+        )
+        return {"session": target.session, **reply.to_json()}
+
+    return await answer_once(store, target.session, body.client_msg_id, answer)
 
 
 @router.get("/api/chat/{session}/messages", responses=body(MessagesOut))
