@@ -31,6 +31,20 @@ class FaissKind(enum.StrEnum):
     HNSW = "hnsw"
 
 
+RATE = r"^[1-9]\d*/[1-9]\d*$"  # a rate limit: COUNT/SECONDS
+RATE_DEFAULTS = {
+    "chat_per_session": "30/60",
+    "chat_per_ip": "120/60",
+    "ask_per_ip": "60/60",
+    "leave_message_per_session": "3/3600",
+    "leave_message_per_ip": "10/3600",
+    "rating_per_session": "10/3600",
+    "rating_per_ip": "30/3600",
+    "agency_per_ip": "5/3600",
+    "agency_status_per_ip": "30/600",
+    "report_per_ip": "5/600",
+}
+
 DOMAIN_EMBEDDER = "domain"  # static embeddings over the guides' tokens, trained at build (seconds)
 DOMAIN_MINILM = "domain-minilm"  # the packaged MiniLM fine-tuned on the guides (minutes)
 
@@ -108,6 +122,53 @@ class Settings(BaseSettings):
     )
     wechat_passive_seconds: float = Field(
         4.0, gt=0, lt=5, description="answer passively when the bot is this fast; else reply success and send later"
+    )
+    wechat_max_skew_seconds: int = Field(
+        300,
+        ge=30,
+        le=3600,
+        description="refuse a WeChat request whose timestamp is further than this from now, "
+        "or whose nonce was already seen within it (replays)",
+    )
+
+    trusted_proxies: str = Field(
+        "",
+        description="comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is "
+        "believed for the client IP (rate limits); empty = the socket peer is the client",
+    )
+    rate_chat_per_session: str = Field(
+        RATE_DEFAULTS["chat_per_session"], pattern=RATE, description="chat messages per chat session (COUNT/SECONDS)"
+    )
+    rate_chat_per_ip: str = Field(
+        RATE_DEFAULTS["chat_per_ip"],
+        pattern=RATE,
+        description="chat messages per client IP (/api/chat and the plate page's form)",
+    )
+    rate_ask_per_ip: str = Field(
+        RATE_DEFAULTS["ask_per_ip"], pattern=RATE, description="/api/ask questions per client IP"
+    )
+    rate_leave_message_per_session: str = Field(
+        RATE_DEFAULTS["leave_message_per_session"],
+        pattern=RATE,
+        description="callback messages (a ticket, a 12345 work order, a webhook call) per chat",
+    )
+    rate_leave_message_per_ip: str = Field(
+        RATE_DEFAULTS["leave_message_per_ip"], pattern=RATE, description="callback messages per client IP"
+    )
+    rate_rating_per_session: str = Field(
+        RATE_DEFAULTS["rating_per_session"], pattern=RATE, description="ratings (好差评) per chat"
+    )
+    rate_rating_per_ip: str = Field(RATE_DEFAULTS["rating_per_ip"], pattern=RATE, description="ratings per client IP")
+    rate_agency_per_ip: str = Field(
+        RATE_DEFAULTS["agency_per_ip"], pattern=RATE, description="帮办 requests per client IP (/api/agency, /bang)"
+    )
+    rate_agency_status_per_ip: str = Field(
+        RATE_DEFAULTS["agency_status_per_ip"],
+        pattern=RATE,
+        description="帮办 status look-ups per client IP (/api/agency/{code}, /bang/status)",
+    )
+    rate_report_per_ip: str = Field(
+        RATE_DEFAULTS["report_per_ip"], pattern=RATE, description="residents' error reports per client IP"
     )
 
     @model_validator(mode="after")

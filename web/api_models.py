@@ -35,6 +35,7 @@ class ErrorBody(BaseModel):
 _ERRORS = {
     400: "bad request (e.g. an unknown door plate, an empty message)",
     404: "not found",
+    409: "not possible in the present state (e.g. leaving a message while staff can take the chat)",
     413: "the request body is too large",
     422: "the request does not match the schema",
     429: "too many requests; Retry-After says when to try again",

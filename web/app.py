@@ -35,6 +35,7 @@ from web.db.store import Store
 from web.helpdesk.auth import Auth
 from web.helpdesk.editor import GuideEditor, Reports
 from web.helpdesk.workorders import WebhookSender, WorkOrders
+from web.ratelimit import RateLimiter, rates_from, trusted_proxies
 from web.render.pages import Renderer
 from web.routes import admin, api, editor, pages, reports, staff, wechat
 from web.static import HashedStatic
@@ -69,7 +70,7 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
             policy=HandoffPolicy(settings.staff_hours),
         )
         state.wechat = _wechat(settings, state)
-        state.workorders = WorkOrders(state.store)
+        state.workorders = WorkOrders(state.store, settings.secret())
         # Published guide versions override the files; newer ones from other copies arrive by polling.
         state.editor = GuideEditor(state.store, state.kb.library, on_change=app.state.page_cache.clear)
         state.editor.refresh()
@@ -108,6 +109,8 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
     app.state.static = static
     app.state.renderer = Renderer(settings, static)
     app.state.page_cache = pages.PageCache()
+    app.state.limiter = RateLimiter(rates_from(settings))
+    app.state.trusted_proxies = trusted_proxies(settings.trusted_proxies)
     app.mount("/static", static.app(), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
@@ -137,6 +140,7 @@ def _wechat(settings: Settings, state: Any) -> WeChatService | None:
         aes_key=settings.wechat_aes_key.get_secret_value() if settings.wechat_aes_key else "",
         api_base=settings.wechat_api_base,
         passive_seconds=settings.wechat_passive_seconds,
+        max_skew_seconds=settings.wechat_max_skew_seconds,
     )
     client = None
     if settings.wechat_api_base == "fake":

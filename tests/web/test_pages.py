@@ -55,8 +55,10 @@ def test_plate_page_for_a_new_visitor_is_shared_gzipped_and_holds_no_session(cli
 
 def test_plate_page_of_a_visitor_with_a_conversation_shows_it(client: Any) -> None:
     client.get(f"/p/{PLATE}")
+    cookie = client.cookies["menpai_session"]
     reply = client.post("/api/chat", json={"text": "办结婚登记要带哪些材料", "plate": PLATE}).json()
-    assert reply["session"] == client.cookies["menpai_session"], "the widget's chat uses the page's session"
+    # The widget's chat belongs to the page's cookie, which is a credential, not the chat's id.
+    assert client.cookies["menpai_session"] == cookie and reply["session"] != cookie
     html = client.get(f"/p/{PLATE}").text
     assert f'data-session="{reply["session"]}"' in html and "办结婚登记要带哪些材料" in html
     client.cookies.clear()
@@ -66,7 +68,19 @@ def test_plate_page_of_a_visitor_with_a_conversation_shows_it(client: Any) -> No
 def test_chat_without_session_or_cookie_starts_one_and_sets_the_cookie(client: Any) -> None:
     client.cookies.clear()
     r = client.post("/api/chat", json={"text": "你好"})
-    assert r.status_code == 200 and r.cookies["menpai_session"] == r.json()["session"]
+    assert r.status_code == 200 and r.cookies["menpai_session"] and r.json()["session"]
+    again = client.post("/api/chat", json={"text": "结婚登记要带什么"})
+    assert again.json()["session"] == r.json()["session"], "the cookie finds the chat again"
+
+
+def test_api_client_without_cookies_keeps_its_chat_by_the_id_it_chose(client: Any) -> None:
+    """The public checker's way: the session in the body, no cookies (a browser's chat is owned by its cookie)."""
+    client.cookies.clear()
+    first = client.post("/api/chat", json={"session": "eval-0123456789ab", "text": "换身份证要带什么"})
+    client.cookies.clear()
+    again = client.post("/api/chat", json={"session": "eval-0123456789ab", "text": "我要人工"})
+    assert first.json()["session"] == again.json()["session"] == "eval-0123456789ab"
+    assert again.json()["mode"] == "waiting"
 
 
 def test_unknown_plate_is_a_friendly_404_with_search(client: Any) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +28,23 @@ AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 OPENID = "oResident0000000000000001"
 
 
-def sign(timestamp: str = "1409304348", nonce: str = "xxxxxx") -> dict[str, str]:
+def sign(timestamp: str | None = None, nonce: str | None = None) -> dict[str, str]:
+    """URL parameters as WeChat signs them: a fresh timestamp and nonce unless given."""
+    timestamp = timestamp or str(int(time.time()))
+    nonce = nonce or uuid.uuid4().hex[:16]
     signature = hashlib.sha1("".join(sorted([TOKEN, timestamp, nonce])).encode()).hexdigest()
     return {"signature": signature, "timestamp": timestamp, "nonce": nonce}
+
+
+def safe_mode(xml: str, timestamp: str | None = None, nonce: str | None = None) -> tuple[dict[str, str], str]:
+    """URL parameters and body of a safe-mode (AES) message, as WeChat sends it."""
+    params = sign(timestamp, nonce)
+    crypto = WeChatCrypto(TOKEN, AES_KEY, APPID)
+    envelope = xmltodict.parse(crypto.encrypt_message(xml, params["nonce"], params["timestamp"]))["xml"]
+    body = (
+        f"<xml><ToUserName><![CDATA[gh_menpai]]></ToUserName><Encrypt><![CDATA[{envelope['Encrypt']}]]></Encrypt></xml>"
+    )
+    return {**params, "encrypt_type": "aes", "msg_signature": envelope["MsgSignature"]}, body
 
 
 def text_xml(content: str, msg_id: int, openid: str = OPENID) -> str:
@@ -47,24 +63,37 @@ def event_xml(event: str, key: str = "", openid: str = OPENID, created: int = 17
     )
 
 
-@pytest.fixture()
-def wx(settings: Settings, kb: KnowledgeBase, tmp_path: Path) -> Iterator[TestClient]:
+@contextmanager
+def wechat_client(settings: Settings, kb: KnowledgeBase, tmp_path: Path, aes_key: str = "") -> Iterator[TestClient]:
+    """The app with /wechat on the local fake: plaintext mode, or safe mode with an EncodingAESKey."""
+    from pydantic import SecretStr
+
     s = settings.model_copy(
         update={
             "database_url": f"sqlite:///{tmp_path / 'wx.db'}",
-            "wechat_token": TOKEN,
+            "wechat_token": SecretStr(TOKEN),
             "wechat_appid": APPID,
-            "wechat_secret": SECRET,
-            "wechat_aes_key": AES_KEY,
+            "wechat_secret": SecretStr(SECRET),
+            "wechat_aes_key": SecretStr(aes_key) if aes_key else None,
             "wechat_api_base": "fake",
         }
     )
-    for key in ("wechat_token", "wechat_secret", "wechat_aes_key"):
-        from pydantic import SecretStr
-
-        s = s.model_copy(update={key: SecretStr(str(getattr(s, key)))})
     with TestClient(create_app(s, kb=kb)) as client:
         client.app.state.wechat_fake.state.fake.user_wrote(OPENID)  # type: ignore[attr-defined]
+        yield client
+
+
+@pytest.fixture()
+def wx(settings: Settings, kb: KnowledgeBase, tmp_path: Path) -> Iterator[TestClient]:
+    """Plaintext mode (明文模式): no EncodingAESKey."""
+    with wechat_client(settings, kb, tmp_path) as client:
+        yield client
+
+
+@pytest.fixture()
+def wx_aes(settings: Settings, kb: KnowledgeBase, tmp_path: Path) -> Iterator[TestClient]:
+    """Safe mode (安全模式): an EncodingAESKey is configured, so every message must come encrypted."""
+    with wechat_client(settings, kb, tmp_path, AES_KEY) as client:
         yield client
 
 
@@ -77,7 +106,7 @@ def reply_content(body: str) -> str:
 
 
 def test_signature_test_vector_from_the_reference() -> None:
-    assert sign()["signature"] == "48062c83b0a00f9fdf280a85313c7376cf2b0f1b"
+    assert sign("1409304348", "xxxxxx")["signature"] == "48062c83b0a00f9fdf280a85313c7376cf2b0f1b"
 
 
 def test_url_verification_returns_echostr_unchanged(wx: TestClient) -> None:
@@ -106,6 +135,7 @@ def test_plaintext_question_gets_a_passive_text_answer(wx: TestClient) -> None:
 def test_retries_and_concurrent_duplicates_give_one_answer_and_one_stored_message(wx: TestClient) -> None:
     xml = text_xml("换身份证要带什么", 2002)
     with ThreadPoolExecutor(4) as pool:
+        # WeChat signs every retry afresh (new timestamp and nonce); MsgId is what repeats.
         replies = list(pool.map(lambda _: wx.post("/wechat", params=sign(), content=xml), range(4)))
     assert all(r.status_code == 200 for r in replies)
     answered = [r.text for r in replies if r.text != "success"]
@@ -114,29 +144,22 @@ def test_retries_and_concurrent_duplicates_give_one_answer_and_one_stored_messag
     assert [m.text for m in stored if m.role.value == "resident"] == ["换身份证要带什么"]
 
 
-def test_safe_mode_encrypted_round_trip(wx: TestClient) -> None:
+def test_safe_mode_encrypted_round_trip(wx_aes: TestClient) -> None:
     crypto = WeChatCrypto(TOKEN, AES_KEY, APPID)
-    nonce, ts = "n0nce", str(int(time.time()))
-    envelope = xmltodict.parse(crypto.encrypt_message(text_xml("公积金租房怎么提取", 3003), nonce, ts))["xml"]
-    body = (
-        f"<xml><ToUserName><![CDATA[gh_menpai]]></ToUserName><Encrypt><![CDATA[{envelope['Encrypt']}]]></Encrypt></xml>"
-    )
-    params = {**sign(ts, nonce), "encrypt_type": "aes", "msg_signature": envelope["MsgSignature"]}
-    r = wx.post("/wechat", params=params, content=body)
+    params, body = safe_mode(text_xml("公积金租房怎么提取", 3003))
+    r = wx_aes.post("/wechat", params=params, content=body)
     assert r.status_code == 200
     out = xmltodict.parse(r.text)["xml"]
     plain = crypto.decrypt_message(r.text, out["MsgSignature"], out["TimeStamp"], out["Nonce"])
     assert "公积金" in reply_content(plain)
 
 
-def test_safe_mode_bad_msg_signature_is_403_and_nothing_stored(wx: TestClient) -> None:
-    crypto = WeChatCrypto(TOKEN, AES_KEY, APPID)
-    envelope = xmltodict.parse(crypto.encrypt_message(text_xml("你好", 3004), "n", "1"))["xml"]
-    body = f"<xml><ToUserName>gh</ToUserName><Encrypt><![CDATA[{envelope['Encrypt']}]]></Encrypt></xml>"
-    for extra in ({"msg_signature": "f" * 40}, {}):
-        r = wx.post("/wechat", params={**sign("1", "n"), "encrypt_type": "aes", **extra}, content=body)
+def test_safe_mode_bad_msg_signature_is_403_and_nothing_stored(wx_aes: TestClient) -> None:
+    for extra in ({"msg_signature": "f" * 40}, {"msg_signature": ""}):
+        params, body = safe_mode(text_xml("你好", 3004))
+        r = wx_aes.post("/wechat", params={**params, **extra}, content=body)
         assert r.status_code == 403
-    assert wx.app.state.store.conversations.messages("wx-" + OPENID) == []  # type: ignore[attr-defined]
+    assert wx_aes.app.state.store.conversations.messages("wx-" + OPENID) == []  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ SECRET = "webhook-secret"
 
 
 def test_order_follows_the_flow_step_by_step(store: Store) -> None:
-    orders = WorkOrders(store)
+    orders = WorkOrders(store, SECRET)
     o = orders.create(OrderType.HELP, "社保卡丢了，老人不会弄，电话13912345678", phone="13912345678")
     assert o["status"] == "受理" and "139****5678" in o["content"]
     with pytest.raises(IllegalOrderStep, match="cannot go to 办理"):
@@ -78,7 +78,7 @@ def _make_due(store: Store) -> None:
 
 def test_webhook_is_signed_and_retried_with_backoff(store: Store) -> None:
     receiver = Receiver(fail_first=2)
-    orders = WorkOrders(store)
+    orders = WorkOrders(store, SECRET)
     orders.create(OrderType.COMPLAINT, "窗口让我跑了三趟")
     sender = WebhookSender(store, "http://12345/hook", SECRET, receiver.client())
     assert asyncio.run(sender.run_once()) == 0  # 503
@@ -92,7 +92,7 @@ def test_webhook_is_signed_and_retried_with_backoff(store: Store) -> None:
 
 
 def test_webhook_outbox_survives_a_restart(store: Store) -> None:
-    WorkOrders(store).create(OrderType.CONSULT, "公积金怎么取")
+    WorkOrders(store, SECRET).create(OrderType.CONSULT, "公积金怎么取")
     down = WebhookSender(store, "http://127.0.0.1:9/hook", SECRET)  # platform unreachable
     assert asyncio.run(down.run_once()) == 0
     # A new process (new sender, same database) delivers what the first could not.

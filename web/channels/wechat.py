@@ -1,7 +1,9 @@
 """WeChat official account: the message server (/wechat) and the customer-service channel.
 
-Protocol pieces come from wechatpy (signature check, AES safe mode, XML parsing,
-replies). What is ours: de-duplication of WeChat's retries, the 5-second rule
+Protocol pieces come from wechatpy (AES safe mode, XML parsing, replies). What is
+ours: the URL signature compared in constant time, the replay guard (a timestamp
+within ``max_skew_seconds`` of now, a nonce seen once), safe mode required once an
+EncodingAESKey is configured, de-duplication of WeChat's retries, the 5-second rule
 (answer passively when the bot is fast, else reply ``success`` and deliver
 through the customer-service API), access_token caching with a single refresh
 under concurrency, and keeping an answer that cannot be delivered (45015,
@@ -11,16 +13,20 @@ outside the 48-hour window) for the resident's next message.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import hashlib
+import hmac
 import logging
+import struct
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import xmltodict
 from wechatpy import create_reply, parse_message
-from wechatpy.crypto import WeChatCrypto
-from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
-from wechatpy.utils import check_signature
+from wechatpy.crypto import PrpCrypto, WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException
 
 from knowledge.errors import BadRequest, MenpaiError
 from knowledge.halls import nearest_halls
@@ -64,6 +70,17 @@ class WeChatConfig:
     aes_key: str = ""
     api_base: str = "https://api.weixin.qq.com"
     passive_seconds: float = 4.0
+    max_skew_seconds: int = 300  # a timestamp further from now, or a nonce seen within it, is refused
+
+
+def signature_of(*parts: str) -> str:
+    """WeChat's signature: sha1 over the sorted parts (URL: token, timestamp, nonce; safe mode: + Encrypt)."""
+    return hashlib.sha1(b"".join(sorted(p.encode() for p in parts))).hexdigest()
+
+
+def has_dtd(text: str) -> bool:
+    upper = text.upper()
+    return "<!DOCTYPE" in upper or "<!ENTITY" in upper
 
 
 class TokenCache:
@@ -195,10 +212,20 @@ class WeChatService:
         self.pending: set[asyncio.Task[Any]] = set()
 
     def verify(self, signature: str, timestamp: str, nonce: str) -> None:
-        try:
-            check_signature(self.config.token, signature, timestamp, nonce)
-        except InvalidSignatureException:
-            raise WeChatForbidden("signature check failed") from None
+        """A request WeChat signed, fresh, and not seen before; else WeChatForbidden (403).
+
+        The signature covers token, timestamp and nonce only, so a captured request could be
+        sent again: its timestamp must be within ``max_skew_seconds`` of now and its nonce
+        unseen in that window (the pair is kept in the database, so every web copy agrees).
+        """
+        expected = signature_of(self.config.token, timestamp, nonce)
+        if not hmac.compare_digest(expected.encode(), signature.lower().encode()):
+            raise WeChatForbidden("signature check failed")
+        skew = self.config.max_skew_seconds
+        if not timestamp.isdigit() or abs(int(timestamp) - self.kb.clock.now().timestamp()) > skew:
+            raise WeChatForbidden(f"timestamp more than {skew} s from now")
+        if not nonce or not self.store.inbound.claim_nonce(nonce, timestamp, dt.timedelta(seconds=skew)):
+            raise WeChatForbidden("nonce already seen (a replay)")
 
     def decode(self, body: bytes, params: dict[str, str]) -> str:
         if len(body) > MAX_XML_BYTES:
@@ -207,22 +234,36 @@ class WeChatService:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise BadRequest("message body is not UTF-8") from None
-        if "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():
+        if has_dtd(text):
             raise BadRequest("DTDs and entities are not accepted")
-        if params.get("encrypt_type", "raw") == "aes":
+        safe_mode = params.get("encrypt_type", "raw") == "aes"
+        if self.crypto is not None and not safe_mode:
+            # With an EncodingAESKey configured, a plaintext message is a downgrade: refuse it.
+            raise WeChatForbidden("safe mode (encrypt_type=aes) is required")
+        if safe_mode:
             if self.crypto is None:
                 raise BadRequest("safe mode message but no EncodingAESKey is configured")
-            if not params.get("msg_signature"):
-                raise WeChatForbidden("msg_signature missing")
-            try:
-                text = self.crypto.decrypt_message(
-                    text, params["msg_signature"], params.get("timestamp", ""), params.get("nonce", "")
-                )
-            except InvalidSignatureException:
-                raise WeChatForbidden("msg_signature check failed") from None
-            except (InvalidAppIdException, ValueError, KeyError, TypeError) as exc:
-                raise BadRequest(f"cannot decrypt the message: {exc.__class__.__name__}") from None
+            text = self._decrypt(text, params)
+            if has_dtd(text):
+                raise BadRequest("DTDs and entities are not accepted")
         return text
+
+    def _decrypt(self, envelope: str, params: dict[str, str]) -> str:
+        """The message inside a safe-mode envelope, once its msg_signature checks (constant time)."""
+        if not params.get("msg_signature"):
+            raise WeChatForbidden("msg_signature missing")
+        try:
+            encrypt = str(xmltodict.parse(envelope)["xml"]["Encrypt"])
+        except Exception:  # expat / a missing element: not a WeChat envelope
+            raise BadRequest("malformed XML: no Encrypt element") from None
+        expected = signature_of(self.config.token, params.get("timestamp", ""), params.get("nonce", ""), encrypt)
+        if not hmac.compare_digest(expected.encode(), params["msg_signature"].lower().encode()):
+            raise WeChatForbidden("msg_signature check failed")
+        assert self.crypto is not None
+        try:
+            return str(PrpCrypto(self.crypto.key).decrypt(encrypt, self.config.appid))
+        except (InvalidAppIdException, ValueError, KeyError, TypeError, IndexError, struct.error) as exc:
+            raise BadRequest(f"cannot decrypt the message: {exc.__class__.__name__}") from None
 
     def encode(self, reply_xml: str, params: dict[str, str]) -> str:
         if params.get("encrypt_type", "raw") == "aes" and self.crypto is not None:

@@ -1,4 +1,4 @@
-"""One chat turn: normalise + retrieve → Rasa (REST channel) → render the payloads.
+"""One chat turn: normalise + retrieve → Rasa (REST channel) → render the payloads; a retried turn once.
 
 When Rasa is down or slow the turn is answered from retrieval alone (marked as
 such) and a person is still offered: a resident never meets a dead page.
@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from knowledge.errors import BadRequest
+from knowledge.errors import BadRequest, MenpaiError
 from knowledge.retrieval import declined_kind
 from knowledge.schema import plate_code
 from knowledge.service import KnowledgeBase
@@ -43,6 +44,14 @@ logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 1000
 HUMAN_BUTTON_TEXT = "找人工帮办"  # what the transcript shows for the button
+RETRY_WAIT_SECONDS = 10.0  # a retry waits this long for the first request's answer
+
+
+class TurnInProgress(MenpaiError):
+    """A retry arrived while the first request with its ``client_msg_id`` is still being answered."""
+
+    status = 409
+    code = "in_progress"
 
 
 def unanswered(payloads: list[Payload], *, declined: bool = False) -> bool:
@@ -96,8 +105,12 @@ class ChatService:
         channel: str = "web",
         choice: dict[str, str] | None = None,
         human: bool = False,
+        owner: str | None = None,
     ) -> ChatReply:
-        """One resident message (or a tapped choice, or the explicit request for a person)."""
+        """One resident message (or a tapped choice, or the explicit request for a person).
+
+        ``owner``: a web chat's owner (``web.chat.owner``); the conversation must be theirs.
+        """
         text = (text or "").strip()
         if len(text) > MAX_MESSAGE_CHARS:
             raise BadRequest(f"message too long: {len(text)} characters, at most {MAX_MESSAGE_CHARS}")
@@ -108,7 +121,7 @@ class ChatService:
         plate = plate_code(plate) or None
         picked = ChoiceMeta.of(choice)
         shown = text or (picked.label if picked else "") or (HUMAN_BUTTON_TEXT if human else "")
-        conv = self.store.conversations.open_turn(session, shown or "(选择)", channel=channel, plate=plate)
+        conv = self.store.conversations.open_turn(session, shown or "(选择)", channel=channel, plate=plate, owner=owner)
         plate = plate or conv.plate
         events = [event_row("question", plate=plate, town=self._town(plate), detail=shown)]
         if not resident_talks_to_bot(conv.mode):
@@ -211,3 +224,31 @@ def _stored(payload: Payload) -> dict[str, Any]:
     """The payload as the transcript keeps it (what staff see of the bot's act)."""
     data = {k: v for k, v in dataclasses.asdict(payload).items() if v not in (None, "", (), False)}
     return {"kind": payload.kind.value, **data}
+
+
+async def answer_once(
+    store: Store, session: str, client_msg_id: str | None, answer: Callable[[], Awaitable[dict[str, Any]]]
+) -> dict[str, Any]:
+    """The reply JSON of a turn. A retry with the same ``client_msg_id`` in the same chat gets the
+    stored JSON and stores nothing new (it waits while the first request is still answering)."""
+    if client_msg_id is None:
+        return await answer()
+    if store.turns.claim(session, client_msg_id):
+        try:
+            out = await answer()
+        except BaseException:
+            store.turns.release(session, client_msg_id)  # failed or cancelled: a retry may answer it
+            raise
+        store.turns.finish(session, client_msg_id, out)
+        return out
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + RETRY_WAIT_SECONDS
+    while True:
+        found, reply = store.turns.reply(session, client_msg_id)
+        if reply is not None:
+            return reply
+        if not found:  # the first request failed and let go
+            return await answer_once(store, session, client_msg_id, answer)
+        if loop.time() > deadline:
+            raise TurnInProgress("这条消息还在处理中，请稍后再发一次")
+        await asyncio.sleep(0.1)

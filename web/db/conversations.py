@@ -89,8 +89,29 @@ class ConversationRepository:
         self.on_change(conv_id)
         return msg
 
-    def open_turn(self, conv_id: str, text: str, *, channel: str = "web", plate: str | None = None) -> TurnStart:
+    def latest_owned(self, owner: str) -> str | None:
+        """The id of the web chat this owner used last, if any."""
+        with self.db.engine.connect() as conn:
+            return conn.execute(
+                select(Conversation.id)
+                .where(Conversation.owner == owner, Conversation.channel == "web")
+                .order_by(Conversation.updated_at.desc())
+                .limit(1)
+            ).scalar()
+
+    def open_turn(
+        self,
+        conv_id: str,
+        text: str,
+        *,
+        channel: str = "web",
+        plate: str | None = None,
+        owner: str | None = None,
+    ) -> TurnStart:
         """A resident's message, in one transaction with its conversation (created on first use).
+
+        With ``owner`` (web chats), a new conversation is created with it and an existing one
+        must have it: else NotFound, and nothing is written (two clients racing for one new id).
 
         A chat turn writes the database twice, here and in close_turn, with plain
         statements instead of the ORM's unit of work: this runs on the event loop
@@ -101,14 +122,23 @@ class ConversationRepository:
             try:
                 with self.db.engine.begin() as conn:
                     row = conn.execute(
-                        select(Conversation.mode, Conversation.plate, Conversation.item).where(
+                        select(Conversation.mode, Conversation.plate, Conversation.item, Conversation.owner).where(
                             Conversation.id == conv_id
                         )
                     ).first()
+                    if row is not None and owner is not None and row.owner != owner:
+                        raise NotFound(f"no conversation {conv_id}")
                     if row is None:
                         conn.execute(
                             insert(Conversation),
-                            {"id": conv_id, "channel": channel, "plate": plate, "mode": Mode.BOT, "updated_at": now},
+                            {
+                                "id": conv_id,
+                                "channel": channel,
+                                "owner": owner,
+                                "plate": plate,
+                                "mode": Mode.BOT,
+                                "updated_at": now,
+                            },
                         )
                         start = TurnStart(Mode.BOT, plate)
                     else:

@@ -75,15 +75,6 @@ class GuideReportRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def recent(self, client: str, since: dt.datetime) -> list[dt.datetime]:
-        """When one client (a keyed hash of its IP) filed reports since a time."""
-        with self.db.tx() as s:
-            return list(
-                s.scalars(
-                    select(GuideReport.created_at).where(GuideReport.client == client, GuideReport.created_at >= since)
-                )
-            )
-
     def add(self, report: GuideReport) -> GuideReport:
         with self.db.tx() as s:
             s.add(report)

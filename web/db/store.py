@@ -16,6 +16,7 @@ from web.db.outbox import OutboxRepository
 from web.db.ratings import RatingRepository
 from web.db.staff import StaffRepository
 from web.db.tickets import TicketRepository
+from web.db.turns import TurnRepository
 from web.db.workorders import WebhookRepository, WorkOrderRepository
 
 
@@ -29,6 +30,7 @@ class Store(Database):
     def __init__(self, engine: Engine, on_change: Callable[[str], None] | None = None) -> None:
         super().__init__(engine)
         self.conversations = ConversationRepository(self, on_change)
+        self.turns = TurnRepository(self)
         self.staff = StaffRepository(self)
         self.tickets = TicketRepository(self)
         self.agency = AgencyRepository(self)

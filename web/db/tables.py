@@ -1,7 +1,7 @@
 """Every table of the runtime state (SQLAlchemy 2, typed) and the enums its columns hold.
 
-Conversations and their messages, staff, tickets, agency requests, ratings, analytics
-events, WeChat de-duplication and outbox, 12345 work orders and their webhook outbox,
+Conversations, their messages and named turns, staff, tickets, agency requests, ratings, analytics
+events, WeChat de-duplication, replay guard and outbox, 12345 work orders and their webhook outbox,
 published guide versions and residents' reports. The schema is created and upgraded by
 the Alembic migrations in web/db/migrations; repositories (web/db/*.py) read and write it.
 """
@@ -68,6 +68,8 @@ class Conversation(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16), default="web")
+    # Web chats: SHA-256 of the credential that created it (web.chat.owner); other channels: None.
+    owner: Mapped[str | None] = mapped_column(String(64), index=True)
     plate: Mapped[str | None] = mapped_column(String(16), index=True)
     mode: Mapped[Mode] = mapped_column(_enum(Mode), default=Mode.BOT, index=True)
     item: Mapped[str | None] = mapped_column(String(48))
@@ -79,6 +81,20 @@ class Conversation(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     messages: Mapped[list[Message]] = relationship(back_populates="conversation", order_by="Message.id")
+
+
+class ChatTurn(Base):
+    """A web chat turn the widget named (``client_msg_id``): its reply JSON, so a retry gets the same one.
+
+    ``reply`` is None while the turn is being answered. Purged after a day.
+    """
+
+    __tablename__ = "chat_turns"
+
+    conversation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_msg_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reply: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
 class Message(Base):
@@ -173,6 +189,16 @@ class WeChatInbound(Base):
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     reply: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WeChatNonce(Base):
+    """A (nonce, timestamp) WeChat signed, seen once: the same pair again is a replay. Purged past the window."""
+
+    __tablename__ = "wechat_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    timestamp: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
 class Outbox(Base):

@@ -34,21 +34,27 @@ def order_json(o: WorkOrder) -> dict[str, Any]:
     }
 
 
-def _delivery(event: str, data: dict[str, Any]) -> WebhookDelivery:
-    return WebhookDelivery(body=json.dumps({"event": event, "order": data}, ensure_ascii=False))
+Reference = Callable[[str], str]  # a conversation id → the opaque reference the platform gets instead
+
+
+def _delivery(event: str, data: dict[str, Any], reference: Reference) -> WebhookDelivery:
+    """The webhook body: the order as the API shows it, but never our conversation id."""
+    conv = data.get("conversation")
+    order = {**data, "conversation": reference(conv) if conv else None}
+    return WebhookDelivery(body=json.dumps({"event": event, "order": order}, ensure_ascii=False))
 
 
 class WorkOrderRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def add(self, order: WorkOrder) -> dict[str, Any]:
+    def add(self, order: WorkOrder, reference: Reference) -> dict[str, Any]:
         """Store a new order and queue its "created" delivery, in one transaction."""
         with self.db.tx() as s:
             s.add(order)
             s.flush()
             data = order_json(order)
-            s.add(_delivery("created", data))
+            s.add(_delivery("created", data, reference))
         return data
 
     def get(self, code: str) -> dict[str, Any]:
@@ -63,7 +69,7 @@ class WorkOrderRepository:
         with self.db.tx() as s:
             return [order_json(o) for o in s.scalars(select(WorkOrder).order_by(WorkOrder.id.desc()))]
 
-    def change(self, code: str, step: Callable[[WorkOrder], None]) -> dict[str, Any]:
+    def change(self, code: str, step: Callable[[WorkOrder], None], reference: Reference) -> dict[str, Any]:
         """Apply ``step`` to the order and queue its "status" delivery, in one transaction.
 
         ``step`` raises to refuse the change; then nothing is written.
@@ -74,7 +80,7 @@ class WorkOrderRepository:
                 raise NotFound(f"no work order {code}")
             step(order)
             data = order_json(order)
-            s.add(_delivery("status", data))
+            s.add(_delivery("status", data, reference))
             return data
 
 

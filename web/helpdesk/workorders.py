@@ -13,11 +13,13 @@ import hashlib
 import hmac
 import logging
 import secrets
+from functools import partial
 from typing import Any
 
 import httpx
 
 from knowledge.errors import MenpaiError
+from web.chat.owner import external_ref
 from web.db.store import Store
 from web.db.tables import OrderStatus, OrderType, WorkOrder, utcnow
 from web.privacy import mask_pii
@@ -36,8 +38,11 @@ class IllegalOrderStep(MenpaiError):
 
 
 class WorkOrders:
-    def __init__(self, store: Store) -> None:
+    """Work orders; the webhook carries an opaque reference keyed by ``secret``, never a conversation id."""
+
+    def __init__(self, store: Store, secret: str) -> None:
         self.store = store
+        self.reference = partial(external_ref, secret)
 
     def create(
         self,
@@ -62,7 +67,7 @@ class WorkOrders:
             item=item,
             history=[{"status": OrderStatus.RECEIVED.value, "by": by, "at": now.isoformat()}],
         )
-        return self.store.workorders.add(order)
+        return self.store.workorders.add(order, self.reference)
 
     def get(self, code: str) -> dict[str, Any]:
         return self.store.workorders.get(code)
@@ -99,7 +104,7 @@ class WorkOrders:
             order.updated_at = utcnow()
             order.history = [*order.history, {"status": to.value, "by": by, "at": order.updated_at.isoformat()}]
 
-        return self.store.workorders.change(code, step)
+        return self.store.workorders.change(code, step, self.reference)
 
 
 def retry_delay(attempts: int) -> float:

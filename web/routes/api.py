@@ -21,17 +21,18 @@ from web.api_models import (
     MessagesOut,
     RatingOut,
     body,
+    json_errors,
 )
 from web.channels.delivery import Notifier, PollArgs, long_poll, poll_args
 from web.chat.rasa import RasaClient
-from web.chat.turn import MAX_MESSAGE_CHARS, ChatService
-from web.db.conversations import new_session_id
+from web.chat.turn import MAX_MESSAGE_CHARS, ChatService, answer_once
 from web.db.store import Store
 from web.db.tables import Role
-from web.deps import get_chat, get_kb, get_notifier, get_rasa, get_store, session_from_cookie, with_session_cookie
+from web.deps import get_chat, get_kb, get_notifier, get_rasa, get_store, owned_chat, web_chat
 from web.helpdesk import ratings, tickets
 from web.helpdesk.agency import PHONE_PATTERN, AgencyIn, request_agency
 from web.helpdesk.deps import Orders
+from web.ratelimit import Limit, Throttle, get_throttle, limited
 
 router = APIRouter(responses=API_ERRORS)
 
@@ -51,13 +52,16 @@ class Choice(BaseModel):
 
 
 class ChatIn(BaseModel):
-    # Omitted by the page widget: then the resident's session cookie (or a new session) is used.
+    # Omitted by the page widget's first message: then the cookie's chat (or a new one) is used.
+    # Given, it must be a chat this client owns (web.deps.web_chat): the cookie decides, not the body.
     session: str | None = Field(default=None, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     text: str = Field(default="", max_length=MAX_MESSAGE_CHARS)
     plate: str | None = PLATE
     choice: Choice | None = None
     # The "找人工帮办" button: an explicit request for a person, not a magic word.
     human: bool = False
+    # The widget names each message; a retry with the same id gets the same reply, stored once.
+    client_msg_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
 
 class EventIn(BaseModel):
@@ -75,7 +79,7 @@ async def healthz(
     return {"status": "ok", "rasa": "up" if rasa_up else "down", "index": kb.index.describe()}
 
 
-@router.post("/api/ask", responses=body(AskOut))
+@router.post("/api/ask", responses=body(AskOut), dependencies=[limited(Limit.ASK_PER_IP)])
 async def ask(
     body: AskIn, kb: Annotated[KnowledgeBase, Depends(get_kb)], store: Annotated[Store, Depends(get_store)]
 ) -> dict[str, Any]:
@@ -87,26 +91,36 @@ async def ask(
     return result.to_json()
 
 
-@router.post("/api/chat", responses=body(ChatOut))
+@router.post("/api/chat", responses={**body(ChatOut), **json_errors(409)})
 async def chat(
-    request: Request, response: Response, body: ChatIn, chat: Annotated[ChatService, Depends(get_chat)]
+    request: Request,
+    response: Response,
+    body: ChatIn,
+    chat: Annotated[ChatService, Depends(get_chat)],
+    store: Annotated[Store, Depends(get_store)],
+    throttle: Annotated[Throttle, Depends(get_throttle)],
 ) -> dict[str, Any]:
-    cookie = session_from_cookie(request)
-    session = body.session or cookie or new_session_id()
-    if body.session is None and cookie is None:
-        with_session_cookie(response, session)  # the page's plain form and a reload find the chat again
-    reply = await chat.turn(
-        session,
-        body.text,
-        plate=body.plate,
-        choice=body.choice.model_dump() if body.choice else None,
-        human=body.human,
-    )
-    return {"session": session, **reply.to_json()}
+    """One turn of a web chat; another's chat (or another channel's) is 404."""
+    target = web_chat(request, response, store, body.session)
+    throttle.check(Limit.CHAT_PER_IP, Limit.CHAT_PER_SESSION, session=target.session)
+
+    async def answer() -> dict[str, Any]:
+        reply = await chat.turn(
+            target.session,
+            body.text,
+            plate=body.plate,
+            choice=body.choice.model_dump() if body.choice else None,
+            human=body.human,
+            owner=target.owner,
+        )
+        return {"session": target.session, **reply.to_json()}
+
+    return await answer_once(store, target.session, body.client_msg_id, answer)
 
 
 @router.get("/api/chat/{session}/messages", responses=body(MessagesOut))
 async def chat_messages(
+    request: Request,
     session: str,
     store: Annotated[Store, Depends(get_store)],
     poll: Annotated[PollArgs, Depends(poll_args)],
@@ -116,8 +130,9 @@ async def chat_messages(
 
     With ``wait`` the request is held until there is something new (a message, or
     a mode other than the ``mode`` the caller already shows) or ``wait`` seconds pass:
-    the widget's live channel for staff replies.
+    the widget's live channel for staff replies. Only for the chat's owner (else 404).
     """
+    owned_chat(request, store, session)
     return (await long_poll(notifier, store, session, (Role.STAFF, Role.SYSTEM), poll)).to_json()
 
 
@@ -135,12 +150,29 @@ class LeaveMessageIn(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
 
 
-@router.post("/api/chat/{session}/leave-message", status_code=201, responses=body(LeftMessageOut, 201, "Created"))
+@router.post(
+    "/api/chat/{session}/leave-message",
+    status_code=201,
+    responses={**body(LeftMessageOut, 201, "Created"), **json_errors(409)},
+)
 async def leave_message(
-    session: str, body: LeaveMessageIn, store: Annotated[Store, Depends(get_store)], orders: Orders
+    request: Request,
+    session: str,
+    body: LeaveMessageIn,
+    store: Annotated[Store, Depends(get_store)],
+    chat: Annotated[ChatService, Depends(get_chat)],
+    orders: Orders,
+    throttle: Annotated[Throttle, Depends(get_throttle)],
 ) -> dict[str, Any]:
-    """Waiting too long or outside staff hours: leave a message with a callback number (a ticket)."""
-    left = tickets.leave_message(store, orders, session, phone=body.phone, text=body.text)
+    """Waiting for a person, or outside staff hours: leave a message with a callback number (a ticket).
+
+    Otherwise 409: staff are there to take the chat itself.
+    """
+    owned_chat(request, store, session)
+    throttle.check(Limit.LEAVE_MESSAGE_PER_IP, Limit.LEAVE_MESSAGE_PER_SESSION, session=session)
+    left = tickets.leave_message(
+        store, orders, session, phone=body.phone, text=body.text, on_duty=chat.policy.on_duty()
+    )
     return {"ticket": left.ticket, "mode": left.mode.value}
 
 
@@ -153,15 +185,28 @@ class RatingIn(BaseModel):
 
 
 @router.post("/api/rate", status_code=201, responses=body(RatingOut, 201, "Created"))
-async def rate(body: RatingIn, store: Annotated[Store, Depends(get_store)]) -> dict[str, Any]:
-    """好差评: five levels; 不满意 or worse opens a follow-up ticket for the supervisor."""
+async def rate(
+    request: Request,
+    body: RatingIn,
+    store: Annotated[Store, Depends(get_store)],
+    throttle: Annotated[Throttle, Depends(get_throttle)],
+) -> dict[str, Any]:
+    """好差评: five levels; 不满意 or worse opens a follow-up ticket for the supervisor (a chat: its owner only)."""
+    if body.session:
+        owned_chat(request, store, body.session)
+    throttle.check(Limit.RATING_PER_IP, Limit.RATING_PER_SESSION, session=body.session)
     rated = ratings.rate(
         store, target=body.target, level=body.level, comment=body.comment, session=body.session, item=body.item
     )
     return {"rating": rated.rating, "label": rated.label, "follow_up_ticket": rated.follow_up_ticket}
 
 
-@router.post("/api/agency", status_code=201, responses=body(AgencyOut, 201, "Created"))
+@router.post(
+    "/api/agency",
+    status_code=201,
+    responses=body(AgencyOut, 201, "Created"),
+    dependencies=[limited(Limit.AGENCY_PER_IP)],
+)
 async def agency(
     body: AgencyIn, kb: Annotated[KnowledgeBase, Depends(get_kb)], store: Annotated[Store, Depends(get_store)]
 ) -> dict[str, Any]:
@@ -170,7 +215,7 @@ async def agency(
     return {"code": req.code, "status": req.status.value}
 
 
-@router.get("/api/agency/{code}", responses=body(AgencyStatusOut))
+@router.get("/api/agency/{code}", responses=body(AgencyStatusOut), dependencies=[limited(Limit.AGENCY_STATUS_PER_IP)])
 async def agency_status(code: str, store: Annotated[Store, Depends(get_store)]) -> dict[str, Any]:
     req = store.agency.by_code(code)
     return {

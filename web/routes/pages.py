@@ -20,12 +20,13 @@ from knowledge.library import Library
 from knowledge.schema import Guide, HallLevel, Plate, plate_code
 from knowledge.service import KnowledgeBase
 from web.api_models import MOVED, PAGE_ERRORS, REDIRECT
+from web.chat.owner import new_token, owner_key
 from web.chat.turn import MAX_MESSAGE_CHARS, ChatService
-from web.db.conversations import new_session_id
 from web.db.store import Store
-from web.deps import get_chat, get_kb, get_store, session_from_cookie, with_session_cookie
+from web.deps import get_chat, get_kb, get_store, session_from_cookie, web_chat, with_session_cookie
 from web.helpdesk.agency import AgencyIn, request_agency
 from web.helpdesk.analytics import POPULAR
+from web.ratelimit import Limit, Throttle, get_throttle, limited
 from web.render.flow import Flow, flow_of
 from web.render.html import render_html
 from web.render.pages import TEXT_COOKIE, Renderer
@@ -208,10 +209,6 @@ class PageCache:
         return page
 
 
-def _session_cookie(request: Request) -> str:
-    return session_from_cookie(request) or new_session_id()
-
-
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request, kb: Annotated[KnowledgeBase, Depends(get_kb)]) -> Response:
     by_dept: dict[str, list[GuideLink]] = {}
@@ -234,12 +231,13 @@ async def plate(
     if p.code != code:
         return RedirectResponse(SITE.plate(p.code), status_code=301)
     known = session_from_cookie(request)
-    session = known or new_session_id()
+    token = known or new_token()
     store.analytics.record_later("scan", plate=p.code, town=p.town)  # off the request path
     renderer = _renderer(request)
-    if known is not None and store.conversations.maybe(known) is not None:
+    session = store.conversations.latest_owned(owner_key(known)) if known is not None else None
+    if session is not None:
         page = plate_page(kb, store, p, session)
-        return with_session_cookie(renderer.page(request, "plate.html", {"page": page}), session)
+        return with_session_cookie(renderer.page(request, "plate.html", {"page": page}), token)
     # A scan without a conversation (nearly all of them): the same page for everyone this
     # minute, without the session in it (the widget learns it from its first chat reply).
     now = kb.clock.now()
@@ -249,7 +247,7 @@ async def plate(
     if cached is None:
         html = renderer.render_page(request, "plate.html", {"page": plate_page(kb, None, p, "", now)})
         cached = cache.put(key, html)
-    return with_session_cookie(cached.response(request.headers.get("accept-encoding", "")), session)
+    return with_session_cookie(cached.response(request.headers.get("accept-encoding", "")), token)
 
 
 @router.post("/p/{code}/chat", response_class=HTMLResponse, responses=REDIRECT)
@@ -259,6 +257,7 @@ async def plate_chat(
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
     store: Annotated[Store, Depends(get_store)],
     chat: Annotated[ChatService, Depends(get_chat)],
+    throttle: Annotated[Throttle, Depends(get_throttle)],
     text: Annotated[str, Form(max_length=MAX_MESSAGE_CHARS)] = "",
     choice_kind: Annotated[str, Form(max_length=16)] = "",
     choice_value: Annotated[str, Form(max_length=64)] = "",
@@ -268,14 +267,18 @@ async def plate_chat(
 ) -> Response:
     """The chat without JavaScript: a plain form post that re-renders the page."""
     p = _plate_or_404(kb, code)
-    session = _session_cookie(request)
+    response = RedirectResponse(SITE.plate(p.code, "chat"), status_code=303)
+    target = web_chat(request, response, store, None)  # the cookie's chat (a new cookie when there is none)
     choice = None
     if choice_kind in ("situation", "item") and choice_value:
         choice = {"kind": choice_kind, "value": choice_value, "item": choice_item, "label": choice_label}
     if human or text.strip() or choice:
-        await chat.turn(session, "" if human else text, plate=p.code, choice=choice, human=bool(human))
-    response = RedirectResponse(SITE.plate(p.code, "chat"), status_code=303)
-    return with_session_cookie(response, session)
+        throttle.check(Limit.CHAT_PER_IP, Limit.CHAT_PER_SESSION, session=target.session)
+        await chat.turn(
+            target.session, "" if human else text, plate=p.code, choice=choice, human=bool(human), owner=target.owner
+        )
+    token = session_from_cookie(request)
+    return with_session_cookie(response, token) if token else response
 
 
 @dataclass
@@ -393,7 +396,7 @@ async def agency_form(
     )
 
 
-@router.post("/bang", response_class=HTMLResponse)
+@router.post("/bang", response_class=HTMLResponse, dependencies=[limited(Limit.AGENCY_PER_IP)])
 async def agency_submit(
     request: Request,
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
@@ -430,7 +433,7 @@ async def agency_submit(
     )
 
 
-@router.get("/bang/status", response_class=HTMLResponse)
+@router.get("/bang/status", response_class=HTMLResponse, dependencies=[limited(Limit.AGENCY_STATUS_PER_IP)])
 async def agency_status_page(
     request: Request, store: Annotated[Store, Depends(get_store)], code: Annotated[str, Query(max_length=12)] = ""
 ) -> Response:

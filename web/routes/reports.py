@@ -18,6 +18,7 @@ from web.errors import RateLimited
 from web.helpdesk.agency import PHONE_PATTERN
 from web.helpdesk.deps import ReportsDep, renderer
 from web.helpdesk.editor import Reports, file_report
+from web.ratelimit import Limit, Throttle, get_throttle
 
 router = APIRouter()
 
@@ -38,13 +39,12 @@ def _guide(kb: KnowledgeBase, code: str) -> Guide:
     return guide
 
 
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-def _file(reports: Reports, guide: Guide, body: ReportIn, request: Request) -> int:
-    ip = _client_ip(request)
-    return file_report(reports, guide, body.part, body.text, ip=ip, phone=body.phone, situation=body.situation).id
+def _file(reports: Reports, guide: Guide, body: ReportIn, throttle: Throttle) -> int:
+    """File a report; RateLimited past MENPAI_RATE_REPORT_PER_IP from one client."""
+    throttle.check(Limit.REPORT_PER_IP)
+    return file_report(
+        reports, guide, body.part, body.text, ip=throttle.ip, phone=body.phone, situation=body.situation
+    ).id
 
 
 def _form_context(
@@ -78,6 +78,7 @@ async def report_submit(
     code: str,
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
     reports: ReportsDep,
+    throttle: Annotated[Throttle, Depends(get_throttle)],
     part: Annotated[str, Form(max_length=16)] = "",
     text: Annotated[str, Form(max_length=MAX_REPORT_CHARS)] = "",
     phone: Annotated[str, Form(max_length=20)] = "",
@@ -93,7 +94,7 @@ async def report_submit(
         context = _form_context(guide, situation=s, part=part, text=text, error=error, done=False)
         return page(request, "report.html", context, status=400)
     try:
-        _file(reports, guide, body, request)
+        _file(reports, guide, body, throttle)
     except RateLimited as exc:
         context = _form_context(guide, situation=s, part=part, text=text, error=str(exc), done=False)
         return page(request, "report.html", context, status=429, headers={"Retry-After": str(exc.retry_after)})
@@ -107,7 +108,8 @@ async def report_json(
     body: ReportIn,
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
     reports: ReportsDep,
+    throttle: Annotated[Throttle, Depends(get_throttle)],
 ) -> dict[str, Any]:
     """Report wrong information in a guide; 429 with Retry-After past 5 reports in 10 minutes."""
-    report_id = _file(reports, _guide(kb, code), body, request)
+    report_id = _file(reports, _guide(kb, code), body, throttle)
     return {"report": report_id, "status": "open"}

@@ -3,9 +3,22 @@
 (function () {
   "use strict";
   var box = document.getElementById("chat");
+  // An error the server answered (in the JSON error shape) is marked: it is final, never retried.
   function post(url, body) {
     return fetch(url, { method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" }, body: JSON.stringify(body) })
-      .then(function (r) { return r.json().then(function (j) { if (!r.ok) { throw new Error((j.error && j.error.message) || r.status); } return j; }); });
+      .then(function (r) { return r.json().then(function (j) { if (!r.ok) { var e = new Error((j.error && j.error.message) || r.status); e.answered = true; throw e; } return j; }); });
+  }
+  // Each chat message is named, so that its retry is answered once (the server keeps the reply).
+  function newId() {
+    if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
+    return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 12);
+  }
+  // One automatic retry, with the same body (and so the same client_msg_id), when the network failed.
+  function postOnce(url, body) {
+    return post(url, body).catch(function (err) {
+      if (err.answered) { throw err; }
+      return new Promise(function (resolve) { setTimeout(resolve, 1500); }).then(function () { return post(url, body); });
+    });
   }
   // Taps on navigation and online links are counted (plate, item) — fire and forget.
   document.addEventListener("click", function (e) {
@@ -109,9 +122,9 @@
   function send(text, choice, human) {
     add("me", text || (choice && choice.label) || (human ? "找人工帮办" : ""));
     var pending = add("bot", "正在查…");
-    var body = { text: text || "", plate: plate, choice: choice || null, human: !!human };
-    if (session) { body.session = session; }  // else the server uses the session cookie
-    return post("/api/chat", body)
+    var body = { text: text || "", plate: plate, choice: choice || null, human: !!human, client_msg_id: newId() };
+    if (session) { body.session = session; }  // else the server uses the session cookie's chat
+    return postOnce("/api/chat", body)
       .then(function (reply) {
         session = reply.session;
         pending.remove();
