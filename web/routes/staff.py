@@ -22,12 +22,18 @@ from web.deps import get_kb, get_store
 from web.helpdesk import chats
 from web.helpdesk.auth import COOKIE, SESSION_SECONDS, Auth, StaffSession
 from web.helpdesk.deps import (
+    AgencySession,
+    ChatSession,
+    ConsoleSession,
     CsrfField,
     DeliveryDep,
+    HotlineSession,
     NotifierDep,
     Orders,
+    OrdersSession,
     Session,
     SupervisorSession,
+    TicketSession,
     get_auth,
     renderer,
 )
@@ -88,7 +94,7 @@ async def logout(session: Session, auth: Annotated[Auth, Depends(get_auth)], csr
 
 
 @router.get("", response_class=HTMLResponse)
-async def console(request: Request, session: Session, store: StoreDep, kb: Kb) -> Response:
+async def console(request: Request, session: ConsoleSession, store: StoreDep, kb: Kb) -> Response:
     if session.staff.role is StaffRole.EDITOR:  # editors keep the guides, not the help-desk queue
         return RedirectResponse("/staff/editor", status_code=303)
     context = {**_me(session), **chats.desk(store, kb.library, session.staff), "statuses": list(AgencyStatus)}
@@ -96,7 +102,7 @@ async def console(request: Request, session: Session, store: StoreDep, kb: Kb) -
 
 
 @router.get("/events")
-async def events(request: Request, session: Session, store: StoreDep) -> Response:
+async def events(request: Request, session: ChatSession, store: StoreDep) -> Response:
     """Server-sent events: the queue and the newest message id, every 2 s, for live pages."""
 
     async def stream() -> AsyncIterator[str]:
@@ -114,7 +120,7 @@ async def events(request: Request, session: Session, store: StoreDep) -> Respons
 
 
 @router.post("/c/{conv_id}/claim")
-async def claim(request: Request, conv_id: str, session: Session, store: StoreDep, csrf: CsrfField) -> Response:
+async def claim(request: Request, conv_id: str, session: ChatSession, store: StoreDep, csrf: CsrfField) -> Response:
     Auth.check_csrf(session, csrf)
     try:
         chats.claim(store, conv_id, session.staff)
@@ -129,7 +135,7 @@ async def claim(request: Request, conv_id: str, session: Session, store: StoreDe
 
 
 @router.get("/c/{conv_id}", response_class=HTMLResponse)
-async def chat_view(request: Request, conv_id: str, session: Session, store: StoreDep, kb: Kb) -> Response:
+async def chat_view(request: Request, conv_id: str, session: ChatSession, store: StoreDep, kb: Kb) -> Response:
     context = {**_me(session), **chats.chat_view(store, kb.library, conv_id, session.staff)}
     return _page(request, "staff/chat.html", context)
 
@@ -137,7 +143,7 @@ async def chat_view(request: Request, conv_id: str, session: Session, store: Sto
 @router.get("/c/{conv_id}/messages")
 async def chat_messages(
     conv_id: str,
-    session: Session,
+    session: ChatSession,
     store: StoreDep,
     notifier: NotifierDep,
     poll: Annotated[PollArgs, Depends(poll_args)],
@@ -149,7 +155,7 @@ async def chat_messages(
 @router.post("/c/{conv_id}/reply")
 async def reply(
     conv_id: str,
-    session: Session,
+    session: ChatSession,
     store: StoreDep,
     delivery: DeliveryDep,
     csrf: CsrfField,
@@ -163,7 +169,7 @@ async def reply(
 @router.post("/c/{conv_id}/checklist")
 async def checklist(
     conv_id: str,
-    session: Session,
+    session: ChatSession,
     store: StoreDep,
     kb: Kb,
     delivery: DeliveryDep,
@@ -180,7 +186,7 @@ async def checklist(
 @router.post("/c/{conv_id}/note")
 async def note(
     conv_id: str,
-    session: Session,
+    session: ChatSession,
     store: StoreDep,
     csrf: CsrfField,
     text: Annotated[str, Form(min_length=1, max_length=2000)],
@@ -192,7 +198,7 @@ async def note(
 
 @router.post("/c/{conv_id}/transfer")
 async def transfer(
-    conv_id: str, session: Session, store: StoreDep, csrf: CsrfField, to: Annotated[int, Form()]
+    conv_id: str, session: ChatSession, store: StoreDep, csrf: CsrfField, to: Annotated[int, Form()]
 ) -> Response:
     Auth.check_csrf(session, csrf)
     chats.transfer(store, conv_id, session.staff, to)
@@ -201,7 +207,7 @@ async def transfer(
 
 @router.post("/c/{conv_id}/{action}")
 async def finish(
-    conv_id: str, action: str, session: Session, store: StoreDep, delivery: DeliveryDep, csrf: CsrfField
+    conv_id: str, action: str, session: ChatSession, store: StoreDep, delivery: DeliveryDep, csrf: CsrfField
 ) -> Response:
     Auth.check_csrf(session, csrf)
     await chats.finish(store, delivery, conv_id, session.staff, action)
@@ -209,7 +215,7 @@ async def finish(
 
 
 @router.post("/tickets/{ticket_id}/done")
-async def ticket_done(ticket_id: int, session: Session, store: StoreDep, csrf: CsrfField) -> Response:
+async def ticket_done(ticket_id: int, session: TicketSession, store: StoreDep, csrf: CsrfField) -> Response:
     Auth.check_csrf(session, csrf)
     store.tickets.close(ticket_id)
     return RedirectResponse("/staff", status_code=303)
@@ -218,7 +224,7 @@ async def ticket_done(ticket_id: int, session: Session, store: StoreDep, csrf: C
 @router.post("/agency/{code}")
 async def agency_update(
     code: str,
-    session: Session,
+    session: AgencySession,
     store: StoreDep,
     csrf: CsrfField,
     status: Annotated[AgencyStatus, Form()],
@@ -238,7 +244,9 @@ async def supervisor(request: Request, session: SupervisorSession, store: StoreD
 
 
 @router.get("/hotline", response_class=HTMLResponse)
-async def hotline(request: Request, session: Session, kb: Kb, q: str = "", item: str = "", s: str = "") -> Response:
+async def hotline(
+    request: Request, session: HotlineSession, kb: Kb, q: str = "", item: str = "", s: str = ""
+) -> Response:
     """Answer a caller: search the guides and copy the checklist as an SMS."""
     context = {**_me(session), "q": q, **(await lookup(kb, q, item, s))}
     return _page(request, "staff/hotline.html", context)
@@ -265,7 +273,7 @@ def _json_csrf(request: Request, session: StaffSession) -> None:
 
 
 @router.post("/api/workorders", status_code=201)
-async def create_order(request: Request, body: OrderIn, session: Session, orders: Orders) -> dict[str, Any]:
+async def create_order(request: Request, body: OrderIn, session: OrdersSession, orders: Orders) -> dict[str, Any]:
     _json_csrf(request, session)
     return orders.create(
         body.type,
@@ -279,13 +287,13 @@ async def create_order(request: Request, body: OrderIn, session: Session, orders
 
 
 @router.get("/api/workorders/{code}")
-async def read_order(code: str, session: Session, orders: Orders) -> dict[str, Any]:
+async def read_order(code: str, session: OrdersSession, orders: Orders) -> dict[str, Any]:
     return orders.get(code)
 
 
 @router.post("/api/workorders/{code}/advance")
 async def advance_order(
-    request: Request, code: str, body: AdvanceIn, session: Session, orders: Orders
+    request: Request, code: str, body: AdvanceIn, session: OrdersSession, orders: Orders
 ) -> dict[str, Any]:
     _json_csrf(request, session)
     return orders.advance(
@@ -294,7 +302,7 @@ async def advance_order(
 
 
 @router.get("/workorders.csv")
-async def export_orders(session: Session, orders: Orders) -> Response:
+async def export_orders(session: OrdersSession, orders: Orders) -> Response:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(
@@ -324,6 +332,6 @@ async def export_orders(session: Session, orders: Orders) -> Response:
 
 
 @router.get("/workorders", response_class=HTMLResponse)
-async def orders_page(request: Request, session: Session, orders: Orders) -> Response:
+async def orders_page(request: Request, session: OrdersSession, orders: Orders) -> Response:
     context = {**_me(session), "orders": orders.all(), "flow": list(OrderStatus), "types": list(OrderType)}
     return _page(request, "staff/workorders.html", context)
