@@ -32,6 +32,14 @@ def _actions(dependant: Dependant) -> set[Action]:
     return found
 
 
+def csrf_of(html: str) -> str:
+    import re
+
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m, "no CSRF token on the page"
+    return m.group(1)
+
+
 def _api_routes(routes: list[Any]) -> list[APIRoute]:
     """Every APIRoute, also those of included routers (FastAPI 0.165 keeps them in the router)."""
     found: list[APIRoute] = []
@@ -115,3 +123,163 @@ def test_role_table_guards_ticket_agency_and_work_order_changes(client: Any) -> 
 def test_role_table_names_every_action() -> None:
     assert set(PERMISSIONS) == set(Action)
     assert all(StaffRole.SUPERVISOR in roles for roles in PERMISSIONS.values())
+
+
+# ---- 3. sessions and login
+
+
+def _staff_cookie(client: Any) -> str:
+    return str(client.cookies.get("menpai_staff"))
+
+
+def test_logout_revokes_the_server_side_session(client: Any) -> None:
+    add_staff(client, "lin")
+    login(client, "lin")
+    cookie = _staff_cookie(client)
+    csrf = csrf_of(client.get("/staff").text)
+    client.post("/staff/logout", data={"csrf": csrf})
+    client.cookies.set("menpai_staff", cookie)  # the old cookie, replayed
+    r = client.get("/staff", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/staff/login")
+
+
+def test_session_ends_after_idle_minutes(client: Any) -> None:
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from web.db.tables import StaffSessionRow, utcnow
+
+    assert client.app.state.settings.staff_idle_minutes == 30
+    add_staff(client, "lin")
+    login(client, "lin")
+    assert client.get("/staff", follow_redirects=False).status_code == 200
+    store = client.app.state.store
+    with store.tx() as s:
+        s.execute(update(StaffSessionRow).values(last_seen=utcnow() - dt.timedelta(minutes=31)))
+    r = client.get("/staff", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/staff/login")
+
+
+def test_live_updates_do_not_keep_an_idle_session_alive(client: Any) -> None:
+    import datetime as dt
+
+    from sqlalchemy import select, update
+
+    from web.db.tables import StaffSessionRow, utcnow
+
+    add_staff(client, "lin")
+    login(client, "lin")
+    store = client.app.state.store
+    old = utcnow() - dt.timedelta(minutes=10)
+    with store.tx() as s:
+        s.execute(update(StaffSessionRow).values(last_seen=old))
+    client.post("/api/chat", json={"session": "idle-poll-1", "text": "我要人工"})
+    client.get("/staff/c/idle-poll-1/messages", params={"wait": 0.1})
+    with store.tx() as s:
+        seen = s.scalar(select(StaffSessionRow.last_seen))
+    assert abs(seen.replace(tzinfo=dt.UTC) - old) < dt.timedelta(seconds=1)
+    client.get("/staff")
+    with store.tx() as s:
+        assert s.scalar(select(StaffSessionRow.last_seen)).replace(tzinfo=dt.UTC) > old + dt.timedelta(minutes=9)
+
+
+def test_sse_stream_ends_when_the_session_is_revoked(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from web.routes import staff as staff_routes
+
+    monkeypatch.setattr(staff_routes, "EVENTS_EVERY", 0.01)
+    monkeypatch.setattr(staff_routes, "RECHECK_EVERY", 0.05)
+    add_staff(client, "lin")
+    auth = client.app.state.auth
+    store = client.app.state.store
+    staff = store.staff.by_username("lin")
+    auth.start_session(staff, "127.0.0.1")
+    from sqlalchemy import select
+
+    from web.db.tables import StaffSessionRow
+
+    with store.tx() as s:
+        key = s.scalar(select(StaffSessionRow.id))
+    session = auth.check(key)
+    assert session is not None
+
+    class Connected:
+        async def is_disconnected(self) -> bool:
+            return False
+
+    async def run() -> list[str]:
+        seen: list[str] = []
+        async for chunk in staff_routes.live_events(Connected(), store, auth, session):  # type: ignore[arg-type]
+            seen.append(chunk)
+            if len(seen) == 3:
+                store.staff_sessions.delete(key)  # logged out elsewhere
+        return seen
+
+    seen = asyncio.run(asyncio.wait_for(run(), timeout=10))
+    assert seen[0].startswith("event: queue") and seen[-1].startswith("event: logout")
+
+
+def test_unknown_user_wrong_password_and_locked_get_the_same_message_and_hash_work(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from web.helpdesk import auth as auth_module
+
+    add_staff(client, "wu")
+    verified: list[str] = []
+    real = auth_module._hasher
+
+    class Counting:
+        def verify(self, hash_: str, password: str) -> bool:
+            verified.append(hash_)
+            return bool(real.verify(hash_, password))
+
+    monkeypatch.setattr(auth_module, "_hasher", Counting())
+    unknown = login(client, "nobody", "whatever-password")
+    wrong = login(client, "wu", "wrong-password")
+    for _ in range(4):
+        login(client, "wu", "wrong-password")
+    locked = login(client, "wu")  # the right password, but locked now
+    assert unknown.status_code == wrong.status_code == locked.status_code == 401
+    assert unknown.text.replace("nobody", "wu") == wrong.text == locked.text
+    assert len(verified) == 7, "every attempt does the argon2 work, also for unknown and locked names"
+
+
+def test_lockout_is_per_ip_and_username(client: Any) -> None:
+    add_staff(client, "wu")
+    auth = client.app.state.auth
+    for _ in range(5):
+        assert auth.login("wu", "wrong-password", "10.0.0.1")[0] is None
+    assert auth.login("wu", PASSWORD, "10.0.0.1")[0] is None  # locked from there
+    assert auth.login("wu", PASSWORD, "10.0.0.2")[0] is not None  # not from another address
+
+
+def test_lockout_counter_is_atomic(store: Any) -> None:
+    import datetime as dt
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: store.login_attempts.fail("wu", "10.0.0.1", 1000, dt.timedelta(minutes=15)), range(40)))
+    assert store.login_attempts.failures("wu", "10.0.0.1") == 40
+    store.login_attempts.fail("wu", "10.0.0.9", 1, dt.timedelta(minutes=15))
+    assert store.login_attempts.locked("wu", "10.0.0.9", dt.datetime.now(dt.UTC))
+
+
+def test_passwords_need_at_least_12_characters(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from web.cli import main
+
+    with pytest.raises(ValueError, match="12"):
+        hash_password("eleven-char")
+    hash_password("twelve-chars")
+    monkeypatch.setenv("MENPAI_VAR_PATH", str(tmp_path))
+    monkeypatch.setenv("MENPAI_STAFF_PASSWORD", "eleven-char")
+    assert main(["staff", "add", "lin"]) == 1
+    monkeypatch.setenv("MENPAI_STAFF_PASSWORD", "a-long-enough-one")
+    assert main(["staff", "add", "lin"]) == 0
+    monkeypatch.setenv("MENPAI_STAFF_PASSWORD", "short-again")
+    assert main(["staff", "password", "lin"]) == 1
+    monkeypatch.delenv("MENPAI_STAFF_PASSWORD")
+    assert main(["staff", "demo"]) == 0
+    for line in (tmp_path / "demo-staff.txt").read_text().splitlines():
+        assert len(line.split()[1]) >= 12

@@ -20,7 +20,7 @@ from web.db.store import Store
 from web.db.tables import AgencyStatus, OrderStatus, OrderType, StaffRole
 from web.deps import get_kb, get_store
 from web.helpdesk import chats
-from web.helpdesk.auth import COOKIE, SESSION_SECONDS, Auth, StaffSession
+from web.helpdesk.auth import COOKIE, SESSION_SECONDS, Auth, StaffSession, client_ip
 from web.helpdesk.deps import (
     AgencySession,
     ChatSession,
@@ -69,13 +69,14 @@ async def login(
     password: Annotated[str, Form(max_length=256)],
     next: Annotated[str, Form(max_length=200)] = "/staff",
 ) -> Response:
-    staff, error = await asyncio.to_thread(auth.login, username, password)
+    ip = client_ip(request)
+    staff, error = await asyncio.to_thread(auth.login, username, password, ip)
     if staff is None:
         return _page(request, "staff/login.html", {"next": next, "error": error, "username": username}, status=401)
     response = RedirectResponse(next if next.startswith("/staff") else "/staff", status_code=303)
     response.set_cookie(
         COOKIE,
-        auth.cookie_value(staff),
+        auth.start_session(staff, ip),
         max_age=SESSION_SECONDS,
         httponly=True,
         samesite="strict",
@@ -88,6 +89,7 @@ async def login(
 @router.post("/logout")
 async def logout(session: Session, auth: Annotated[Auth, Depends(get_auth)], csrf: CsrfField) -> Response:
     auth.check_csrf(session, csrf)
+    auth.end(session)
     response = RedirectResponse("/staff/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
@@ -101,22 +103,43 @@ async def console(request: Request, session: ConsoleSession, store: StoreDep, kb
     return _page(request, "staff/queue.html", context)
 
 
+EVENTS_EVERY = 2.0  # seconds between two looks at the queue
+RECHECK_EVERY = 30.0  # seconds between two checks that the session is still valid
+
+
+async def live_events(request: Request, store: Store, auth: Auth, session: StaffSession) -> AsyncIterator[str]:
+    """The queue and the newest message id when they change; ends when the session is revoked or idle.
+
+    The stream does not count as activity: an open console left alone still times out.
+    """
+    last = ""
+    checked = asyncio.get_running_loop().time()
+    while not await request.is_disconnected():
+        now = asyncio.get_running_loop().time()
+        if now - checked >= RECHECK_EVERY:
+            checked = now
+            if auth.check(session.sid) is None:
+                yield "event: logout\ndata: {}\n\n"
+                return
+        state = json.dumps(chats.live_state(store, session.staff))
+        if state != last:
+            yield f"event: queue\ndata: {state}\n\n"
+            last = state
+        else:
+            yield ": keep-alive\n\n"
+        await asyncio.sleep(EVENTS_EVERY)
+
+
 @router.get("/events")
-async def events(request: Request, session: ChatSession, store: StoreDep) -> Response:
-    """Server-sent events: the queue and the newest message id, every 2 s, for live pages."""
-
-    async def stream() -> AsyncIterator[str]:
-        last = ""
-        while not await request.is_disconnected():
-            state = json.dumps(chats.live_state(store, session.staff))
-            if state != last:
-                yield f"event: queue\ndata: {state}\n\n"
-                last = state
-            else:
-                yield ": keep-alive\n\n"
-            await asyncio.sleep(2)
-
-    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+async def events(
+    request: Request, session: ChatSession, store: StoreDep, auth: Annotated[Auth, Depends(get_auth)]
+) -> Response:
+    """Server-sent events for live pages (see ``live_events``)."""
+    return StreamingResponse(
+        live_events(request, store, auth, session),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @router.post("/c/{conv_id}/claim")
