@@ -283,3 +283,40 @@ def test_passwords_need_at_least_12_characters(tmp_path: Any, monkeypatch: pytes
     assert main(["staff", "demo"]) == 0
     for line in (tmp_path / "demo-staff.txt").read_text().splitlines():
         assert len(line.split()[1]) >= 12
+
+
+# ---- 2. audit log of transcript views, exports and look-ups
+
+
+def test_audit_log_records_transcripts_exports_and_lookups_for_supervisors(client: Any) -> None:
+    add_staff(client, "lin")
+    add_staff(client, "hot", StaffRole.HOTLINE)
+    add_staff(client, "chief", StaffRole.SUPERVISOR)
+    client.post("/api/chat", json={"session": "audit-conv-1", "text": "我要人工"})
+    login(client, "lin")
+    client.get("/staff/c/audit-conv-1")
+    client.get("/staff/c/audit-conv-1/messages")
+    client.get("/staff/c/audit-conv-1/messages", params={"after": 10**6})  # the open page's poll: not a view
+    assert client.get("/staff/audit").status_code == 403
+    login(client, "hot")
+    csrf = csrf_of(client.get("/staff").text)
+    code = client.post(
+        "/staff/api/workorders", json={"type": "咨询", "content": "问社保"}, headers={"X-CSRF-Token": csrf}
+    ).json()["code"]
+    client.get(f"/staff/api/workorders/{code}")
+    client.get("/staff/workorders.csv")
+    client.get("/staff/hotline", params={"q": "我的电话13912345678社保怎么转"})
+    entries = client.app.state.store.audit.latest()
+    assert [(e.username, e.action) for e in reversed(entries)] == [
+        ("lin", "transcript"),
+        ("lin", "transcript"),
+        ("hot", "workorder.json"),
+        ("hot", "workorders.csv"),
+        ("hot", "hotline.lookup"),
+    ]
+    assert entries[-1].target == "audit-conv-1" and entries[-1].ip == "testclient"
+    assert "13912345678" not in entries[0].target and "139****5678" in entries[0].target
+    login(client, "chief")
+    page = client.get("/staff/audit")
+    assert page.status_code == 200 and "查阅记录" in page.text
+    assert "导出工单 CSV" in page.text and "audit-conv-1" in page.text and "testclient" in page.text

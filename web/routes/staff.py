@@ -19,10 +19,12 @@ from web.chat.handoff import IllegalTransition
 from web.db.store import Store
 from web.db.tables import AgencyStatus, OrderStatus, OrderType, StaffRole
 from web.deps import get_kb, get_store
-from web.helpdesk import chats
+from web.helpdesk import audit, chats
+from web.helpdesk.audit import Audited
 from web.helpdesk.auth import COOKIE, SESSION_SECONDS, Auth, StaffSession, client_ip
 from web.helpdesk.deps import (
     AgencySession,
+    AuditSession,
     ChatSession,
     ConsoleSession,
     CsrfField,
@@ -160,11 +162,13 @@ async def claim(request: Request, conv_id: str, session: ChatSession, store: Sto
 @router.get("/c/{conv_id}", response_class=HTMLResponse)
 async def chat_view(request: Request, conv_id: str, session: ChatSession, store: StoreDep, kb: Kb) -> Response:
     context = {**_me(session), **chats.chat_view(store, kb.library, conv_id, session.staff)}
+    audit.record(store, request, session, Audited.TRANSCRIPT, conv_id)
     return _page(request, "staff/chat.html", context)
 
 
 @router.get("/c/{conv_id}/messages")
 async def chat_messages(
+    request: Request,
     conv_id: str,
     session: ChatSession,
     store: StoreDep,
@@ -172,7 +176,10 @@ async def chat_messages(
     poll: Annotated[PollArgs, Depends(poll_args)],
 ) -> dict[str, Any]:
     """The whole transcript after an id (notes included); ``wait`` holds it open as for residents."""
-    return await chats.transcript(store, notifier, conv_id, poll)
+    found = await chats.transcript(store, notifier, conv_id, poll)
+    if poll.after == 0:  # the whole transcript (the open page only asks for what is new)
+        audit.record(store, request, session, Audited.TRANSCRIPT, conv_id)
+    return found
 
 
 @router.post("/c/{conv_id}/reply")
@@ -263,15 +270,29 @@ async def supervisor(request: Request, session: SupervisorSession, store: StoreD
     return _page(request, "staff/supervisor.html", {**_me(session), **chats.supervision(store, kb.library)})
 
 
+@router.get("/audit", response_class=HTMLResponse)
+async def audit_page(request: Request, session: AuditSession, store: StoreDep) -> Response:
+    """Who opened transcripts, exported or read work orders, looked things up: the latest 200."""
+    context = {
+        **_me(session),
+        "entries": store.audit.latest(audit.LATEST),
+        "labels": audit.LABELS,
+        "limit": audit.LATEST,
+    }
+    return _page(request, "staff/audit.html", context)
+
+
 # ---- 12345 hotline: guide search with SMS text, and work orders
 
 
 @router.get("/hotline", response_class=HTMLResponse)
 async def hotline(
-    request: Request, session: HotlineSession, kb: Kb, q: str = "", item: str = "", s: str = ""
+    request: Request, session: HotlineSession, kb: Kb, store: StoreDep, q: str = "", item: str = "", s: str = ""
 ) -> Response:
     """Answer a caller: search the guides and copy the checklist as an SMS."""
     context = {**_me(session), "q": q, **(await lookup(kb, q, item, s))}
+    if q or item:
+        audit.record(store, request, session, Audited.LOOKUP, q or f"{item} {s}".strip())
     return _page(request, "staff/hotline.html", context)
 
 
@@ -310,8 +331,12 @@ async def create_order(request: Request, body: OrderIn, session: OrdersSession, 
 
 
 @router.get("/api/workorders/{code}")
-async def read_order(code: str, session: OrdersSession, orders: Orders) -> dict[str, Any]:
-    return orders.get(code)
+async def read_order(
+    request: Request, code: str, session: OrdersSession, orders: Orders, store: StoreDep
+) -> dict[str, Any]:
+    found = orders.get(code)
+    audit.record(store, request, session, Audited.ORDER_JSON, code)
+    return found
 
 
 @router.post("/api/workorders/{code}/advance")
@@ -325,13 +350,14 @@ async def advance_order(
 
 
 @router.get("/workorders.csv")
-async def export_orders(session: OrdersSession, orders: Orders) -> Response:
+async def export_orders(request: Request, session: OrdersSession, orders: Orders, store: StoreDep) -> Response:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(
         ["工单编号", "类型", "状态", "内容", "回电号码", "门牌", "事项", "承办部门", "答复", "评价", "受理时间"]
     )
-    for o in orders.all():
+    rows = orders.all()
+    for o in rows:
         writer.writerow(
             [
                 o["code"],
@@ -347,6 +373,7 @@ async def export_orders(session: OrdersSession, orders: Orders) -> Response:
                 o["created_at"],
             ]
         )
+    audit.record(store, request, session, Audited.EXPORT_CSV, f"{len(rows)} 条工单")
     return Response(
         "\ufeff" + buf.getvalue(),
         media_type="text/csv; charset=utf-8",
