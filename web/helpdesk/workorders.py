@@ -30,6 +30,15 @@ BACKOFF_BASE = 2.0  # seconds; doubles each attempt, capped at 10 minutes
 FLOW = list(OrderStatus)
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    """A CSV cell a spreadsheet will not run: text starting like a formula gets a leading '."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 class IllegalOrderStep(MenpaiError):
     status = 409
     code = "illegal_transition"

@@ -40,6 +40,7 @@ from web.helpdesk.deps import (
     renderer,
 )
 from web.helpdesk.hotline import lookup
+from web.helpdesk.workorders import csv_cell
 from web.urls import SITE
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -358,21 +359,20 @@ async def export_orders(request: Request, session: OrdersSession, orders: Orders
     )
     rows = orders.all()
     for o in rows:
-        writer.writerow(
-            [
-                o["code"],
-                o["type"],
-                o["status"],
-                o["content"],
-                o["callback_phone"] or "",
-                o["plate"] or "",
-                o["item"] or "",
-                o["department"] or "",
-                o["reply"] or "",
-                o["rating"] or "",
-                o["created_at"],
-            ]
-        )
+        cells = [
+            o["code"],
+            o["type"],
+            o["status"],
+            o["content"],
+            o["callback_phone"],
+            o["plate"],
+            o["item"],
+            o["department"],
+            o["reply"],
+            o["rating"],
+            o["created_at"],
+        ]
+        writer.writerow([csv_cell(c) for c in cells])
     audit.record(store, request, session, Audited.EXPORT_CSV, f"{len(rows)} 条工单")
     return Response(
         "\ufeff" + buf.getvalue(),
