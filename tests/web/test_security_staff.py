@@ -415,3 +415,58 @@ def test_production_refuses_to_start_with_unsafe_settings(extra: dict[str, str],
     with pytest.raises(ValidationError, match=complaint):
         Settings(environment="production", secret_key="k" * 40, **extra)  # type: ignore[arg-type]
     Settings(environment="test", secret_key="k" * 40, **extra)  # type: ignore[arg-type]
+
+
+# ---- 5. codes long enough not to collide or be guessed
+
+
+def test_codes_have_64_bits_or_more_and_stay_typeable(client: Any) -> None:
+    import math
+    import re
+
+    from web.db.codes import ALPHABET, CODE_CHARS, normalize_code
+
+    assert CODE_CHARS * math.log2(len(ALPHABET)) >= 64
+    r = client.post(
+        "/api/agency",
+        json={
+            "item": "elderly-allowance",
+            "name": "王阿嬷",
+            "phone": "13912345678",
+            "preferred_time": "周二上午",
+            "plate": "NA010001",
+        },
+    )
+    code = r.json()["code"]
+    assert re.fullmatch(r"([0-9A-HJKMNP-TV-Z]{4}-){3}[0-9A-HJKMNP-TV-Z]{4}", code)
+    typed = code.lower().replace("-", " ").replace("1", "l").replace("0", "o")
+    assert normalize_code(typed) == code
+    assert client.get(f"/api/agency/{typed}").json()["code"] == code
+    add_staff(client, "hot", StaffRole.HOTLINE)
+    login(client, "hot")
+    csrf = csrf_of(client.get("/staff").text)
+    order = client.post(
+        "/staff/api/workorders", json={"type": "咨询", "content": "问社保"}, headers={"X-CSRF-Token": csrf}
+    ).json()["code"]
+    assert re.fullmatch(r"\d{8}-([0-9A-HJKMNP-TV-Z]{4}-){3}[0-9A-HJKMNP-TV-Z]{4}", order)
+    assert client.get(f"/staff/api/workorders/{order.lower()}").json()["code"] == order
+
+
+def test_code_collision_is_retried_not_a_500(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from web.db import agency as agency_module
+    from web.db.tables import OrderType
+    from web.helpdesk import workorders as workorders_module
+    from web.helpdesk.workorders import WorkOrders
+
+    drawn = iter(["AAAA-AAAA-AAAA-AAAA", "AAAA-AAAA-AAAA-AAAA", "BBBB-BBBB-BBBB-BBBB"])
+    monkeypatch.setattr(agency_module, "new_code", lambda: next(drawn))
+    fields = {"item": "x", "name": "王", "phone": "1", "preferred_time": "t", "address": "a"}
+    assert store.agency.add(**fields).code == "AAAA-AAAA-AAAA-AAAA"
+    assert store.agency.add(**fields).code == "BBBB-BBBB-BBBB-BBBB"
+
+    drawn_orders = iter(["CCCC-CCCC-CCCC-CCCC", "CCCC-CCCC-CCCC-CCCC", "DDDD-DDDD-DDDD-DDDD"])
+    monkeypatch.setattr(workorders_module, "new_code", lambda: next(drawn_orders))
+    orders = WorkOrders(store)
+    first = orders.create(OrderType.CONSULT, "一")["code"]
+    second = orders.create(OrderType.CONSULT, "二")["code"]
+    assert first.endswith("CCCC-CCCC-CCCC-CCCC") and second.endswith("DDDD-DDDD-DDDD-DDDD")

@@ -126,7 +126,7 @@ class AgencyRequest(Base):
     __tablename__ = "agency_requests"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    code: Mapped[str] = mapped_column(String(12), unique=True)
+    code: Mapped[str] = mapped_column(String(24), unique=True)  # web.db.codes: XXXX-XXXX-XXXX-XXXX
     item: Mapped[str] = mapped_column(String(48))
     name: Mapped[str] = mapped_column(String(64))
     phone: Mapped[str] = mapped_column(String(32))
@@ -211,7 +211,7 @@ class WorkOrder(Base):
     __tablename__ = "work_orders"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    code: Mapped[str] = mapped_column(String(20), unique=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)  # YYYYMMDD-XXXX-XXXX-XXXX-XXXX
     kind: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(8), default=OrderStatus.RECEIVED.value)
     content: Mapped[str] = mapped_column(Text)

@@ -12,12 +12,13 @@ import asyncio
 import hashlib
 import hmac
 import logging
-import secrets
 from typing import Any
 
 import httpx
+from sqlalchemy.exc import IntegrityError
 
 from knowledge.errors import MenpaiError
+from web.db.codes import MAX_TRIES, new_code, normalize_code
 from web.db.store import Store
 from web.db.tables import OrderStatus, OrderType, WorkOrder, utcnow
 from web.privacy import mask_pii
@@ -60,21 +61,26 @@ class WorkOrders:
         by: str = "system",
     ) -> dict[str, Any]:
         now = utcnow()
-        code = now.strftime("%Y%m%d") + secrets.token_hex(3).upper()
-        order = WorkOrder(
-            code=code,
-            kind=kind.value,
-            content=mask_pii(content),
-            callback_phone=phone,
-            conversation_id=conversation,
-            plate=plate,
-            item=item,
-            history=[{"status": OrderStatus.RECEIVED.value, "by": by, "at": now.isoformat()}],
-        )
-        return self.store.workorders.add(order)
+        for attempt in range(MAX_TRIES):
+            order = WorkOrder(
+                code=f"{now:%Y%m%d}-{new_code()}",  # the date for people, 80 random bits against guessing
+                kind=kind.value,
+                content=mask_pii(content),
+                callback_phone=phone,
+                conversation_id=conversation,
+                plate=plate,
+                item=item,
+                history=[{"status": OrderStatus.RECEIVED.value, "by": by, "at": now.isoformat()}],
+            )
+            try:
+                return self.store.workorders.add(order)
+            except IntegrityError:  # the code is taken: draw another
+                if attempt == MAX_TRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def get(self, code: str) -> dict[str, Any]:
-        return self.store.workorders.get(code)
+        return self.store.workorders.get(order_code(code))
 
     def all(self) -> list[dict[str, Any]]:
         return self.store.workorders.all()
@@ -108,7 +114,15 @@ class WorkOrders:
             order.updated_at = utcnow()
             order.history = [*order.history, {"status": to.value, "by": by, "at": order.updated_at.isoformat()}]
 
-        return self.store.workorders.change(code, step)
+        return self.store.workorders.change(order_code(code), step)
+
+
+def order_code(text: str) -> str:
+    """A typed work-order number as stored: ``YYYYMMDD-`` and the code part normalised."""
+    date, _, rest = text.strip().partition("-")
+    if len(date) == 8 and date.isdigit() and rest:
+        return f"{date}-{normalize_code(rest)}"
+    return text.strip().upper()
 
 
 def retry_delay(attempts: int) -> float:

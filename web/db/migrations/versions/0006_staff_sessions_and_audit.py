@@ -1,4 +1,5 @@
-"""staff sessions (server-side, revocable), login attempts per username and IP, the audit log
+"""staff sessions (server-side, revocable), login attempts per username and IP, the audit log;
+longer 帮办 and work-order codes
 
 Revision ID: 0006
 Revises: 0004
@@ -59,8 +60,18 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_audit_log_at"), ["at"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_log_action"), ["action"], unique=False)
 
+    # 80-bit codes (web/db/codes.py): XXXX-XXXX-XXXX-XXXX, and YYYYMMDD- before it for work orders.
+    with op.batch_alter_table("agency_requests", schema=None) as batch_op:
+        batch_op.alter_column("code", existing_type=sa.String(length=12), type_=sa.String(length=24))
+    with op.batch_alter_table("work_orders", schema=None) as batch_op:
+        batch_op.alter_column("code", existing_type=sa.String(length=20), type_=sa.String(length=32))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("work_orders", schema=None) as batch_op:
+        batch_op.alter_column("code", existing_type=sa.String(length=32), type_=sa.String(length=20))
+    with op.batch_alter_table("agency_requests", schema=None) as batch_op:
+        batch_op.alter_column("code", existing_type=sa.String(length=24), type_=sa.String(length=12))
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_log_action"))
         batch_op.drop_index(batch_op.f("ix_audit_log_at"))
