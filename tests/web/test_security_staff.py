@@ -470,3 +470,86 @@ def test_code_collision_is_retried_not_a_500(store: Any, monkeypatch: pytest.Mon
     first = orders.create(OrderType.CONSULT, "一")["code"]
     second = orders.create(OrderType.CONSULT, "二")["code"]
     assert first.endswith("CCCC-CCCC-CCCC-CCCC") and second.endswith("DDDD-DDDD-DDDD-DDDD")
+
+
+# ---- 6. personal data masked before it leaves web
+
+
+@pytest.mark.parametrize(
+    ("typed", "masked"),
+    [
+        ("身份证350583199001011234", "身份证350583********1234"),
+        ("350583 19900101 1234", "350583********1234"),
+        ("350583-19900101-123X", "350583********123X"),
+        ("3505-8319-9001-0112-3x", "350583********123x"),
+        ("３５０５８３１９９００１０１１２３４", "３５０５８３********１２３４"),
+        ("老身份证350583900101123号", "老身份证350583******123号"),
+        ("13912345678", "139****5678"),
+        ("139-1234-5678", "139****5678"),
+        ("139 1234 5678", "139****5678"),
+        ("+86 139 1234 5678", "+86 139****5678"),
+        ("+8613912345678", "+86139****5678"),
+        ("0086-13912345678", "0086-139****5678"),
+        ("(+86)13912345678", "(+86)139****5678"),
+        ("１３９１２３４５６７８", "１３９****５６７８"),
+        ("0595-8612 3456", "0595-****3456"),
+        ("0595-86123456", "0595-****3456"),
+        ("(0595)86123456", "(0595)-****3456"),
+        ("059586123456", "0595-****3456"),
+        ("020-83456789", "020-****6789"),
+        (
+            "电话：0595－8612－3456，身份证号码：350583-19900101-123X。",
+            "电话：0595-****3456，身份证号码：350583********123X。",
+        ),
+    ],
+)
+def test_mask_pii_covers_id_and_phone_formats(typed: str, masked: str) -> None:
+    from web.privacy import mask_pii
+
+    assert mask_pii(typed) == masked
+
+
+@pytest.mark.parametrize(
+    "kept",
+    [
+        "拨打12345热线",
+        "2026-12-02 10:30",
+        "第20261202号",
+        "门牌NA010001",
+        "工本费20元，3个工作日",
+        "订单123456789012345678901",
+    ],
+)
+def test_mask_pii_leaves_other_numbers(kept: str) -> None:
+    from web.privacy import mask_pii
+
+    assert mask_pii(kept) == kept
+
+
+def test_text_sent_to_rasa_is_masked_retrieval_sees_the_original(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[str] = []
+    searched: list[str] = []
+    chat = client.app.state.chat
+    real_search = chat.kb.retriever.search
+
+    async def fake_send(session: str, message: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+        sent.append(message)
+        return []
+
+    def spy_search(text: str, *args: Any, **kw: Any) -> Any:
+        searched.append(text)
+        return real_search(text, *args, **kw)
+
+    monkeypatch.setattr(chat.rasa, "send", fake_send)
+    monkeypatch.setattr(chat.kb.retriever, "search", spy_search)
+    said = "我身份证350583 19900101 1234，电话+86 139-1234-5678，社保卡怎么补"
+    client.post("/api/chat", json={"session": "mask-rasa-1", "text": said})
+    assert sent == ["我身份证350583********1234，电话+86 139****5678，社保卡怎么补"]
+    assert searched == [said]
+    from sqlalchemy import select
+
+    from web.db.tables import Message
+
+    with client.app.state.store.tx() as s:
+        stored = s.scalar(select(Message.text).where(Message.conversation_id == "mask-rasa-1").order_by(Message.id))
+    assert stored == sent[0]
