@@ -9,6 +9,7 @@ production the process refuses to start.
 from __future__ import annotations
 
 import enum
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -170,10 +171,17 @@ class Settings(BaseSettings):
             return self.secret_key.get_secret_value()
         path = self.var_path / "secret_key"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
-            path.chmod(0o600)
+            write_private(path, secrets.token_urlsafe(48))
         return path.read_text(encoding="utf-8").strip()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, from the first byte (created 0600, not chmod-ed after)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
 
 
 def _placeholder(secret: SecretStr | None) -> bool:

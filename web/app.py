@@ -37,7 +37,7 @@ from web.helpdesk.editor import GuideEditor, Reports
 from web.helpdesk.workorders import WebhookSender, WorkOrders
 from web.render.pages import Renderer
 from web.routes import admin, api, editor, pages, reports, staff, wechat
-from web.security import SecurityHeaders
+from web.security import SecurityHeaders, quiet_http_client_logs
 from web.static import HashedStatic
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ MAX_BODY_BYTES = 64 * 1024  # a chat message is at most 1000 characters; WeChat 
 def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = None) -> FastAPI:
     """Build the FastAPI app for these settings (tests pass their own)."""
     settings = settings or Settings()
+    quiet_http_client_logs()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -16,7 +16,8 @@ from typing import Any
 
 from knowledge import cli as knowledge_cli
 from knowledge.errors import MenpaiError
-from knowledge.settings import Settings
+from knowledge.settings import Settings, write_private
+from web.security import quiet_http_client_logs
 
 logger = logging.getLogger("menpai")
 
@@ -208,8 +209,7 @@ def cmd_staff_demo(args: argparse.Namespace) -> int:
             if store.staff.by_username(username) is None:
                 store.staff.add(username, name, role, hash_password(password))
                 lines.append(f"{username} {password}")
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        path.chmod(0o600)
+        write_private(path, "\n".join(lines) + "\n")
     sys.stdout.write("staff console http://127.0.0.1:8000/staff — demo logins (user password):\n")
     sys.stdout.write(path.read_text(encoding="utf-8"))
     return 0
@@ -295,6 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    quiet_http_client_logs()
     try:
         return int(args.func(args))
     except MenpaiError as exc:

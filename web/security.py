@@ -3,6 +3,8 @@ referrer policy) and, in production only, HSTS and the Secure flag on every cook
 
 from __future__ import annotations
 
+import logging
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # No inline script or style anywhere: templates load /static/*.js and *.css only (a test keeps it so).
@@ -24,6 +26,13 @@ HSTS = "max-age=31536000; includeSubDomains"
 # FastAPI's /docs and /redoc pages load their scripts from a CDN and start them inline; they are
 # off in production, and elsewhere they keep their own page without our CSP.
 _DOCS = ("/docs", "/redoc")
+
+
+def quiet_http_client_logs() -> None:
+    """httpx logs every request URL at INFO, and WeChat's API takes its access_token in the URL:
+    keep the HTTP client's loggers at WARNING so no token reaches a log."""
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 class SecurityHeaders:

@@ -553,3 +553,60 @@ def test_text_sent_to_rasa_is_masked_retrieval_sees_the_original(client: Any, mo
     with client.app.state.store.tx() as s:
         stored = s.scalar(select(Message.text).where(Message.conversation_id == "mask-rasa-1").order_by(Message.id))
     assert stored == sent[0]
+
+
+# ---- 7. processes and logs
+
+
+def test_action_server_binds_loopback_without_cors() -> None:
+    from pathlib import Path
+
+    from scripts import stack
+
+    cmd = stack.actions_cmd(5055)
+    assert "--cors" not in cmd and "--host" not in cmd  # rasa-sdk 3.6 has no --host
+    assert stack.ACTIONS_ENV["SANIC_HOST"] == "127.0.0.1"
+    supervised = Path(stack.__file__).read_text(encoding="utf-8")
+    assert 'Supervised("actions", actions_cmd(5055), logs / "actions.log", cwd=ROOT / "bot", env=ACTIONS_ENV)' in (
+        supervised
+    )
+    sdk = next((stack.ROOT / ".venv-bot/lib").glob("python3*/site-packages/rasa_sdk/endpoint.py"), None)
+    if sdk is not None:  # the bot's venv is there: the variable is the one rasa-sdk reads
+        assert 'os.environ.get("SANIC_HOST", "0.0.0.0")' in sdk.read_text(encoding="utf-8")
+
+
+def test_secret_files_are_created_0600(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+    import os
+    import stat
+    from pathlib import Path
+
+    from knowledge.settings import Settings
+    from scripts.stack import ROOT
+    from web.cli import main
+
+    # Never readable by others, not even for a moment: no chmod after the write.
+    monkeypatch.setattr(Path, "chmod", lambda *a, **k: None)
+    old = os.umask(0o022)
+    try:
+        Settings(var_path=tmp_path).secret()
+        monkeypatch.setenv("MENPAI_VAR_PATH", str(tmp_path))
+        assert main(["staff", "demo"]) == 0
+        spec = importlib.util.spec_from_file_location("bot_serve", ROOT / "bot/serve.py")
+        assert spec and spec.loader
+        serve = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(serve)
+        monkeypatch.setenv("MENPAI_RASA_TRACKER_URL", "postgresql://rasa:pw@db:5432/rasa")
+        serve.write_endpoints(tmp_path / "bot/endpoints.yml")
+    finally:
+        os.umask(old)
+    for name in ["secret_key", "demo-staff.txt", "bot/endpoints.yml"]:
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+
+
+def test_http_client_logs_never_show_token_urls(client: Any, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO)  # as `menpai -v` or an INFO root logger would
+    logging.getLogger("httpx").info("HTTP Request: GET https://api.weixin.qq.com/cgi-bin/x?access_token=SECRET")
+    assert "SECRET" not in caplog.text
