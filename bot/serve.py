@@ -222,13 +222,21 @@ def freeze_loaded_model() -> None:
     run.load_agent_on_start = load_agent_on_start
 
 
+def write_endpoints(out: Path) -> Path:
+    """The endpoints file, readable by its owner only (the tracker URL may carry a password)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an older file keeps its mode otherwise
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(yaml.safe_dump(endpoints()))
+    return out
+
+
 def main() -> None:
     # Read by Rasa's setup_tf_environment() at start; an explicit setting wins.
     os.environ.setdefault("TF_INTER_OP_PARALLELISM_THREADS", "1")
     os.environ.setdefault("TF_INTRA_OP_PARALLELISM_THREADS", "1")
-    out = ROOT / "var" / "bot" / "endpoints.yml"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(yaml.safe_dump(endpoints()), encoding="utf-8")
+    out = write_endpoints(ROOT / "var" / "bot" / "endpoints.yml")
 
     import rasa.core.actions.action as action
 

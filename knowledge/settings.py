@@ -9,6 +9,7 @@ production the process refuses to start.
 from __future__ import annotations
 
 import enum
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +18,22 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PLACEHOLDER_SECRETS = {"changethis", "change-me", "secret", "password", ""}
+PLACEHOLDER_SECRETS = {
+    "",
+    "changethis",
+    "change-me",
+    "changeme",
+    "secret",
+    "password",
+    "token",
+    "test",
+    "demo",
+    "wechat",
+    "menpai",
+    "fake",
+    "mytoken",
+    "your-token",
+}
 
 
 class Environment(enum.StrEnum):
@@ -98,6 +114,9 @@ class Settings(BaseSettings):
     )
     video_help_url: str = Field("", description="视频办 link where the county provides video help; empty hides it")
     secret_key: SecretStr | None = Field(None, description="signs sessions and CSRF tokens; required in production")
+    staff_idle_minutes: int = Field(
+        30, ge=1, le=720, description="a staff session ends after this many minutes without a request (12 h at most)"
+    )
     staff_hours: str = Field(
         "08:00-18:00",
         pattern=r"^(always|\d\d:\d\d-\d\d:\d\d)$",
@@ -173,10 +192,26 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _secrets_in_production(self) -> Settings:
-        if self.environment is Environment.PRODUCTION:
-            value = self.secret_key.get_secret_value() if self.secret_key else ""
-            if value.lower() in PLACEHOLDER_SECRETS or len(value) < 32:
-                raise ValueError("MENPAI_SECRET_KEY must be set to a random value of 32+ characters in production")
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        value = self.secret_key.get_secret_value() if self.secret_key else ""
+        if _placeholder(self.secret_key) or len(value) < 32:
+            raise ValueError("MENPAI_SECRET_KEY must be set to a random value of 32+ characters in production")
+        if self.hotline_webhook_url and _placeholder(self.hotline_webhook_secret):
+            raise ValueError(
+                "MENPAI_HOTLINE_WEBHOOK_SECRET must be set when MENPAI_HOTLINE_WEBHOOK_URL is, in production"
+            )
+        if self.wechat_token is not None:
+            for name, secret in (
+                ("MENPAI_WECHAT_TOKEN", self.wechat_token),
+                ("MENPAI_WECHAT_SECRET", self.wechat_secret),
+            ):
+                if _placeholder(secret):
+                    raise ValueError(f"{name} is missing or a placeholder; production needs the real value")
+            if self.wechat_aes_key is not None and _placeholder(self.wechat_aes_key):
+                raise ValueError("MENPAI_WECHAT_AES_KEY is a placeholder; production needs the real value")
+        if self.wechat_api_base == "fake":
+            raise ValueError("MENPAI_WECHAT_API_BASE=fake (the built-in fake WeChat API) is not allowed in production")
         return self
 
     @property
@@ -197,10 +232,22 @@ class Settings(BaseSettings):
             return self.secret_key.get_secret_value()
         path = self.var_path / "secret_key"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
-            path.chmod(0o600)
+            write_private(path, secrets.token_urlsafe(48))
         return path.read_text(encoding="utf-8").strip()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, from the first byte (created 0600, not chmod-ed after)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def _placeholder(secret: SecretStr | None) -> bool:
+    """Unset, empty or one of the well-known placeholders (any case)."""
+    return secret is None or secret.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS
 
 
 @lru_cache

@@ -79,14 +79,25 @@ class Bot:
     actions_url: str
 
 
+# rasa-sdk 3.6 has no --host option: its server binds os.environ["SANIC_HOST"] (default 0.0.0.0,
+# every interface). Only Rasa on this machine calls the actions, so they listen on loopback.
+# No --cors either: rasa-sdk then allows no cross-origin caller.
+ACTIONS_ENV = {"SANIC_HOST": "127.0.0.1"}
+
+
+def actions_cmd(port: int) -> list[str]:
+    return [str(ROOT / ".venv-bot/bin/rasa"), "run", "actions", "--actions", "actions", "--port", str(port)]
+
+
 def start_actions(stack: ExitStack, tmp: Path) -> tuple[str, subprocess.Popen[bytes]]:
-    """The action server (rasa-sdk) on a free port; returns its webhook URL and process."""
+    """The action server (rasa-sdk) on a free loopback port; returns its webhook URL and process."""
     port = free_port()
     proc = stack.enter_context(
         process(
-            [str(ROOT / ".venv-bot/bin/rasa"), "run", "actions", "--actions", "actions", "--port", str(port)],
+            actions_cmd(port),
             ready=f"http://127.0.0.1:{port}/health",
             log=tmp / f"actions-{port}.log",
+            env=ACTIONS_ENV,
             cwd=ROOT / "bot",
         )
     )
@@ -169,12 +180,19 @@ class Supervised:
     cmd: list[str]
     log: Path
     cwd: Path = ROOT
+    env: dict[str, str] | None = None
     proc: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     started: float = 0.0
 
     def start(self) -> None:
-        env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
+        env = {
+            **os.environ,
+            "RASA_TELEMETRY_ENABLED": "false",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PYTHONWARNINGS": "ignore",
+            **(self.env or {}),
+        }
         with self.log.open("ab") as fh:
             self.proc = subprocess.Popen(self.cmd, cwd=self.cwd, env=env, stdout=fh, stderr=subprocess.STDOUT)
         self.started = time.monotonic()
@@ -194,12 +212,7 @@ def run(port: int) -> int:
     logs = ROOT / "var" / "log"
     logs.mkdir(parents=True, exist_ok=True)
     procs = [
-        Supervised(
-            "actions",
-            [str(ROOT / ".venv-bot/bin/rasa"), "run", "actions", "--actions", "actions", "--port", "5055"],
-            logs / "actions.log",
-            cwd=ROOT / "bot",
-        ),
+        Supervised("actions", actions_cmd(5055), logs / "actions.log", cwd=ROOT / "bot", env=ACTIONS_ENV),
         Supervised("rasa", [str(ROOT / ".venv-bot/bin/python"), str(ROOT / "bot/serve.py")], logs / "rasa.log"),
         Supervised("web", [str(ROOT / ".venv/bin/menpai"), "serve", "--port", str(port)], logs / "web.log"),
     ]

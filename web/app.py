@@ -22,7 +22,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from knowledge.errors import MenpaiError
 from knowledge.service import KnowledgeBase
-from knowledge.settings import Settings
+from knowledge.settings import Environment, Settings
 from web import errors
 from web.channels.delivery import Delivery, Notifier
 from web.channels.wechat import WeChatAPI, WeChatChannel, WeChatConfig, WeChatService
@@ -38,6 +38,7 @@ from web.helpdesk.workorders import WebhookSender, WorkOrders
 from web.ratelimit import RateLimiter, rates_from, trusted_proxies
 from web.render.pages import Renderer
 from web.routes import admin, api, editor, pages, reports, staff, wechat
+from web.security import SecurityHeaders, quiet_http_client_logs
 from web.static import HashedStatic
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ MAX_BODY_BYTES = 64 * 1024  # a chat message is at most 1000 characters; WeChat 
 def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = None) -> FastAPI:
     """Build the FastAPI app for these settings (tests pass their own)."""
     settings = settings or Settings()
+    quiet_http_client_logs()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -98,10 +100,14 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
             await state.rasa.aclose()
             state.store.engine.dispose()
 
+    production = settings.environment is Environment.PRODUCTION
     app = FastAPI(
         title="数字政务门牌 menpai",
         version="0.1.0",
         lifespan=lifespan,
+        # /openapi.json stays (it is the contract); the interactive pages are for development.
+        docs_url=None if production else "/docs",
+        redoc_url=None if production else "/redoc",
         description="Door-plate pages, guides, and the chat API of the 数字政务门牌 assistant (sample data).",
     )
     app.state.settings = settings
@@ -122,6 +128,7 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
     app.add_middleware(errors.BodyLimit, max_bytes=MAX_BODY_BYTES)
     # Phones on slow links: pages, CSS and JS go gzipped (SSE streams and pre-compressed pages pass through).
     app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=6)
+    app.add_middleware(SecurityHeaders, production=production)  # outermost: on every response, errors too
     app.add_exception_handler(MenpaiError, errors.menpai_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, errors.http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, errors.validation_error)  # type: ignore[arg-type]

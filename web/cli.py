@@ -16,7 +16,8 @@ from typing import Any
 
 from knowledge import cli as knowledge_cli
 from knowledge.errors import MenpaiError
-from knowledge.settings import Settings
+from knowledge.settings import Settings, write_private
+from web.security import quiet_http_client_logs
 
 logger = logging.getLogger("menpai")
 
@@ -164,6 +165,30 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_staff_password(args: argparse.Namespace) -> int:
+    """Set a new password (at least 12 characters); every session of the account ends."""
+    import getpass
+    import os
+
+    from web.helpdesk.auth import hash_password
+
+    store = _store(Settings())
+    staff = store.staff.by_username(args.username)
+    if staff is None:
+        sys.stderr.write(f"error: no staff account {args.username!r}\n")
+        return 1
+    password = os.environ.get("MENPAI_STAFF_PASSWORD") or getpass.getpass(f"new password for {args.username}: ")
+    try:
+        hashed = hash_password(password)
+    except ValueError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    store.staff.set_password(staff.id, hashed)
+    store.staff_sessions.delete_of(staff.id)
+    sys.stdout.write(f"new password set for {args.username}; its sessions have ended\n")
+    return 0
+
+
 def cmd_staff_demo(args: argparse.Namespace) -> int:
     """Demo accounts with random passwords, kept in var/demo-staff.txt (never in code)."""
     import secrets
@@ -180,12 +205,11 @@ def cmd_staff_demo(args: argparse.Namespace) -> int:
             ("agent", "小林（坐席）", StaffRole.AGENT),
             ("chief", "陈科长（值班长）", StaffRole.SUPERVISOR),
         ]:
-            password = secrets.token_urlsafe(12)
+            password = secrets.token_urlsafe(18)  # 24 characters
             if store.staff.by_username(username) is None:
                 store.staff.add(username, name, role, hash_password(password))
                 lines.append(f"{username} {password}")
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        path.chmod(0o600)
+        write_private(path, "\n".join(lines) + "\n")
     sys.stdout.write("staff console http://127.0.0.1:8000/staff — demo logins (user password):\n")
     sys.stdout.write(path.read_text(encoding="utf-8"))
     return 0
@@ -252,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name")
     add.add_argument("--role", choices=["agent", "supervisor", "hotline", "editor"], default="agent")
     add.set_defaults(func=cmd_staff_add)
+    pw = staff.add_parser("password", help="set a new password (MENPAI_STAFF_PASSWORD or a prompt); ends its sessions")
+    pw.add_argument("username")
+    pw.set_defaults(func=cmd_staff_password)
     demo = staff.add_parser("demo", help="create demo accounts with random passwords (var/demo-staff.txt)")
     demo.set_defaults(func=cmd_staff_demo)
 
@@ -268,6 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    quiet_http_client_logs()
     try:
         return int(args.func(args))
     except MenpaiError as exc:

@@ -1,14 +1,64 @@
-"""What is kept of what residents type: Chinese ID and mobile numbers are masked before storing."""
+"""What is kept of what residents type: Chinese ID and phone numbers are masked before storing
+and before the text leaves web (Rasa's tracker keeps every message it is sent, verbatim).
+
+Recognised however they are typed: 18-digit 身份证号 (last character X or x) and the old 15-digit
+ones, mobiles with +86 / 0086 / 86 in front, landlines with their area code (0595-8612 3456,
+(0595)86123456), with spaces or dashes inside, in full-width digits too.
+"""
 
 from __future__ import annotations
 
 import re
 
-_ID_NUMBER = re.compile(r"(?<![0-9])([1-9]\d{5})(\d{8})(\d{3}[0-9Xx])(?![0-9])")
-_PHONE = re.compile(r"(?<![0-9])(1[3-9]\d)(\d{4})(\d{4})(?![0-9])")
+_D = "[0-9０-９]"
+_D1 = "[1-9１-９]"  # an ID number starts with its province code, never 0
+_SEP = "[ \u00a0\u3000\\-－—‐]?"  # at most one space or dash between two characters
+_NOT_DIGIT_BEFORE = "(?<![0-9０-９])"
+_NOT_DIGIT_AFTER = "(?![0-9０-９])"
+
+_ID_18 = re.compile(_NOT_DIGIT_BEFORE + _D1 + f"(?:{_SEP}{_D}){{16}}{_SEP}[0-9０-９XxＸｘ]" + "(?![0-9０-９A-Za-z])")
+_ID_15 = re.compile(_NOT_DIGIT_BEFORE + _D1 + f"(?:{_SEP}{_D}){{14}}" + _NOT_DIGIT_AFTER)
+_MOBILE = re.compile(
+    "(?:(?P<prefix>"
+    + _NOT_DIGIT_BEFORE
+    + "[(（]?(?:[+＋]|00|００)?(?:86|８６)[)）]?"
+    + _SEP
+    + ")|"
+    + _NOT_DIGIT_BEFORE
+    + ")"
+    + f"(?P<number>[1１]{_SEP}[3-9３-９](?:{_SEP}{_D}){{9}})"
+    + _NOT_DIGIT_AFTER
+)
+_LANDLINE = re.compile(
+    _NOT_DIGIT_BEFORE
+    + f"(?P<area>[(（]?[0０]{_D}{{2,3}}[)）]?){_SEP}(?P<local>[2-9２-９]{_D}{{2,3}}{_SEP}{_D}{{4}})"
+    + _NOT_DIGIT_AFTER
+)
+
+
+def _digits(text: str) -> str:
+    return "".join(c for c in text if c.isdigit() or c in "XxＸｘ")
+
+
+def _mask_id(m: re.Match[str]) -> str:
+    chars = _digits(m.group(0))
+    keep_end = 4 if len(chars) == 18 else 3
+    return chars[:6] + "*" * (len(chars) - 6 - keep_end) + chars[-keep_end:]
+
+
+def _mask_mobile(m: re.Match[str]) -> str:
+    number = _digits(m.group("number"))
+    return (m.group("prefix") or "") + number[:3] + "****" + number[-4:]
+
+
+def _mask_landline(m: re.Match[str]) -> str:
+    local = _digits(m.group("local"))
+    return m.group("area") + "-****" + local[-4:]
 
 
 def mask_pii(text: str) -> str:
-    """Mask Chinese resident ID numbers and mobile numbers (keep the ends)."""
-    text = _ID_NUMBER.sub(lambda m: m.group(1) + "********" + m.group(3), text)
-    return _PHONE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
+    """Mask Chinese resident ID numbers and phone numbers (keep the ends, so staff can tell them apart)."""
+    text = _ID_18.sub(_mask_id, text)
+    text = _ID_15.sub(_mask_id, text)
+    text = _MOBILE.sub(_mask_mobile, text)
+    return _LANDLINE.sub(_mask_landline, text)

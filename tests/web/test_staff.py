@@ -162,7 +162,7 @@ def test_admin_stats_needs_login_and_counts_events(client: Any) -> None:
     client.post("/api/chat", json={"session": "stats-0001", "text": "结婚登记要带什么", "plate": "NA010001"})
     client.post("/api/ask", json={"q": "阿巴阿巴 qwerty"})
     client.post("/api/events", json={"kind": "nav", "plate": "NA010001", "detail": "amap:town-01"})
-    add_staff(client, "ops")
+    add_staff(client, "ops", StaffRole.SUPERVISOR)
     login(client, "ops")
     page = client.get("/admin/stats").text
     assert "使用统计" in page and '<svg class="chart"' in page

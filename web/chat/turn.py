@@ -37,6 +37,7 @@ from web.contract import (
 )
 from web.db.analytics import event_row
 from web.db.store import Store
+from web.privacy import mask_pii
 from web.render.messages import ChatMessage, MessageKind, channel_of, render_payload
 from web.render.sentences import SAY, referral_text
 
@@ -137,7 +138,9 @@ class ChatService:
             # "您是哪种情况？" or a follow-up that names the situation.
             current = Current(conv.item, self.kb.retriever.situation_for(conv.item, text or shown))
         metadata = TurnMetadata(plate, RetrievalMeta.of(self.kb.library, result), current, picked)
-        message = text
+        # Rasa's tracker keeps every message verbatim: it gets the words with ID and phone numbers
+        # masked (retrieval above used the original; the transcript is masked when stored).
+        message = mask_pii(text)
         if picked is not None:
             message = CHOOSE_OPTION_INTENT
         elif human:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import select
 
 from web.db.engine import Database
-from web.db.tables import Staff, StaffRole, utcnow
+from web.db.tables import Staff, StaffRole
 
 
 class StaffRepository:
@@ -32,17 +30,8 @@ class StaffRepository:
         with self.db.tx() as s:
             return list(s.scalars(select(Staff).order_by(Staff.id)))
 
-    def login_result(self, staff_id: int, ok: bool, lock_after: int, lock_for: dt.timedelta) -> None:
-        """Count a failed login (locking the account after ``lock_after``), or clear the count."""
+    def set_password(self, staff_id: int, password_hash: str) -> None:
         with self.db.tx() as s:
             staff = s.get(Staff, staff_id)
-            if staff is None:
-                return
-            if ok:
-                staff.failed_logins = 0
-                staff.locked_until = None
-            else:
-                staff.failed_logins += 1
-                if staff.failed_logins >= lock_after:
-                    staff.locked_until = utcnow() + lock_for
-                    staff.failed_logins = 0
+            if staff is not None:
+                staff.password_hash = password_hash

@@ -8,12 +8,14 @@ from sqlalchemy.engine import Engine
 
 from web.db.agency import AgencyRepository
 from web.db.analytics import AnalyticsRepository
+from web.db.audit import AuditRepository
 from web.db.conversations import ConversationRepository
 from web.db.engine import Database
 from web.db.guides import GuideReportRepository, GuideVersionRepository
 from web.db.inbound import InboundRepository
 from web.db.outbox import OutboxRepository
 from web.db.ratings import RatingRepository
+from web.db.sessions import LoginAttemptRepository, StaffSessionRepository
 from web.db.staff import StaffRepository
 from web.db.tickets import TicketRepository
 from web.db.turns import TurnRepository
@@ -42,3 +44,6 @@ class Store(Database):
         self.webhooks = WebhookRepository(self)
         self.guides = GuideVersionRepository(self)
         self.reports = GuideReportRepository(self)
+        self.staff_sessions = StaffSessionRepository(self)
+        self.login_attempts = LoginAttemptRepository(self)
+        self.audit = AuditRepository(self)

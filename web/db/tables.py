@@ -142,7 +142,7 @@ class AgencyRequest(Base):
     __tablename__ = "agency_requests"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    code: Mapped[str] = mapped_column(String(12), unique=True)
+    code: Mapped[str] = mapped_column(String(24), unique=True)  # web.db.codes: XXXX-XXXX-XXXX-XXXX
     item: Mapped[str] = mapped_column(String(48))
     name: Mapped[str] = mapped_column(String(64))
     phone: Mapped[str] = mapped_column(String(32))
@@ -237,7 +237,7 @@ class WorkOrder(Base):
     __tablename__ = "work_orders"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    code: Mapped[str] = mapped_column(String(20), unique=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)  # YYYYMMDD-XXXX-XXXX-XXXX-XXXX
     kind: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(8), default=OrderStatus.RECEIVED.value)
     content: Mapped[str] = mapped_column(Text)
@@ -315,3 +315,48 @@ class GuideReport(Base):
     resolution: Mapped[str | None] = mapped_column(Text)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+# ---- staff sessions, login attempts and the audit log
+
+
+class StaffSessionRow(Base):
+    """A logged-in staff member's session: the cookie carries a random id, this row its hash.
+
+    Deleting the row (logout, or an idle or too old session) revokes it at once.
+    """
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the cookie's random id
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LoginAttempt(Base):
+    """Failed logins of one username from one IP; locked for a while after too many."""
+
+    __tablename__ = "login_attempts"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ip: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who looked at or took personal data out: a transcript opened, work orders exported, a look-up."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    username: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    target: Mapped[str] = mapped_column(String(200))
+    ip: Mapped[str] = mapped_column(String(64))

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Form, Request
@@ -13,6 +14,7 @@ from web.channels.delivery import Delivery, Notifier
 from web.db.tables import StaffRole
 from web.helpdesk.auth import Auth, StaffSession
 from web.helpdesk.editor import GuideEditor, Reports
+from web.helpdesk.roles import PERMISSIONS, Action
 from web.helpdesk.workorders import WorkOrders
 from web.render.pages import Renderer
 
@@ -31,15 +33,25 @@ async def get_auth(request: Request) -> Auth:
 
 
 async def staff_session(request: Request, auth: Annotated[Auth, Depends(get_auth)]) -> StaffSession:
+    """Any logged-in staff member: only for logging out; every other route names its Action."""
     return auth.require(request)
 
 
-async def supervisor_session(request: Request, auth: Annotated[Auth, Depends(get_auth)]) -> StaffSession:
-    return auth.require(request, StaffRole.SUPERVISOR)
+SessionDependency = Callable[[Request, Auth], Awaitable[StaffSession]]
+# The dependency of each Action, and back: tests walk the routes and look their dependencies up here.
+ROLE_DEPENDENCIES: dict[SessionDependency, Action] = {}
 
 
-async def editor_session(request: Request, auth: Annotated[Auth, Depends(get_auth)]) -> StaffSession:
-    return auth.require(request, StaffRole.EDITOR, StaffRole.SUPERVISOR)
+def role_session(action: Action) -> SessionDependency:
+    """A dependency: the logged-in staff member, when their role may take ``action`` (else 403)."""
+    roles = [r for r in StaffRole if r in PERMISSIONS[action]]
+
+    async def dependency(request: Request, auth: Annotated[Auth, Depends(get_auth)]) -> StaffSession:
+        return auth.require(request, *roles)
+
+    dependency.__name__ = f"{action.value}_session"
+    ROLE_DEPENDENCIES[dependency] = action
+    return dependency
 
 
 async def get_orders(request: Request) -> WorkOrders:
@@ -68,8 +80,16 @@ async def get_notifier(request: Request) -> Notifier:
 
 
 Session = Annotated[StaffSession, Depends(staff_session)]
-SupervisorSession = Annotated[StaffSession, Depends(supervisor_session)]
-EditorSession = Annotated[StaffSession, Depends(editor_session)]
+ConsoleSession = Annotated[StaffSession, Depends(role_session(Action.CONSOLE))]
+ChatSession = Annotated[StaffSession, Depends(role_session(Action.CHATS))]
+TicketSession = Annotated[StaffSession, Depends(role_session(Action.TICKETS))]
+AgencySession = Annotated[StaffSession, Depends(role_session(Action.AGENCY))]
+HotlineSession = Annotated[StaffSession, Depends(role_session(Action.HOTLINE))]
+OrdersSession = Annotated[StaffSession, Depends(role_session(Action.WORKORDERS))]
+SupervisorSession = Annotated[StaffSession, Depends(role_session(Action.SUPERVISE))]
+StatsSession = Annotated[StaffSession, Depends(role_session(Action.STATS))]
+AuditSession = Annotated[StaffSession, Depends(role_session(Action.AUDIT))]
+EditorSession = Annotated[StaffSession, Depends(role_session(Action.EDIT))]
 Orders = Annotated[WorkOrders, Depends(get_orders)]
 Editor = Annotated[GuideEditor, Depends(get_editor)]
 ReportsDep = Annotated[Reports, Depends(get_reports)]

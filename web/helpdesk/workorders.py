@@ -12,14 +12,15 @@ import asyncio
 import hashlib
 import hmac
 import logging
-import secrets
 from functools import partial
 from typing import Any
 
 import httpx
+from sqlalchemy.exc import IntegrityError
 
 from knowledge.errors import MenpaiError
 from web.chat.owner import external_ref
+from web.db.codes import MAX_TRIES, new_code, normalize_code
 from web.db.store import Store
 from web.db.tables import OrderStatus, OrderType, WorkOrder, utcnow
 from web.privacy import mask_pii
@@ -30,6 +31,15 @@ MAX_ATTEMPTS = 12
 BACKOFF_BASE = 2.0  # seconds; doubles each attempt, capped at 10 minutes
 
 FLOW = list(OrderStatus)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    """A CSV cell a spreadsheet will not run: text starting like a formula gets a leading '."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 class IllegalOrderStep(MenpaiError):
@@ -56,21 +66,26 @@ class WorkOrders:
         by: str = "system",
     ) -> dict[str, Any]:
         now = utcnow()
-        code = now.strftime("%Y%m%d") + secrets.token_hex(3).upper()
-        order = WorkOrder(
-            code=code,
-            kind=kind.value,
-            content=mask_pii(content),
-            callback_phone=phone,
-            conversation_id=conversation,
-            plate=plate,
-            item=item,
-            history=[{"status": OrderStatus.RECEIVED.value, "by": by, "at": now.isoformat()}],
-        )
-        return self.store.workorders.add(order, self.reference)
+        for attempt in range(MAX_TRIES):
+            order = WorkOrder(
+                code=f"{now:%Y%m%d}-{new_code()}",  # the date for people, 80 random bits against guessing
+                kind=kind.value,
+                content=mask_pii(content),
+                callback_phone=phone,
+                conversation_id=conversation,
+                plate=plate,
+                item=item,
+                history=[{"status": OrderStatus.RECEIVED.value, "by": by, "at": now.isoformat()}],
+            )
+            try:
+                return self.store.workorders.add(order, self.reference)
+            except IntegrityError:  # the code is taken: draw another
+                if attempt == MAX_TRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def get(self, code: str) -> dict[str, Any]:
-        return self.store.workorders.get(code)
+        return self.store.workorders.get(order_code(code))
 
     def all(self) -> list[dict[str, Any]]:
         return self.store.workorders.all()
@@ -104,7 +119,15 @@ class WorkOrders:
             order.updated_at = utcnow()
             order.history = [*order.history, {"status": to.value, "by": by, "at": order.updated_at.isoformat()}]
 
-        return self.store.workorders.change(code, step, self.reference)
+        return self.store.workorders.change(order_code(code), step, self.reference)
+
+
+def order_code(text: str) -> str:
+    """A typed work-order number as stored: ``YYYYMMDD-`` and the code part normalised."""
+    date, _, rest = text.strip().partition("-")
+    if len(date) == 8 and date.isdigit() and rest:
+        return f"{date}-{normalize_code(rest)}"
+    return text.strip().upper()
 
 
 def retry_delay(attempts: int) -> float:

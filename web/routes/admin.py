@@ -1,4 +1,4 @@
-"""/admin/stats: usage analytics for county operators and editors (login required)."""
+"""/admin/stats: usage analytics for supervisors (web.helpdesk.roles: Action.STATS)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from knowledge.service import KnowledgeBase
 from web.db.store import Store
 from web.deps import get_kb, get_store
 from web.helpdesk.analytics import usage
-from web.helpdesk.deps import Session, renderer
+from web.helpdesk.deps import StatsSession, renderer
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 @router.get("/stats", response_class=HTMLResponse)
 async def stats(
     request: Request,
-    session: Session,
+    session: StatsSession,
     store: Annotated[Store, Depends(get_store)],
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
     days: int = 14,

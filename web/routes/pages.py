@@ -435,7 +435,7 @@ async def agency_submit(
 
 @router.get("/bang/status", response_class=HTMLResponse, dependencies=[limited(Limit.AGENCY_STATUS_PER_IP)])
 async def agency_status_page(
-    request: Request, store: Annotated[Store, Depends(get_store)], code: Annotated[str, Query(max_length=12)] = ""
+    request: Request, store: Annotated[Store, Depends(get_store)], code: Annotated[str, Query(max_length=32)] = ""
 ) -> Response:
     req = None
     if code:

@@ -19,19 +19,28 @@ from web.chat.handoff import IllegalTransition
 from web.db.store import Store
 from web.db.tables import AgencyStatus, OrderStatus, OrderType, StaffRole
 from web.deps import get_kb, get_store
-from web.helpdesk import chats
-from web.helpdesk.auth import COOKIE, SESSION_SECONDS, Auth, StaffSession
+from web.helpdesk import audit, chats
+from web.helpdesk.audit import Audited
+from web.helpdesk.auth import COOKIE, SESSION_SECONDS, Auth, StaffSession, client_ip
 from web.helpdesk.deps import (
+    AgencySession,
+    AuditSession,
+    ChatSession,
+    ConsoleSession,
     CsrfField,
     DeliveryDep,
+    HotlineSession,
     NotifierDep,
     Orders,
+    OrdersSession,
     Session,
     SupervisorSession,
+    TicketSession,
     get_auth,
     renderer,
 )
 from web.helpdesk.hotline import lookup
+from web.helpdesk.workorders import csv_cell
 from web.urls import SITE
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -63,13 +72,14 @@ async def login(
     password: Annotated[str, Form(max_length=256)],
     next: Annotated[str, Form(max_length=200)] = "/staff",
 ) -> Response:
-    staff, error = await asyncio.to_thread(auth.login, username, password)
+    ip = client_ip(request)
+    staff, error = await asyncio.to_thread(auth.login, username, password, ip)
     if staff is None:
         return _page(request, "staff/login.html", {"next": next, "error": error, "username": username}, status=401)
     response = RedirectResponse(next if next.startswith("/staff") else "/staff", status_code=303)
     response.set_cookie(
         COOKIE,
-        auth.cookie_value(staff),
+        auth.start_session(staff, ip),
         max_age=SESSION_SECONDS,
         httponly=True,
         samesite="strict",
@@ -82,39 +92,61 @@ async def login(
 @router.post("/logout")
 async def logout(session: Session, auth: Annotated[Auth, Depends(get_auth)], csrf: CsrfField) -> Response:
     auth.check_csrf(session, csrf)
+    auth.end(session)
     response = RedirectResponse("/staff/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
 
 
 @router.get("", response_class=HTMLResponse)
-async def console(request: Request, session: Session, store: StoreDep, kb: Kb) -> Response:
+async def console(request: Request, session: ConsoleSession, store: StoreDep, kb: Kb) -> Response:
     if session.staff.role is StaffRole.EDITOR:  # editors keep the guides, not the help-desk queue
         return RedirectResponse("/staff/editor", status_code=303)
     context = {**_me(session), **chats.desk(store, kb.library, session.staff), "statuses": list(AgencyStatus)}
     return _page(request, "staff/queue.html", context)
 
 
+EVENTS_EVERY = 2.0  # seconds between two looks at the queue
+RECHECK_EVERY = 30.0  # seconds between two checks that the session is still valid
+
+
+async def live_events(request: Request, store: Store, auth: Auth, session: StaffSession) -> AsyncIterator[str]:
+    """The queue and the newest message id when they change; ends when the session is revoked or idle.
+
+    The stream does not count as activity: an open console left alone still times out.
+    """
+    last = ""
+    checked = asyncio.get_running_loop().time()
+    while not await request.is_disconnected():
+        now = asyncio.get_running_loop().time()
+        if now - checked >= RECHECK_EVERY:
+            checked = now
+            if auth.check(session.sid) is None:
+                yield "event: logout\ndata: {}\n\n"
+                return
+        state = json.dumps(chats.live_state(store, session.staff))
+        if state != last:
+            yield f"event: queue\ndata: {state}\n\n"
+            last = state
+        else:
+            yield ": keep-alive\n\n"
+        await asyncio.sleep(EVENTS_EVERY)
+
+
 @router.get("/events")
-async def events(request: Request, session: Session, store: StoreDep) -> Response:
-    """Server-sent events: the queue and the newest message id, every 2 s, for live pages."""
-
-    async def stream() -> AsyncIterator[str]:
-        last = ""
-        while not await request.is_disconnected():
-            state = json.dumps(chats.live_state(store, session.staff))
-            if state != last:
-                yield f"event: queue\ndata: {state}\n\n"
-                last = state
-            else:
-                yield ": keep-alive\n\n"
-            await asyncio.sleep(2)
-
-    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+async def events(
+    request: Request, session: ChatSession, store: StoreDep, auth: Annotated[Auth, Depends(get_auth)]
+) -> Response:
+    """Server-sent events for live pages (see ``live_events``)."""
+    return StreamingResponse(
+        live_events(request, store, auth, session),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @router.post("/c/{conv_id}/claim")
-async def claim(request: Request, conv_id: str, session: Session, store: StoreDep, csrf: CsrfField) -> Response:
+async def claim(request: Request, conv_id: str, session: ChatSession, store: StoreDep, csrf: CsrfField) -> Response:
     Auth.check_csrf(session, csrf)
     try:
         chats.claim(store, conv_id, session.staff)
@@ -129,27 +161,32 @@ async def claim(request: Request, conv_id: str, session: Session, store: StoreDe
 
 
 @router.get("/c/{conv_id}", response_class=HTMLResponse)
-async def chat_view(request: Request, conv_id: str, session: Session, store: StoreDep, kb: Kb) -> Response:
+async def chat_view(request: Request, conv_id: str, session: ChatSession, store: StoreDep, kb: Kb) -> Response:
     context = {**_me(session), **chats.chat_view(store, kb.library, conv_id, session.staff)}
+    audit.record(store, request, session, Audited.TRANSCRIPT, conv_id)
     return _page(request, "staff/chat.html", context)
 
 
 @router.get("/c/{conv_id}/messages")
 async def chat_messages(
+    request: Request,
     conv_id: str,
-    session: Session,
+    session: ChatSession,
     store: StoreDep,
     notifier: NotifierDep,
     poll: Annotated[PollArgs, Depends(poll_args)],
 ) -> dict[str, Any]:
     """The whole transcript after an id (notes included); ``wait`` holds it open as for residents."""
-    return await chats.transcript(store, notifier, conv_id, poll)
+    found = await chats.transcript(store, notifier, conv_id, poll)
+    if poll.after == 0:  # the whole transcript (the open page only asks for what is new)
+        audit.record(store, request, session, Audited.TRANSCRIPT, conv_id)
+    return found
 
 
 @router.post("/c/{conv_id}/reply")
 async def reply(
     conv_id: str,
-    session: Session,
+    session: ChatSession,
     store: StoreDep,
     delivery: DeliveryDep,
     csrf: CsrfField,
@@ -163,7 +200,7 @@ async def reply(
 @router.post("/c/{conv_id}/checklist")
 async def checklist(
     conv_id: str,
-    session: Session,
+    session: ChatSession,
     store: StoreDep,
     kb: Kb,
     delivery: DeliveryDep,
@@ -180,7 +217,7 @@ async def checklist(
 @router.post("/c/{conv_id}/note")
 async def note(
     conv_id: str,
-    session: Session,
+    session: ChatSession,
     store: StoreDep,
     csrf: CsrfField,
     text: Annotated[str, Form(min_length=1, max_length=2000)],
@@ -192,7 +229,7 @@ async def note(
 
 @router.post("/c/{conv_id}/transfer")
 async def transfer(
-    conv_id: str, session: Session, store: StoreDep, csrf: CsrfField, to: Annotated[int, Form()]
+    conv_id: str, session: ChatSession, store: StoreDep, csrf: CsrfField, to: Annotated[int, Form()]
 ) -> Response:
     Auth.check_csrf(session, csrf)
     chats.transfer(store, conv_id, session.staff, to)
@@ -201,7 +238,7 @@ async def transfer(
 
 @router.post("/c/{conv_id}/{action}")
 async def finish(
-    conv_id: str, action: str, session: Session, store: StoreDep, delivery: DeliveryDep, csrf: CsrfField
+    conv_id: str, action: str, session: ChatSession, store: StoreDep, delivery: DeliveryDep, csrf: CsrfField
 ) -> Response:
     Auth.check_csrf(session, csrf)
     await chats.finish(store, delivery, conv_id, session.staff, action)
@@ -209,7 +246,7 @@ async def finish(
 
 
 @router.post("/tickets/{ticket_id}/done")
-async def ticket_done(ticket_id: int, session: Session, store: StoreDep, csrf: CsrfField) -> Response:
+async def ticket_done(ticket_id: int, session: TicketSession, store: StoreDep, csrf: CsrfField) -> Response:
     Auth.check_csrf(session, csrf)
     store.tickets.close(ticket_id)
     return RedirectResponse("/staff", status_code=303)
@@ -218,7 +255,7 @@ async def ticket_done(ticket_id: int, session: Session, store: StoreDep, csrf: C
 @router.post("/agency/{code}")
 async def agency_update(
     code: str,
-    session: Session,
+    session: AgencySession,
     store: StoreDep,
     csrf: CsrfField,
     status: Annotated[AgencyStatus, Form()],
@@ -234,13 +271,29 @@ async def supervisor(request: Request, session: SupervisorSession, store: StoreD
     return _page(request, "staff/supervisor.html", {**_me(session), **chats.supervision(store, kb.library)})
 
 
+@router.get("/audit", response_class=HTMLResponse)
+async def audit_page(request: Request, session: AuditSession, store: StoreDep) -> Response:
+    """Who opened transcripts, exported or read work orders, looked things up: the latest 200."""
+    context = {
+        **_me(session),
+        "entries": store.audit.latest(audit.LATEST),
+        "labels": audit.LABELS,
+        "limit": audit.LATEST,
+    }
+    return _page(request, "staff/audit.html", context)
+
+
 # ---- 12345 hotline: guide search with SMS text, and work orders
 
 
 @router.get("/hotline", response_class=HTMLResponse)
-async def hotline(request: Request, session: Session, kb: Kb, q: str = "", item: str = "", s: str = "") -> Response:
+async def hotline(
+    request: Request, session: HotlineSession, kb: Kb, store: StoreDep, q: str = "", item: str = "", s: str = ""
+) -> Response:
     """Answer a caller: search the guides and copy the checklist as an SMS."""
     context = {**_me(session), "q": q, **(await lookup(kb, q, item, s))}
+    if q or item:
+        audit.record(store, request, session, Audited.LOOKUP, q or f"{item} {s}".strip())
     return _page(request, "staff/hotline.html", context)
 
 
@@ -265,7 +318,7 @@ def _json_csrf(request: Request, session: StaffSession) -> None:
 
 
 @router.post("/api/workorders", status_code=201)
-async def create_order(request: Request, body: OrderIn, session: Session, orders: Orders) -> dict[str, Any]:
+async def create_order(request: Request, body: OrderIn, session: OrdersSession, orders: Orders) -> dict[str, Any]:
     _json_csrf(request, session)
     return orders.create(
         body.type,
@@ -279,13 +332,17 @@ async def create_order(request: Request, body: OrderIn, session: Session, orders
 
 
 @router.get("/api/workorders/{code}")
-async def read_order(code: str, session: Session, orders: Orders) -> dict[str, Any]:
-    return orders.get(code)
+async def read_order(
+    request: Request, code: str, session: OrdersSession, orders: Orders, store: StoreDep
+) -> dict[str, Any]:
+    found = orders.get(code)
+    audit.record(store, request, session, Audited.ORDER_JSON, code)
+    return found
 
 
 @router.post("/api/workorders/{code}/advance")
 async def advance_order(
-    request: Request, code: str, body: AdvanceIn, session: Session, orders: Orders
+    request: Request, code: str, body: AdvanceIn, session: OrdersSession, orders: Orders
 ) -> dict[str, Any]:
     _json_csrf(request, session)
     return orders.advance(
@@ -294,28 +351,29 @@ async def advance_order(
 
 
 @router.get("/workorders.csv")
-async def export_orders(session: Session, orders: Orders) -> Response:
+async def export_orders(request: Request, session: OrdersSession, orders: Orders, store: StoreDep) -> Response:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(
         ["工单编号", "类型", "状态", "内容", "回电号码", "门牌", "事项", "承办部门", "答复", "评价", "受理时间"]
     )
-    for o in orders.all():
-        writer.writerow(
-            [
-                o["code"],
-                o["type"],
-                o["status"],
-                o["content"],
-                o["callback_phone"] or "",
-                o["plate"] or "",
-                o["item"] or "",
-                o["department"] or "",
-                o["reply"] or "",
-                o["rating"] or "",
-                o["created_at"],
-            ]
-        )
+    rows = orders.all()
+    for o in rows:
+        cells = [
+            o["code"],
+            o["type"],
+            o["status"],
+            o["content"],
+            o["callback_phone"],
+            o["plate"],
+            o["item"],
+            o["department"],
+            o["reply"],
+            o["rating"],
+            o["created_at"],
+        ]
+        writer.writerow([csv_cell(c) for c in cells])
+    audit.record(store, request, session, Audited.EXPORT_CSV, f"{len(rows)} 条工单")
     return Response(
         "\ufeff" + buf.getvalue(),
         media_type="text/csv; charset=utf-8",
@@ -324,6 +382,6 @@ async def export_orders(session: Session, orders: Orders) -> Response:
 
 
 @router.get("/workorders", response_class=HTMLResponse)
-async def orders_page(request: Request, session: Session, orders: Orders) -> Response:
+async def orders_page(request: Request, session: OrdersSession, orders: Orders) -> Response:
     context = {**_me(session), "orders": orders.all(), "flow": list(OrderStatus), "types": list(OrderType)}
     return _page(request, "staff/workorders.html", context)

@@ -12,6 +12,8 @@
       known = ids;
       count.textContent = data.queue;
     });
+    // The session ended (logged out elsewhere, or idle): stop and go to the login page.
+    es.addEventListener("logout", function () { es.close(); location.href = "/staff/login?next=/staff"; });
   }
   var t = document.getElementById("transcript");
   if (!t) { return; }

@@ -1,0 +1,39 @@
+"""The audit log's use cases: what counts as looking at or taking out personal data, and the page."""
+
+from __future__ import annotations
+
+import enum
+
+from fastapi import Request
+
+from web.db.store import Store
+from web.helpdesk.auth import StaffSession, client_ip
+from web.privacy import mask_pii
+
+LATEST = 200  # entries on /staff/audit
+
+
+class Audited(enum.StrEnum):
+    TRANSCRIPT = "transcript"  # a conversation's transcript opened (page or whole JSON)
+    EXPORT_CSV = "workorders.csv"  # every work order exported as CSV
+    ORDER_JSON = "workorder.json"  # one work order read through the JSON API
+    LOOKUP = "hotline.lookup"  # a caller's question searched on /staff/hotline
+
+
+LABELS = {
+    Audited.TRANSCRIPT: "查看会话记录",
+    Audited.EXPORT_CSV: "导出工单 CSV",
+    Audited.ORDER_JSON: "读取工单（JSON）",
+    Audited.LOOKUP: "12345 查攻略",
+}
+
+
+def record(store: Store, request: Request, session: StaffSession, action: Audited, target: str) -> None:
+    """Who (the staff member), what (action and target, personal data masked), when, from which IP."""
+    store.audit.record(
+        staff_id=session.staff.id,
+        username=session.staff.username,
+        action=action.value,
+        target=mask_pii(target),
+        ip=client_ip(request),
+    )
