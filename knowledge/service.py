@@ -16,7 +16,7 @@ from knowledge.index import Index, load_index
 from knowledge.library import Library, load_library
 from knowledge.pipeline import build_index
 from knowledge.retrieval import Aspect, RetrievalResult, Retriever, RetrieverConfig
-from knowledge.schema import plate_code
+from knowledge.schema import FAQ, plate_code
 from knowledge.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -109,6 +109,15 @@ class KnowledgeBase:
             answer = self.answer(result.top.item, result.top.situation, result.aspect, lng=lng, lat=lat, now=now)
             answer.confidence = round(result.confidence, 3)
         return AskResult(result, answer)
+
+    def faq_for(self, item: str, question: str) -> FAQ | None:
+        """The item's common question (FAQ) that ``question`` asks, if one does (its answer leads)."""
+        guide = self.library.guides.get(item)
+        if guide is None or not question.strip():
+            return None
+        normalized = self.index.normalizer(question[:MAX_QUESTION_CHARS])
+        n = self.retriever.faq_match(item, normalized, [f.q for f in guide.faqs], guide.title)
+        return guide.faqs[n] if n is not None else None
 
     def answer(
         self,

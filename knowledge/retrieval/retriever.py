@@ -98,6 +98,12 @@ class RetrievalResult:
         }
 
 
+# A resident's question "is" one of the item's common questions (FAQ) when it shares most of
+# that question's rare words beyond those naming the service. Chosen on our own asks (see
+# ``faq_match``'s docstring), never on the public sets.
+FAQ_MIN_SHARE = 0.6
+FAQ_MIN_MASS = 3.0
+
 SITUATION_MIN = 2.0  # at least one fairly rare word that only some situations have
 SITUATION_RATIO = 1.5  # and clearly more than the next situation
 MIN_SALIENCE = 1.5
@@ -297,6 +303,37 @@ class Retriever:
         # A question that names nothing ("在哪办") is a follow-up, not a request for an out-of-scope topic.
         result.declined_topic = declined if named else None
         return result
+
+    def faq_match(self, item: str, normalized: str, questions: Sequence[str], name: str = "") -> int | None:
+        """Which of an item's common questions (FAQ) the resident's question asks, if any.
+
+        Words of the item's name (``name``) say which service, not which question, and are
+        left out on both sides. A FAQ matches when the question shares at least
+        ``FAQ_MIN_SHARE`` of the FAQ's remaining IDF mass and at least ``FAQ_MIN_MASS`` of it
+        in all: several rare words, not one; and it must not ask about another aspect (a
+        question about materials is not the FAQ on how long it takes). The best match wins.
+        """
+        norm = self.index.normalizer
+        aspect = detect_aspect(normalized)
+        named = set(self.content_words(norm(name))) if name else set()
+        asked = set(self.content_words(normalized)) - named
+        if not asked:
+            return None
+        best: tuple[float, int] | None = None
+        for n, question in enumerate(questions):
+            q = norm(question)
+            other = detect_aspect(q)
+            if aspect is not None and other is not None and other is not aspect:
+                continue
+            words = set(self.content_words(q)) - named
+            total = sum(self._idf[t] for t in words)
+            if total <= 0:
+                continue
+            mass = sum(self._idf[t] for t in words & asked)
+            share = mass / total
+            if share >= FAQ_MIN_SHARE and mass >= FAQ_MIN_MASS and (best is None or share > best[0]):
+                best = (share, n)
+        return best[1] if best else None
 
     def situation_words(self, item: str, exclude: frozenset[str] = frozenset()) -> dict[str, set[str]]:
         """The words of each situation of an item: its name and "when", and (unless switched

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -143,3 +143,45 @@ def test_only_turns_the_assistant_could_not_answer_count_as_unanswered(
     from web.contract import parse_payloads
 
     assert unanswered(parse_payloads([{"custom": p} for p in payloads]), declined=declined) is expected
+
+
+def test_a_question_that_asks_a_common_question_is_matched_to_it(kb: KnowledgeBase) -> None:
+    faq = kb.faq_for("id-card-renew", "我户口在晋江，人在南安上班，身份证到期了不在户口所在地能换吗")
+    assert faq is not None and faq.q.startswith("不在户口所在地")
+    # Asking for the materials alone is not a common question; nor is another aspect's FAQ.
+    assert kb.faq_for("id-card-renew", "换身份证要带什么") is None
+    assert kb.faq_for("id-card-renew", "身份证到期了换证要带什么材料") is None
+
+
+def test_the_common_questions_answer_leads_the_first_answer_and_is_the_follow_ups(client: Any) -> None:
+    from web.contract import parse_payload
+    from web.render.messages import WEB, render_payload
+
+    kb = client.app.state.kb
+    raw = {"kind": "answer", "item": "id-card-renew", "situation": "expired", "follow_up": False}
+    first_payload = parse_payload({"custom": raw})
+    assert first_payload is not None
+    said = "我户口在晋江，人在南安上班，身份证快到期了，不在户口所在地能换吗"
+    first = render_payload(kb, first_payload, WEB, plate="NA010001", said=said).to_json()
+    lead = first["text"].split("\n")[0]
+    assert "外地户口在南安也能换" in lead and "要带的材料" in first["text"], first["text"]
+    follow = parse_payload({"custom": {**raw, "follow_up": True}})
+    assert follow is not None
+    out = render_payload(kb, follow, WEB, plate="NA010001", said="我不在户口所在地，也能换吗").to_json()
+    assert out["direct"] is True and "外地户口在南安也能换" in out["text"] and "要带的材料" not in out["text"]
+    # "那要带什么" after it: the checklist itself, not a common question's answer.
+    again = render_payload(kb, follow, WEB, plate="NA010001", said="那要带什么材料").to_json()
+    assert again["direct"] is False and "要带的材料" in again["text"]
+
+
+def test_of_the_common_questions_on_an_aspect_the_closest_to_the_words_answers() -> None:
+    from knowledge.schema import FAQ
+
+    class G:  # only what guide_fact reads
+        faqs: ClassVar = [
+            FAQ(q="一定要本人去吗？", a="要本人。"),
+            FAQ(q="新证做好了，能让家里人去领吗？", a="能代领。"),
+        ]
+
+    assert guide_fact(G(), Aspect.PROXY, None, said="我妈要本人去吗") == "要本人。"  # type: ignore[arg-type]
+    assert guide_fact(G(), Aspect.PROXY, None, said="新证做好了我帮她去领行不行") == "能代领。"  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ Every sentence the assistant says here is in ``web.render.sentences.SAY``.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from knowledge.halls import distance_m, hours_text, open_status, sessions_on
 from knowledge.hours import CHINA_TZ
 from knowledge.library import Library
 from knowledge.retrieval import Aspect
-from knowledge.schema import Guide, Hall, HallLevel
+from knowledge.schema import FAQ, Guide, Hall, HallLevel
 from web.render.sentences import SAY, TRIP_SAVERS, trips_badge
 
 WEEKDAY_WORDS: list[tuple[re.Pattern[str], list[int], str]] = [
@@ -36,7 +37,7 @@ HOLIDAY = re.compile(r"节假日|放假|国庆|春节|过年|五一|元旦|中�
 
 # Where the guide says it, for the aspects a guide has no field for.
 FACT_WORDS = {
-    Aspect.PROXY: re.compile(r"本人|代办|代领|委托|代为|家属|亲属|监护人"),
+    Aspect.PROXY: re.compile(r"本人|亲自|到场|代办|代领|委托|代为|家属|亲属|家里人|家人|别人|替|监护人"),
     Aspect.MAIL: re.compile(r"邮寄|寄到|快递|寄送|邮政"),
     Aspect.VALIDITY: re.compile(r"有效期|有效|年内|长期"),
 }
@@ -110,13 +111,21 @@ def _sentences(texts: Iterable[str]) -> list[str]:
     return out
 
 
-def guide_fact(guide: Guide, aspect: Aspect, situation: str | None, limit: int = 140) -> str:
-    """The guide's own words on an aspect without a field: a common question's answer first,
-    then the situation's notes, the online note, tips and steps."""
+def _bigrams(text: str) -> set[str]:
+    chars = [c for c in text if c.isalnum()]
+    return {a + b for a, b in itertools.pairwise(chars)}
+
+
+def guide_fact(guide: Guide, aspect: Aspect, situation: str | None, limit: int = 140, said: str = "") -> str:
+    """The guide's own words on an aspect without a field: a common question's answer first
+    (of those on the aspect, the one closest to what was said), then the situation's notes,
+    the online note, tips and steps."""
     pattern = FACT_WORDS[aspect]
-    for faq in guide.faqs:
-        if pattern.search(faq.q):
-            return faq.a[:limit]
+    on_aspect = [f for f in guide.faqs if pattern.search(f.q)]
+    if on_aspect:
+        words = _bigrams(said)
+        best = max(on_aspect, key=lambda f: len(words & _bigrams(f.q)))  # the first among equals
+        return best.a[:limit]
     pool: list[str] = []
     chosen = guide.situation(situation)
     pool += [chosen.notes, *(m.notes for m in chosen.materials if pattern.search(m.name + m.notes))]
@@ -138,9 +147,17 @@ def direct_answer(
     *,
     location: tuple[float, float] | None = None,
     now: dt.datetime,
+    faq: FAQ | None = None,
 ) -> Direct | None:
-    """The direct answer to a question about one aspect of the item, or None for materials."""
+    """The direct answer to a question about one aspect of the item, or None for materials.
+
+    ``faq`` is the item's common question the resident's words ask (``KnowledgeBase.faq_for``):
+    its answer is the direct answer when no field of the guide answers the aspect (materials,
+    who must go, posting, validity) — "外地户口能办吗" is answered by the guide's own FAQ.
+    """
     guide = lib.guides[answer.item]
+    if faq is not None and (aspect is Aspect.MATERIALS or aspect in FACT_WORDS):
+        return Direct(faq.a, aspect)
     title = answer.title.split("（")[0]
     if aspect is Aspect.FEE:
         if answer.situation is None and len({fee_text(guide, s.id) for s in guide.situations}) > 1:
@@ -180,7 +197,7 @@ def direct_answer(
     if aspect is Aspect.TRIPS:
         return Direct(trips_answer(answer, title), aspect)
     if aspect in FACT_WORDS:
-        fact = guide_fact(guide, aspect, answer.situation)
+        fact = guide_fact(guide, aspect, answer.situation, said=text)
         if fact:
             return Direct(fact, aspect)
         key = {Aspect.PROXY: "proxy_unknown", Aspect.MAIL: "mail_unknown", Aspect.VALIDITY: "validity_unknown"}[aspect]

@@ -13,7 +13,7 @@ from html import escape
 from typing import Any
 
 from knowledge.answer import Answer
-from knowledge.retrieval import Aspect, Declined
+from knowledge.retrieval import Aspect, Declined, detect_aspect
 from knowledge.service import KnowledgeBase
 from web.contract import AnswerPayload, ChoicesPayload, HandoffPayload, Option, Payload, SimplePayload
 from web.render.direct import direct_answer, fits
@@ -162,8 +162,11 @@ def _answer(
     answer.retrieval_only = retrieval_only
     answer.url = f"{base_url}{answer.url}"
     location = (lng, lat) if lng is not None and lat is not None else None
-    direct = direct_answer(kb.library, answer, aspect, said, location=location, now=now)
-    follow_up = payload.follow_up and direct is not None
+    faq = kb.faq_for(answer.item, said) if said else None
+    direct = direct_answer(kb.library, answer, aspect, said, location=location, now=now, faq=faq)
+    # A follow-up that asks for the materials again ("那要带什么") gets the checklist itself.
+    asks_materials = detect_aspect(kb.index.normalizer(said)) is Aspect.MATERIALS if said else False
+    follow_up = payload.follow_up and direct is not None and not asks_materials
     lead = fits(direct.text, DIRECT_LIMITS.get(direct.aspect, DIRECT_DEFAULT_LIMIT)) if direct is not None else ""
     budget, measure = channel.budget, channel.measure
     if follow_up:
