@@ -210,6 +210,7 @@ def run_fold(
         dataclasses.replace(config or RetrieverConfig(), abstain_threshold=0.0),
         situations={c: [s.id for s in g.situations] for c, g in lib.guides.items()},
         bundles={c: frozenset(g.members) for c, g in lib.guides.items() if g.bundle},
+        names=lib.names(),
     )
     questions: list[tuple[str, str, str | None, str | None]] = [
         (a.q, a.style, a.item, a.situation) for a in sorted(fold.asks, key=str)

@@ -54,6 +54,7 @@ class KnowledgeBase:
             RetrieverConfig(abstain_threshold=settings.abstain_threshold),
             situations={c: [s.id for s in g.situations] for c, g in library.guides.items()},
             bundles={c: frozenset(g.members) for c, g in library.guides.items() if g.bundle},
+            names=library.names(),
         )
 
     @classmethod

@@ -188,6 +188,7 @@ class RetrievalMeta:
     abstain: bool
     declined_topic: str | None
     names_service: bool
+    about_current: bool  # names something, but nothing beyond the current item's words: stay on it
     switch_cue: bool
     confidence: float
     aspect: str | None
@@ -212,6 +213,7 @@ class RetrievalMeta:
             abstain=result.abstain,
             declined_topic=result.declined_topic,
             names_service=result.named,
+            about_current=result.about_current,
             switch_cue=bool(SWITCH_CUE.search(result.normalized)),
             confidence=round(result.confidence, 3),
             aspect=result.aspect.value if result.aspect else None,
@@ -224,6 +226,7 @@ class RetrievalMeta:
             "abstain": self.abstain,
             "declined_topic": self.declined_topic,
             "names_service": self.names_service,
+            "about_current": self.about_current,
             "switch_cue": self.switch_cue,
             "confidence": self.confidence,
             "aspect": self.aspect,

@@ -88,6 +88,7 @@ class RetrievalMetadata(TypedDict, total=False):
     abstain: bool
     declined_topic: Optional[str]
     names_service: bool
+    about_current: bool
     switch_cue: bool
     confidence: float
     aspect: Optional[str]
@@ -266,6 +267,10 @@ def respond_to_question(dispatcher: CollectingDispatcher, tracker: Tracker, unsu
         if candidates and not retrieval.get("abstain", True) and candidates[0]["item"] == current:
             said = current_of(tracker).get("situation") or tracker.get_slot("situation")
             return answer_events(dispatcher, candidates[0], aspect, said)
+        if retrieval.get("about_current"):
+            # Its words name nothing the current item lacks ("他的身份证找不到了" while a death
+            # is being registered): about the current item still, whatever a stray word matched.
+            return follow_up_events(dispatcher, tracker, aspect, current_of(tracker).get("situation"))
     if candidates and not retrieval.get("abstain", True):
         return answer_events(dispatcher, candidates[0], aspect)
     if candidates and float(retrieval.get("confidence") or 0) >= UNSURE_FLOOR and unsure_key == "rephrase":

@@ -153,6 +153,20 @@ def test_follow_up_proxy_aspect_comes_from_the_words() -> None:
     assert SlotSet("aspect", "proxy") in events
 
 
+def test_a_question_whose_words_name_nothing_beyond_the_current_item_stays_on_it() -> None:
+    # "他的身份证一下子找不到了" while a death is being registered: retrieval's top is another
+    # guide, but web found no word for it that the current item lacks (about_current).
+    about = dict(unsure(DIBAO, conf=0.56), names_service=False, about_current=True)
+    t = tracker("ask_service", about, slots={"item": "hukou-cancel-death"})
+    events, msgs = run(ActionAnswerService(), t)
+    assert msgs == [{"kind": "answer", "item": "hukou-cancel-death", "situation": None, "aspect": "materials",
+                     "follow_up": True}]
+    # Without about_current, a question that names nothing is not taken as one about the item.
+    nothing = dict(unsure(DIBAO, conf=0.56), names_service=False)
+    _, msgs = run(ActionAnswerService(), tracker("ask_service", nothing, slots={"item": "hukou-cancel-death"}))
+    assert msgs[0]["kind"] != "answer"
+
+
 def test_a_sibling_sharing_a_word_does_not_take_over_unless_the_resident_moves_on() -> None:
     # "登记费多少" about a property transfer: a sibling ranks first, the current item is still
     # among the top three — stay. "那补办呢" says it is another thing — switch.

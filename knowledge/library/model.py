@@ -53,6 +53,13 @@ class Library:
     referrals: dict[str, Referral] = field(default_factory=dict)
     lookups: dict[str, Lookup] = field(default_factory=dict)
 
+    def names(self) -> dict[str, str]:
+        """Each guide's name as residents meet it: its title and the catalogue's name."""
+        return {
+            code: f"{g.title} {self.catalogue[code].name if code in self.catalogue else ''}".strip()
+            for code, g in self.guides.items()
+        }
+
     def asks_of(self, item: str) -> list[AskRecord]:
         return [a for a in self.asks if a.item == item]
 

@@ -35,7 +35,7 @@ ASPECT_PATTERNS: list[tuple[Aspect, re.Pattern[str]]] = [
     (
         Aspect.PROXY,
         re.compile(
-            r"本人|亲自|代办|代领|代理|委托|家属|家里人|亲属|别人|替我|替他|替她|帮他办|帮她办|帮我办|能代|in person|on behalf"
+            r"本人|亲自|代办|代领|代理|委托|家属|家里人|亲属|别人|替我|替他|替她|帮他办|帮她办|帮我办|帮我们|能代|(让|叫|请)(儿子|女儿|孩子|老伴|家人|亲戚|孙子|孙女|子女)|in person|on behalf"
         ),
     ),
     (
@@ -48,11 +48,11 @@ ASPECT_PATTERNS: list[tuple[Aspect, re.Pattern[str]]] = [
             r"跑几趟|跑几次|跑几回|跑多少次|跑多少趟|去几趟|去几次|来几趟|来几次|几趟|跑两趟|跑一趟就|跑一次就|一次办好|一次能办完|一次办完|how many trips|how many times"
         ),
     ),
-    (Aspect.VALIDITY, re.compile(r"有效期|管几年|管多久|能用多久|用多久|多少年有效|几年有效|有效几年|valid")),
+    (Aspect.VALIDITY, re.compile(r"有效期|管几年|管多久|能用多久|用多久|用几年|多少年有效|几年有效|有效几年|valid")),
     (
         Aspect.FEE,
         re.compile(
-            r"多少钱|收费|费用|费多少|费是多少|要交多少|要钱|交钱|花钱|免费|工本费|几块|多少费|贵不贵|fee|cost|how much"
+            r"多少钱|收费|费用|费多少|费是多少|要交多少|要钱|交钱|花钱|出钱|掏钱|付钱|给钱|免费|工本费|几块|多少费|贵不贵|fee|cost|how much"
         ),
     ),
     (Aspect.TIME, re.compile(r"多久|多长时间|几天|当天|时限|多快|要等|什么时候能拿|几个工作日|how long")),

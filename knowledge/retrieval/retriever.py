@@ -78,6 +78,7 @@ class RetrievalResult:
     situation_scores: dict[str, float] = field(default_factory=dict)
     declined_topic: str | None = None
     named: bool = True  # the question names something specific (else it is a follow-up)
+    about_current: bool = False  # it names something, but nothing beyond the current item's words
 
     @property
     def top(self) -> Candidate | None:
@@ -89,6 +90,7 @@ class RetrievalResult:
             "abstain": self.abstain,
             "declined_topic": self.declined_topic,
             "names_service": self.named,
+            "about_current": self.about_current,
             "switch_cue": bool(SWITCH_CUE.search(self.normalized)),
             "confidence": round(self.confidence, 3),
             "aspect": self.aspect.value if self.aspect else None,
@@ -103,6 +105,10 @@ class RetrievalResult:
 # ``faq_match``'s docstring), never on the public sets.
 FAQ_MIN_SHARE = 0.6
 FAQ_MIN_MASS = 3.0
+
+# A word that at most two items have anywhere (log((n + 1) / 2.5) with n ≈ 430 items).
+RARE_WORD_IDF = 5.1
+NAMING_KINDS = frozenset({EntryKind.ITEM, EntryKind.SITUATION, EntryKind.FAQ})
 
 SITUATION_MIN = 2.0  # at least one fairly rare word that only some situations have
 SITUATION_RATIO = 1.5  # and clearly more than the next situation
@@ -141,6 +147,7 @@ class Retriever:
         situations: Mapping[str, Sequence[str]] | None = None,
         calibration: Calibration | None = None,
         bundles: Mapping[str, frozenset[str]] | None = None,
+        names: Mapping[str, str] | None = None,
     ) -> None:
         self.index = index
         self.bundles = dict(bundles or {})
@@ -153,7 +160,18 @@ class Retriever:
         self._labelled_asks: dict[str, list[int]] = defaultdict(list)
         self._situation_cache: dict[tuple[str, frozenset[str]], dict[str, set[str]]] = {}
         by_item: dict[str, list[int]] = defaultdict(list)
+        # The words that name an item: its name (``names``: a guide's title and catalogue name;
+        # else what its editors wrote), a topic's name — as opposed to the fillers of asks.
+        naming: dict[str, list[int]] = defaultdict(list)
+        editorial: dict[str, list[int]] = defaultdict(list)  # what editors wrote: no asks
         for i, entry in enumerate(index.entries):
+            if entry.kind is not EntryKind.ASK:
+                editorial[entry.item].append(i)
+            named_apart = names is not None and entry.item in names
+            if (entry.kind in NAMING_KINDS and not named_apart) or (
+                entry.item.startswith(NOT_A_GUIDE) and entry.item not in naming
+            ):
+                naming[entry.item].append(i)
             if entry.kind is EntryKind.SITUATION:
                 self._situations[entry.item].append(i)
             elif entry.kind is EntryKind.ASK and entry.situation is not None:
@@ -165,6 +183,12 @@ class Retriever:
             raise RuntimeError("LexicalRetriever.warm_up() was not called")
         self._token_ids = corpus.lookup
         self._vocab: dict[str, np.ndarray] = {item: corpus.unique_ids(ids) for item, ids in by_item.items()}
+        self._naming: dict[str, np.ndarray] = {item: corpus.unique_ids(ids) for item, ids in naming.items()}
+        self._editorial: dict[str, np.ndarray] = {item: corpus.unique_ids(ids) for item, ids in editorial.items()}
+        tokenize, normalize = index.lexical.tokenizer, index.normalizer
+        for item, name in (names or {}).items():
+            known = {corpus.lookup[t] for t in tokenize.words(normalize(name)) if t in corpus.lookup}
+            self._naming[item] = np.asarray(sorted(known), dtype=np.int32)
         # Inverse document frequency over items: a token every item has says nothing.
         df = np.bincount(
             np.concatenate([np.zeros(0, np.int32), *self._vocab.values()]), minlength=len(corpus.vocab)
@@ -175,8 +199,8 @@ class Retriever:
         }
         self.situation_ids = situations or {}
 
-    def _item_has(self, item: str, token: str) -> bool:
-        ids = self._vocab.get(item)
+    def _item_has(self, item: str, token: str, vocab: Mapping[str, np.ndarray] | None = None) -> bool:
+        ids = (self._vocab if vocab is None else vocab).get(item)
         ident = self._token_ids.get(token)
         if ids is None or ident is None:
             return False
@@ -224,6 +248,32 @@ class Retriever:
             self._idf.get(w, 0.0) >= MIN_SALIENCE and not set(w) <= FOLLOW_UP_CHARS
             for w in self.index.lexical.tokenizer.words(rest)
         )
+
+    def evidence_for(self, normalized: str, item: str, over: str) -> list[str]:
+        """The words of a question that speak for ``item`` rather than ``over``: salient words
+        (as ``names_something`` counts them) that name ``item`` and not ``over``: a word of
+        ``item``'s name that ``over``'s own text (its editors', not residents' asks) lacks, or a
+        word so rare that at most two items have it, ``item`` one and ``over`` not (复印, 排队,
+        一年 are in several items' words and name none of them).
+
+        "礼拜六去窗口交行不行" while talking about resident medical insurance has none for the
+        rent withdrawal its 交 matches; "另外，重度残疾人护理补贴怎么申请" while talking about
+        the disability card has 护理补贴. No evidence: the question is about ``over`` still.
+        """
+        rest = ASPECT_CUES.sub(" ", normalized)
+        return [
+            w
+            for w in dict.fromkeys(self.index.lexical.tokenizer.words(rest))
+            if len(w) >= 2
+            and self._idf.get(w, 0.0) >= MIN_SALIENCE
+            and not set(w) <= FOLLOW_UP_CHARS
+            and (
+                # a word of the item's name that the current item's own text (not its asks) lacks
+                (self._item_has(item, w, self._naming) and not self._item_has(over, w, self._editorial))
+                # or a rare word the item has and the current one lacks altogether
+                or (self._idf[w] >= RARE_WORD_IDF and self._item_has(item, w) and not self._item_has(over, w))
+            )
+        ]
 
     def coverage(self, normalized: str, item: str) -> tuple[float, float]:
         """IDF-weighted share of the question's known tokens that the item's entries contain,
@@ -275,8 +325,15 @@ class Retriever:
             features = (coverage, math.log1p(best_bm25), margin, near / ranked[0][1] if ranked[0][1] else 0.0)
         return Ranking(ranked, features, fused, qvec, dense_on)
 
-    def search(self, query: str, *, lexical: bool = True, dense: bool = True) -> RetrievalResult:
-        """Rank items for a question; switch a side off to measure the other alone."""
+    def search(
+        self, query: str, *, lexical: bool = True, dense: bool = True, current: str | None = None
+    ) -> RetrievalResult:
+        """Rank items for a question; switch a side off to measure the other alone.
+
+        ``current``: the item a conversation is about. A question none of whose words speak
+        for the top match rather than for it (``evidence_for``) names nothing new: it is about
+        the current item, whatever entry a stray word matched.
+        """
         cfg = self.config
         normalized = self.index.normalizer(query)
         aspect = detect_aspect(normalized)
@@ -288,6 +345,11 @@ class Retriever:
         if ranked is not r.ranked:
             r = Ranking(ranked, r.features, r.fused, r.qvec, r.dense_used)
         named = self.names_something(normalized)
+        about_current = False
+        # "另外/还有/那…呢": the resident says it is another thing; the words need not prove it.
+        if named and current in self._vocab and top_name and top_name != current and not SWITCH_CUE.search(normalized):
+            about_current = not self.evidence_for(normalized, top_name, current)
+            named = not about_current
         abstain = not r.ranked or declined is not None or confidence < cfg.abstain_threshold or not named
         real = [(item, score) for item, score in r.ranked if not item.startswith(NOT_A_GUIDE)]
         candidates = []
@@ -298,7 +360,16 @@ class Retriever:
                 situation, sit_scores = self._situation(item, normalized, r.qvec, r.fused)
             candidates.append(Candidate(item, round(score, 4), situation))
         result = RetrievalResult(
-            query, normalized, candidates, confidence, abstain, aspect, r.dense_used, sit_scores, named=named
+            query,
+            normalized,
+            candidates,
+            confidence,
+            abstain,
+            aspect,
+            r.dense_used,
+            sit_scores,
+            named=named,
+            about_current=about_current,
         )
         # A question that names nothing ("在哪办") is a follow-up, not a request for an out-of-scope topic.
         result.declined_topic = declined if named else None

@@ -101,3 +101,36 @@ def test_an_aspect_follow_up_names_no_service(kb: KnowledgeBase, q: str, aspect:
 def test_a_question_naming_a_service_with_an_aspect_still_answers(kb: KnowledgeBase, q: str, item: str) -> None:
     r = kb.retriever.search(q)
     assert not r.abstain and r.top is not None and r.top.item == item
+
+
+@pytest.mark.parametrize(
+    ("question", "current"),
+    [
+        ("礼拜六去窗口交行不行", "medical-insurance-resident"),  # 交 matches a rent withdrawal
+        ("他的身份证一下子找不到了", "hukou-cancel-death"),  # the ID card of the one who died
+        ("审批下来要多久", "hpf-loan"),
+    ],
+)
+def test_a_follow_up_whose_words_the_current_item_has_is_about_it(
+    kb: KnowledgeBase, question: str, current: str
+) -> None:
+    alone = kb.retriever.search(question)
+    assert alone.candidates and alone.candidates[0].item != current  # a stray match on its own
+    r = kb.retriever.search(question, current=current)
+    assert r.about_current and not r.named
+
+
+@pytest.mark.parametrize(
+    ("question", "current", "other"),
+    [
+        ("对了，我们开的是奶茶店，食品经营许可证要怎么办", "company-setup", "food-business-license"),
+        ("另外，证办好以后重度残疾人护理补贴怎么申请", "disability-card", "disability-subsidy"),
+        ("狗证怎么办", "id-card-renew", "dog-registration"),
+    ],
+)
+def test_a_question_naming_another_service_is_not_about_the_current_one(
+    kb: KnowledgeBase, question: str, current: str, other: str
+) -> None:
+    r = kb.retriever.search(question, current=current)
+    assert r.named and not r.about_current
+    assert other in [c.item for c in r.candidates] or (r.declined_topic or "").endswith(other)

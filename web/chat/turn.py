@@ -131,7 +131,8 @@ class ChatService:
             return ChatReply(conv.mode, [self.queue_message(session)] if conv.mode is Mode.WAITING else [])
         if conv.mode is Mode.RESOLVED:
             self.store.conversations.apply(session, HandoffEvent.REOPEN)
-        result = await asyncio.to_thread(self.kb.retriever.search, text or shown)
+        talked_about = conv.item if conv.item in self.kb.library.guides else None
+        result = await asyncio.to_thread(self.kb.retriever.search, text or shown, current=talked_about)
         current = None
         if conv.item in self.kb.library.guides:
             # What the words say about the item talked about so far: a typed reply to

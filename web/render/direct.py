@@ -130,8 +130,11 @@ def guide_fact(guide: Guide, aspect: Aspect, situation: str | None, limit: int =
     chosen = guide.situation(situation)
     pool += [chosen.notes, *(m.notes for m in chosen.materials if pattern.search(m.name + m.notes))]
     pool += [guide.online.note, *guide.tips, *(st.text for st in guide.steps), *(f.a for f in guide.faqs)]
-    hits = [s for s in _sentences(p for p in pool if p) if pattern.search(s)]
-    return "".join(dict.fromkeys(hits))[:limit]
+    hits = list(dict.fromkeys(s for s in _sentences(p for p in pool if p) if pattern.search(s)))
+    if said:  # the sentences closest to what was asked first (the guide's order among equals)
+        words = _bigrams(said)
+        hits.sort(key=lambda s: -len(words & _bigrams(s)))
+    return "".join(hits)[:limit]
 
 
 def _phone(lib: Library, guide: Guide, location: tuple[float, float] | None) -> str:
