@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from knowledge.library import Library
-from knowledge.retrieval import SWITCH_CUE, Aspect, RetrievalResult
+from knowledge.retrieval import SWITCH_CUE, Aspect, RetrievalResult, is_question
 from web.chat.handoff import asks_for_person
 
 logger = logging.getLogger(__name__)
@@ -193,6 +193,7 @@ class RetrievalMeta:
     confidence: float
     aspect: str | None
     asks_person: bool  # the words ask for a person: the bot never answers those as a question
+    asks_question: bool  # a question (particle, mark or words of one), not a statement
     candidates: tuple[Candidate, ...]
 
     @classmethod
@@ -218,6 +219,7 @@ class RetrievalMeta:
             confidence=round(result.confidence, 3),
             aspect=result.aspect.value if result.aspect else None,
             asks_person=asks_for_person(result.normalized),
+            asks_question=is_question(result.normalized),
             candidates=tuple(candidates),
         )
 
@@ -231,6 +233,7 @@ class RetrievalMeta:
             "confidence": self.confidence,
             "aspect": self.aspect,
             "asks_person": self.asks_person,
+            "asks_question": self.asks_question,
             "candidates": [
                 {
                     "item": c.item,

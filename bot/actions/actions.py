@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Literal, Optional, Text, TypedDict
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, Restarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 MAX_FAILED = 2  # after two failed attempts a person takes over
@@ -93,6 +93,7 @@ class RetrievalMetadata(TypedDict, total=False):
     confidence: float
     aspect: Optional[str]
     asks_person: bool  # the words ask for a person (人工, 客服, 投诉 …): a request, not a question
+    asks_question: bool  # a question (吗, 能不能, 怎么 …), not a statement such as a complaint
     candidates: List[Candidate]
 
 
@@ -373,7 +374,10 @@ class ActionHandoff(Action):
         if question_not_request(tracker, retrieval):
             # "能不能让家里人替我去" is a question about the item, not a request for a person:
             # without words asking for one (web's asks_person), answer it directly.
-            return follow_up_events(dispatcher, tracker, str(aspect), current_of(tracker).get("situation"))
+            # "公章要我们自己去外面刻吗" has no aspect word: a question about the item all the same
+            # (web answers it from the guide's common questions, or shows the checklist).
+            said = str(aspect) if aspect in DIRECT_ASPECTS else "materials"
+            return follow_up_events(dispatcher, tracker, said, current_of(tracker).get("situation"))
         return handoff_events(dispatcher, "complaint" if intent == "complain" else "asked")
 
 
@@ -384,11 +388,25 @@ def question_not_request(tracker: Tracker, retrieval: Dict[str, Any]) -> bool:
     if (metadata.get("choice") or tracker.latest_message.get("text", "").startswith("/")):
         return False  # the button: an explicit request
     item = tracker.get_slot("item")
+    about_item = retrieval.get("aspect") in DIRECT_ASPECTS or question_on_item(tracker, retrieval)
     return bool(
         item
         and current_of(tracker).get("item") == item
-        and retrieval.get("aspect") in DIRECT_ASPECTS
+        and about_item
         and not retrieval.get("asks_person", True)
+    )
+
+
+def question_on_item(tracker: Tracker, retrieval: Dict[str, Any]) -> bool:
+    """A question (not a statement) about the item talked about: an aspect of it, or words that
+    stay on it (web's about_current, or the item among the best three matches)."""
+    item = tracker.get_slot("item")
+    if not item or not retrieval.get("asks_question", False) or retrieval.get("asks_person", True):
+        return False
+    return bool(
+        retrieval.get("aspect") in DIRECT_ASPECTS
+        or retrieval.get("about_current")
+        or item in [c["item"] for c in candidates_of(retrieval)[:3]]
     )
 
 
@@ -406,6 +424,22 @@ class ActionConfirm(Action):
             payload: SimplePayload = {"kind": "text", "key": "ok_no_human", "offer_human": False}
             dispatcher.utter_message(json_message=dict(payload))
             return [SlotSet("offered_human", False)]
+        if question_on_item(tracker, retrieval_of(tracker)):
+            # "她要自己去办吗" read as a yes/no: it is a question about the item talked about.
+            return respond_to_question(dispatcher, tracker, "rephrase")
         payload = {"kind": "text", "key": "anything_else", "offer_human": False}
         dispatcher.utter_message(json_message=dict(payload))
         return []
+
+
+class ActionStartOver(Action):
+    """"重新开始": start over — unless it is a question about the item ("重新换一张要多久")."""
+
+    def name(self) -> Text:
+        return "action_start_over"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        if question_on_item(tracker, retrieval_of(tracker)):
+            return respond_to_question(dispatcher, tracker, "rephrase")
+        dispatcher.utter_message(response="utter_restart")
+        return [Restarted()]

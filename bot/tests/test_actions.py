@@ -17,6 +17,7 @@ from actions.actions import (
     ActionDecline,
     ActionFollowUp,
     ActionHandoff,
+    ActionStartOver,
 )
 
 ID_RENEW = {
@@ -291,6 +292,22 @@ def test_a_question_about_who_may_go_is_answered_not_handed_over(intent: str) ->
                      "follow_up": True}]
 
 
+@pytest.mark.parametrize("intent", ["request_human", "complain"])
+def test_a_question_on_the_item_the_nlu_took_for_a_complaint_is_answered(intent: str) -> None:
+    # "公章要我们自己去外面刻吗" while setting up a company: no aspect word, no word asking for a
+    # person, a question whose best match is the item itself.
+    company = {"item": "company-setup", "title": "开公司", "score": 0.9, "situation": None, "situations": []}
+    retrieval = dict(sure(company, conf=0.4), asks_person=False, asks_question=True)
+    t = with_current(tracker(intent, retrieval, slots={"item": "company-setup"}), "company-setup")
+    _, msgs = run(ActionHandoff(), t)
+    assert msgs[0]["kind"] == "answer" and msgs[0]["item"] == "company-setup"
+    # The same words as a statement (a complaint) still bring a person.
+    statement = dict(retrieval, asks_question=False)
+    t = with_current(tracker(intent, statement, slots={"item": "company-setup"}), "company-setup")
+    _, msgs = run(ActionHandoff(), t)
+    assert msgs[0]["kind"] == "handoff"
+
+
 @pytest.mark.parametrize(
     "retrieval",
     [
@@ -309,3 +326,27 @@ def test_without_an_item_talked_about_a_proxy_question_goes_to_a_person() -> Non
     t = tracker("request_human", dict(unsure(conf=0.1), aspect="proxy", asks_person=False))
     _, msgs = run(ActionHandoff(), t)
     assert msgs == [{"kind": "handoff", "reason": "asked"}]
+
+
+def test_start_over_restarts_but_a_question_about_the_item_is_answered() -> None:
+    from rasa_sdk.events import Restarted
+
+    d = CollectingDispatcher()
+    events = ActionStartOver().run(d, tracker("restart", dict(unsure(conf=0.1), asks_question=False)), {})
+    assert events == [Restarted()] and [m["response"] for m in d.messages] == ["utter_restart"]
+    # "重新换一张要多久" about a birth certificate: the NLU's restart is a question on the item.
+    t = tracker("restart", dict(unsure(conf=0.1), aspect="time", asks_question=True, asks_person=False),
+                slots={"item": "birth-medical-cert", "situation": "replace-wrong"})
+    _, msgs = run(ActionStartOver(), with_current(t, "birth-medical-cert"))
+    assert msgs == [{"kind": "answer", "item": "birth-medical-cert", "situation": "replace-wrong", "aspect": "time",
+                     "follow_up": True}]
+
+
+def test_a_question_read_as_yes_or_no_is_answered_about_the_item() -> None:
+    # "她要自己去办吗" after the pension claim was asked back: not a yes to anything.
+    t = tracker("affirm", dict(unsure(conf=0.1), aspect="proxy", asks_question=True, asks_person=False),
+                slots={"item": "pension-claim"})
+    _, msgs = run(ActionConfirm(), with_current(t, "pension-claim"))
+    assert msgs[0]["kind"] == "answer" and msgs[0]["item"] == "pension-claim" and msgs[0]["aspect"] == "proxy"
+    _, msgs = run(ActionConfirm(), tracker("affirm", dict(unsure(conf=0.1), asks_question=False)))
+    assert msgs == [{"kind": "text", "key": "anything_else", "offer_human": False}]

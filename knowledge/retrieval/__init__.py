@@ -18,6 +18,7 @@ from knowledge.retrieval.query import (
     SWITCH_CUE,
     Aspect,
     detect_aspect,
+    is_question,
 )
 from knowledge.retrieval.retriever import (
     MIN_SALIENCE,
@@ -57,5 +58,6 @@ __all__ = [
     "declined_kind",
     "detect_aspect",
     "fit_calibration",
+    "is_question",
     "reciprocal_rank_fusion",
 ]

@@ -35,7 +35,7 @@ ASPECT_PATTERNS: list[tuple[Aspect, re.Pattern[str]]] = [
     (
         Aspect.PROXY,
         re.compile(
-            r"本人|亲自|代办|代领|代理|委托|家属|家里人|亲属|别人|替我|替他|替她|帮他办|帮她办|帮我办|帮我们|能代|(让|叫|请)(儿子|女儿|孩子|老伴|家人|亲戚|孙子|孙女|子女)|in person|on behalf"
+            r"本人|亲自|代办|代领|代理|委托|家属|家里人|亲属|别人|替我|替他|替她|帮他办|帮她办|帮我办|帮我们|能代|要自己去|得自己去|自己去办|自己来办|帮(他|她|我|我们|你)?去?(拿|领|取)|(让|叫|请)(儿子|女儿|孩子|老伴|家人|亲戚|孙子|孙女|子女)|in person|on behalf"
         ),
     ),
     (
@@ -197,3 +197,14 @@ SWITCH_CUE = re.compile(r"另外|还有|对了|顺便|再问|换个|另一个|�
 BUNDLE_CUE = re.compile(
     r"(?<!第)一次办|一起办|一起申请|(?<!第)一次性办|一件事|联办|打包|一趟就|一块办|一并办|一次全办|一条龙"
 )  # IDF over items; 多少钱 is 1.3, 身份证 1.3, 低保 2.8
+
+# A question, not a statement: a question mark or particle, or the words of one (能不能, 要不要 …).
+QUESTION = re.compile(
+    r"[吗么呢？?]\s*$|吗[，,。]|(.)[不唔没冇]\1|能不能|可不可以|可以不|是不是|要不要|用不用|需不需要|行不行|有没有|怎么|多少|多久|多长|几|哪|什么|啥|咋|是否|咩|点样|未|\b(can|do|does|is|how|what|where|when)\b",
+    re.I,
+)
+
+
+def is_question(normalized: str) -> bool:
+    """Is this a question (about something), as opposed to a statement such as a complaint?"""
+    return bool(QUESTION.search(normalized))

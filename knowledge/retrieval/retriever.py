@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -110,6 +110,7 @@ FAQ_MIN_MASS = 3.0
 RARE_WORD_IDF = 5.1
 NAMING_KINDS = frozenset({EntryKind.ITEM, EntryKind.SITUATION, EntryKind.FAQ})
 
+SITUATION_OWN = 3  # a situation's own name and "when" count as this many labelled asks
 SITUATION_MIN = 2.0  # at least one fairly rare word that only some situations have
 SITUATION_RATIO = 1.5  # and clearly more than the next situation
 MIN_SALIENCE = 1.5
@@ -126,6 +127,10 @@ class RetrieverConfig:
     situation_from_asks: bool = True  # situation words also from the asks labelled with it
     situation_split: bool = False  # divide a word's weight by the number of situations that have it
     item_decay: float = 0.5  # an item's n-th best entry counts decay**n: agreement is evidence
+    situation_model: str = "nb"  # "nb": naive Bayes over the labelled asks; "words": rare words summed (before)
+    situation_nb_margin: float = (
+        1.0  # log-likelihood lead the best situation needs, else ask back (chosen on the folds)
+    )
 
 
 @dataclass
@@ -159,6 +164,7 @@ class Retriever:
         self._situations: dict[str, list[int]] = defaultdict(list)
         self._labelled_asks: dict[str, list[int]] = defaultdict(list)
         self._situation_cache: dict[tuple[str, frozenset[str]], dict[str, set[str]]] = {}
+        self._nb_cache: dict[str, tuple[dict[str, Counter[str]], set[str]]] = {}
         by_item: dict[str, list[int]] = defaultdict(list)
         # The words that name an item: its name (``names``: a guide's title and catalogue name;
         # else what its editors wrote), a topic's name — as opposed to the fillers of asks.
@@ -429,6 +435,46 @@ class Retriever:
             self._situation_cache[key] = words
         return words
 
+    def _situation_model(self, item: str) -> tuple[dict[str, Counter[str]], set[str]]:
+        """Word counts per situation of an item: its name and "when" (counted SITUATION_OWN
+        times) and the asks its writers labelled with it; and the item's situation vocabulary."""
+        cached = self._nb_cache.get(item)
+        if cached is not None:
+            return cached
+        tok, norm = self.index.lexical.tokenizer, self.index.normalizer
+        counts: dict[str, Counter[str]] = {}
+        for i in self._situations.get(item, []):
+            entry = self.index.entries[i]
+            assert entry.situation is not None
+            words = [w for w in tok.words(norm(entry.text)) if w in self._idf]
+            counts.setdefault(entry.situation, Counter()).update({w: SITUATION_OWN for w in set(words)})
+        if self.config.situation_from_asks:
+            for i in self._labelled_asks.get(item, []):
+                entry = self.index.entries[i]
+                if entry.situation in counts:
+                    counts[entry.situation].update(set(w for w in tok.words(norm(entry.text)) if w in self._idf))
+        vocab = set().union(*counts.values()) if counts else set()
+        self._nb_cache[item] = (counts, vocab)
+        return counts, vocab
+
+    def situation_odds(self, item: str, normalized: str) -> dict[str, float]:
+        """Naive Bayes log-likelihood of the question's words under each situation of an item
+        (add-one smoothing over the item's situation vocabulary; words no situation has, or
+        that every situation has, say nothing and are left out)."""
+        counts, vocab = self._situation_model(item)
+        if not counts:
+            return {}
+        common = set.intersection(*(set(c) for c in counts.values()))
+        words = [
+            w for w in dict.fromkeys(self.index.lexical.tokenizer.words(normalized)) if w in vocab and w not in common
+        ]
+        size = len(vocab) or 1
+        out = {}
+        for situation, c in counts.items():
+            total = sum(c.values())
+            out[situation] = round(sum(math.log((c[w] + 1) / (total + size)) for w in words), 3)
+        return out if words else {}
+
     def situation_for(self, item: str, text: str) -> str | None:
         """The situation of a known item that the words of ``text`` determine, if any
         (a typed reply to "您是哪种情况？", or a follow-up that says more)."""
@@ -446,6 +492,12 @@ class Retriever:
         ids = self.situation_ids.get(item, ())
         if len(ids) <= 1:
             return (ids[0] if ids else None), {}
+        if self.config.situation_model == "nb":
+            odds = self.situation_odds(item, normalized)
+            ranked = sorted(odds.items(), key=lambda kv: kv[1], reverse=True)
+            if len(ranked) > 1 and ranked[0][1] - ranked[1][1] >= self.config.situation_nb_margin:
+                return ranked[0][0], odds
+            return None, odds
         tokens = set(self.index.lexical.tokenizer.words(normalized))
         words = self.situation_words(item)
         common = set.intersection(*words.values()) if words else set()

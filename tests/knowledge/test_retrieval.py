@@ -134,3 +134,21 @@ def test_a_question_naming_another_service_is_not_about_the_current_one(
     r = kb.retriever.search(question, current=current)
     assert r.named and not r.about_current
     assert other in [c.item for c in r.candidates] or (r.declined_topic or "").endswith(other)
+
+
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [
+        ("公章要我们自己去外面刻吗", True),
+        ("重新换一张要多久", True),
+        ("使唔使畀钱", True),  # A-not-A, Cantonese
+        ("报名收不收费", True),  # A-not-A
+        ("你们办事效率太差了", False),
+        ("我要投诉这个窗口", False),
+        ("Can I do it online?", True),
+    ],
+)
+def test_a_question_is_told_from_a_statement(text: str, question: bool) -> None:
+    from knowledge.retrieval import is_question
+
+    assert is_question(text) is question
