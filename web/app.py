@@ -37,7 +37,7 @@ from web.helpdesk.editor import GuideEditor, Reports
 from web.helpdesk.workorders import WebhookSender, WorkOrders
 from web.ratelimit import RateLimiter, rates_from, trusted_proxies
 from web.render.pages import Renderer
-from web.routes import admin, api, editor, pages, reports, staff, wechat
+from web.routes import admin, api, editor, pages, reports, staff, visits, wechat
 from web.security import SecurityHeaders, quiet_http_client_logs
 from web.static import HashedStatic
 
@@ -126,6 +126,7 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
     app.mount("/static", static.app(), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(visits.router)
     app.include_router(staff.router)
     app.include_router(editor.router)
     app.include_router(reports.router)
