@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from knowledge.service import KnowledgeBase
+from knowledge.settings import Settings
 from tests.web.test_staff import add_staff, login
-from tests.web.test_wechat import OPENID, fake, reply_content, sign, text_xml, wx  # noqa: F401  (the fixture)
+from tests.web.test_wechat import OPENID, fake, reply_content, sign, text_xml, wechat_client
 from web.db.tables import Role
 from web.render.sentences import SAY
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+def wx(settings: Settings, kb: KnowledgeBase, tmp_path: Path) -> Iterator[TestClient]:
+    """/wechat in plaintext mode on the local fake API (as in test_wechat)."""
+    with wechat_client(settings, kb, tmp_path) as client:
+        yield client
 
 
 def voice_xml(msg_id: int, recognition: str | None, openid: str = OPENID) -> str:
@@ -53,7 +64,7 @@ def conv_messages(wx: TestClient, openid: str = OPENID) -> list[Any]:
     return wx.app.state.store.conversations.messages("wx-" + openid)  # type: ignore[attr-defined]
 
 
-def test_voice_with_recognition_is_answered_exactly_like_the_same_text(wx: TestClient) -> None:  # noqa: F811
+def test_voice_with_recognition_is_answered_exactly_like_the_same_text(wx: TestClient) -> None:
     other = "oResident0000000000000002"
     fake(wx).user_wrote(other)
     typed = wx.post("/wechat", params=sign(), content=text_xml("换身份证要带什么", 5001, openid=other))
@@ -65,7 +76,7 @@ def test_voice_with_recognition_is_answered_exactly_like_the_same_text(wx: TestC
     assert [m.text for m in conv_messages(wx) if m.role is Role.RESIDENT] == ["换身份证要带什么"]
 
 
-def test_voice_without_recognition_gets_a_short_reply_and_staff_see_it_came(wx: TestClient) -> None:  # noqa: F811
+def test_voice_without_recognition_gets_a_short_reply_and_staff_see_it_came(wx: TestClient) -> None:
     r = wx.post("/wechat", params=sign(), content=voice_xml(5003, None))
     assert r.status_code == 200
     text = reply_content(r.text)
@@ -77,7 +88,7 @@ def test_voice_without_recognition_gets_a_short_reply_and_staff_see_it_came(wx: 
     assert reply_content(r.text) == SAY["wechat_voice"]
 
 
-def test_image_outside_a_handoff_is_acknowledged_and_not_fetched_or_kept(wx: TestClient) -> None:  # noqa: F811
+def test_image_outside_a_handoff_is_acknowledged_and_not_fetched_or_kept(wx: TestClient) -> None:
     media = fake(wx).add_media(photo_with_gps())
     r = wx.post("/wechat", params=sign(), content=image_xml(5101, media))
     assert reply_content(r.text) == SAY["wechat_image"]
@@ -86,7 +97,7 @@ def test_image_outside_a_handoff_is_acknowledged_and_not_fetched_or_kept(wx: Tes
 
 
 def test_image_while_waiting_for_a_person_reaches_the_staff_transcript_without_exif(
-    wx: TestClient,  # noqa: F811
+    wx: TestClient,
 ) -> None:
     r = wx.post("/wechat", params=sign(), content=text_xml("人工", 5201))
     assert r.status_code == 200
@@ -114,7 +125,7 @@ def test_image_while_waiting_for_a_person_reaches_the_staff_transcript_without_e
     assert photo.status_code == 200 and photo.headers["content-type"] == "image/jpeg" and photo.content == data
 
 
-def test_image_with_an_unknown_media_id_is_not_lost_silently(wx: TestClient) -> None:  # noqa: F811
+def test_image_with_an_unknown_media_id_is_not_lost_silently(wx: TestClient) -> None:
     wx.post("/wechat", params=sign(), content=text_xml("人工", 5301))
     r = wx.post("/wechat", params=sign(), content=image_xml(5302, "no-such-media"))
     assert reply_content(r.text) == SAY["wechat_image_failed"]
@@ -122,12 +133,12 @@ def test_image_with_an_unknown_media_id_is_not_lost_silently(wx: TestClient) -> 
     assert any("40007" in n for n in notes)
 
 
-def test_staff_photo_route_needs_login(wx: TestClient) -> None:  # noqa: F811
+def test_staff_photo_route_needs_login(wx: TestClient) -> None:
     r = wx.get("/staff/uploads/whatever", follow_redirects=False)
     assert r.status_code == 303 and "/staff/login" in r.headers["location"]
 
 
-def test_fake_media_get_is_faithful(wx: TestClient) -> None:  # noqa: F811
+def test_fake_media_get_is_faithful(wx: TestClient) -> None:
     app = wx.app.state.wechat_fake  # type: ignore[attr-defined]
     with TestClient(app) as api:
         token = api.get(
