@@ -90,7 +90,7 @@
       chunks(readable(root)).forEach(function (c, i, all) {
         var u = new SpeechSynthesisUtterance(c);
         u.lang = "zh-CN"; u.rate = 0.9;
-        if (voice) { u.voice = voice; }
+        if (voice) { try { u.voice = voice; } catch (err) { /* lang zh-CN still picks a Chinese voice */ } }
         if (i === all.length - 1) { u.onend = function () { b.classList.remove("speaking"); }; }
         synth.speak(u);
       });
