@@ -141,7 +141,6 @@ async def precheck_page(
     store: StoreDep,
     settings: Annotated[Settings, Depends(get_settings)],
     code: Annotated[str, Query(max_length=32)] = "",
-    error: str = "",
 ) -> Response:
     """A pre-check by its code: upload a photo of each material; staff's verdicts once they have looked."""
     pc = None
@@ -150,7 +149,7 @@ async def precheck_page(
             pc = precheck.view(store, kb, code)
         except NotFound:
             pc = None
-    context = {"code": code, "pc": pc, "error": error[:200], "max_kb": settings.upload_max_bytes // 1024}
+    context = {"code": code, "pc": pc, "error": "", "max_kb": settings.upload_max_bytes // 1024}
     return _renderer(request).page(request, "precheck.html", context, status=200 if pc or not code else 404)
 
 
@@ -169,7 +168,7 @@ async def precheck_upload(
     try:
         precheck.upload(store, kb, code, material, data, settings.upload_max_bytes)
     except NotFound:
-        raise
+        raise  # no such pre-check: the error page, not the upload page
     except MenpaiError as exc:
         pc = precheck.view(store, kb, code)
         context = {"code": code, "pc": pc, "error": str(exc), "max_kb": settings.upload_max_bytes // 1024}
