@@ -396,6 +396,37 @@ class HallsFile(_Model):
     holidays: list[Holiday] = Field(default_factory=list)
 
 
+class SlotGroup(_Model):
+    """One item group of a hall's appointments (预约号源): how many residents per half-hour."""
+
+    id: Code
+    name: NonEmpty
+    capacity: int = Field(ge=1, le=50, description="residents per half-hour slot")
+    items: list[Code] = Field(min_length=1)
+
+
+class HallSlots(_Model):
+    """The slots one hall (``hall``) or every hall of a level (``level``) publishes."""
+
+    hall: Code | None = None
+    level: HallLevel | None = None
+    groups: list[SlotGroup] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> HallSlots:
+        if (self.hall is None) == (self.level is None):
+            raise ValueError("give either hall (one hall's code) or level (city, town or village), not both")
+        return self
+
+
+class SlotsFile(_Model):
+    """guides/slots.yaml: the appointments halls publish; slots are the halls' opening hours in half-hours."""
+
+    days_ahead: int = Field(7, ge=1, le=30, description="how many days ahead a resident can book")
+    slot_minutes: int = Field(30, ge=10, le=120)
+    halls: list[HallSlots] = Field(default_factory=list)
+
+
 class Plate(_Model):
     code: Annotated[str, Field(pattern=r"^[A-Z]{2}\d{6}$")]
     town: NonEmpty

@@ -59,6 +59,8 @@ RATE_DEFAULTS = {
     "agency_per_ip": "5/3600",
     "agency_status_per_ip": "30/600",
     "report_per_ip": "5/600",
+    "booking_per_ip": "10/3600",
+    "upload_per_ip": "60/3600",
 }
 
 DOMAIN_EMBEDDER = "domain"  # static embeddings over the guides' tokens, trained at build (seconds)
@@ -113,6 +115,15 @@ class Settings(BaseSettings):
         "南安市数据管理局（示例）", description="body that issues the door plates, shown on every plate page"
     )
     video_help_url: str = Field("", description="视频办 link where the county provides video help; empty hides it")
+    upload_retention_days: int = Field(
+        7,
+        ge=1,
+        le=90,
+        description="days a resident's photo (a WeChat image to staff, a pre-check material) is kept, then deleted",
+    )
+    upload_max_bytes: int = Field(
+        5_000_000, ge=100_000, le=20_000_000, description="largest photo a resident may upload (bytes)"
+    )
     secret_key: SecretStr | None = Field(None, description="signs sessions and CSRF tokens; required in production")
     staff_idle_minutes: int = Field(
         30, ge=1, le=720, description="a staff session ends after this many minutes without a request (12 h at most)"
@@ -188,6 +199,12 @@ class Settings(BaseSettings):
     )
     rate_report_per_ip: str = Field(
         RATE_DEFAULTS["report_per_ip"], pattern=RATE, description="residents' error reports per client IP"
+    )
+    rate_booking_per_ip: str = Field(
+        RATE_DEFAULTS["booking_per_ip"], pattern=RATE, description="appointments booked or cancelled per client IP"
+    )
+    rate_upload_per_ip: str = Field(
+        RATE_DEFAULTS["upload_per_ip"], pattern=RATE, description="pre-check photos uploaded per client IP"
     )
 
     @model_validator(mode="after")

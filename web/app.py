@@ -37,7 +37,7 @@ from web.helpdesk.editor import GuideEditor, Reports
 from web.helpdesk.workorders import WebhookSender, WorkOrders
 from web.ratelimit import RateLimiter, rates_from, trusted_proxies
 from web.render.pages import Renderer
-from web.routes import admin, api, editor, pages, reports, staff, wechat
+from web.routes import admin, api, editor, pages, reports, staff, visits, wechat
 from web.security import SecurityHeaders, quiet_http_client_logs
 from web.static import HashedStatic
 
@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_BODY_BYTES = 64 * 1024  # a chat message is at most 1000 characters; WeChat XML is small
+UPLOAD_PATH = "/bang/precheck/upload"
 
 
 def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = None) -> FastAPI:
@@ -58,7 +59,12 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
         state.kb = kb or KnowledgeBase.open(settings)
         state.notifier = Notifier()
         state.notifier.bind(asyncio.get_running_loop())
-        state.store = Store(make_engine(settings.db_url), on_change=state.notifier.notify)
+        state.store = Store(
+            make_engine(settings.db_url),
+            on_change=state.notifier.notify,
+            uploads=settings.var_path / "uploads",
+            upload_retention_days=settings.upload_retention_days,
+        )
         state.store.migrate()
         state.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
         state.auth = Auth(settings, state.store)
@@ -69,7 +75,7 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
             state.rasa,
             rasa_required=settings.rasa_required,
             base_url=settings.public_base_url,
-            policy=HandoffPolicy(settings.staff_hours),
+            policy=HandoffPolicy(settings.staff_hours, video_help_url=settings.video_help_url),
         )
         state.wechat = _wechat(settings, state)
         state.workorders = WorkOrders(state.store, settings.secret())
@@ -120,12 +126,16 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
     app.mount("/static", static.app(), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(visits.router)
     app.include_router(staff.router)
     app.include_router(editor.router)
     app.include_router(reports.router)
     app.include_router(wechat.router)
     app.include_router(admin.router)
-    app.add_middleware(errors.BodyLimit, max_bytes=MAX_BODY_BYTES)
+    # Photo uploads (在线预审) may be larger; every other body keeps the small limit.
+    app.add_middleware(
+        errors.BodyLimit, max_bytes=MAX_BODY_BYTES, larger={UPLOAD_PATH: settings.upload_max_bytes + 64 * 1024}
+    )
     # Phones on slow links: pages, CSS and JS go gzipped (SSE streams and pre-compressed pages pass through).
     app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=6)
     app.add_middleware(SecurityHeaders, production=production)  # outermost: on every response, errors too
@@ -148,6 +158,7 @@ def _wechat(settings: Settings, state: Any) -> WeChatService | None:
         api_base=settings.wechat_api_base,
         passive_seconds=settings.wechat_passive_seconds,
         max_skew_seconds=settings.wechat_max_skew_seconds,
+        max_photo_bytes=settings.upload_max_bytes,
     )
     client = None
     if settings.wechat_api_base == "fake":

@@ -104,17 +104,19 @@ async def validation_error(request: Request, exc: RequestValidationError) -> Res
 class BodyLimit:
     """Refuse request bodies over a limit before reading them (a 1 MB message gets a 413)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}  # exact paths that take a larger body (photo uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.larger.get(scope.get("path", ""), self.max_bytes)
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
-        too_big = length is not None and length.isdigit() and int(length) > self.max_bytes
+        too_big = length is not None and length.isdigit() and int(length) > max_bytes
         received = 0
 
         async def limited() -> Message:
@@ -122,12 +124,12 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise _TooLarge
             return message
 
         request = Request(scope)
-        message = f"request body over {self.max_bytes // 1024} KB"
+        message = f"request body over {max_bytes // 1024} KB"
         if too_big:
             response = error_response(request, 413, "too_large", message)
             await response(scope, receive, send)

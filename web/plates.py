@@ -40,6 +40,18 @@ def qr_png(data: str) -> bytes:
     return buf.getvalue()
 
 
+def qr_svg(data: str, size_mm: int = 30) -> str:
+    """A QR code as an inline SVG element (the print view's link back to the guide)."""
+    qr = _qr(data)
+    svg = qr.make_image(image_factory=qrcode.image.svg.SvgPathImage).to_string(encoding="unicode")
+    inner = svg[svg.index(">") + 1 : svg.rindex("</svg>")]
+    n = qr.modules_count + 8
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size_mm}mm" height="{size_mm}mm" '
+        f'viewBox="0 0 {n} {n}" role="img" aria-label="二维码：{escape(data)}">{inner}</svg>'
+    )
+
+
 def plate_svg(plate: Plate, url: str, issuer: str) -> str:
     """One plate as a standalone SVG (for a sign maker)."""
     qr_svg = _qr(url).make_image(image_factory=qrcode.image.svg.SvgPathImage).to_string(encoding="unicode")

@@ -62,3 +62,11 @@ def mask_pii(text: str) -> str:
     text = _ID_15.sub(_mask_id, text)
     text = _MOBILE.sub(_mask_mobile, text)
     return _LANDLINE.sub(_mask_landline, text)
+
+
+def mask_name(name: str) -> str:
+    """A resident's name as staff lists show it: the family name, then * (张**; a one-character name: *)."""
+    name = name.strip()
+    if len(name) <= 1:
+        return "*"
+    return name[0] + "*" * (len(name) - 1)

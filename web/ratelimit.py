@@ -44,6 +44,8 @@ class Limit(enum.StrEnum):
     AGENCY_PER_IP = "agency_per_ip"
     AGENCY_STATUS_PER_IP = "agency_status_per_ip"
     REPORT_PER_IP = "report_per_ip"
+    BOOKING_PER_IP = "booking_per_ip"
+    UPLOAD_PER_IP = "upload_per_ip"
 
     @property
     def scope(self) -> Scope:

@@ -36,6 +36,23 @@ class Urls:
     def guide(self, code: str, *, situation: str | None = None, plate: str | None = None) -> str:
         return f"/g/{quote(code)}" + _query(s=situation, plate=plate)
 
+    def guide_print(self, code: str, *, situation: str | None = None, plate: str | None = None) -> str:
+        """The checklist to take along: one A4 page (tick boxes, fee, nearest hall, a QR back)."""
+        return f"/g/{quote(code)}/print" + _query(s=situation, plate=plate)
+
+    def guide_share(self, code: str, *, situation: str | None = None, plate: str | None = None) -> str:
+        """发到手机: the checklist as a short text to copy or share."""
+        return f"/g/{quote(code)}/share" + _query(s=situation, plate=plate)
+
+    def appointment(self, item: str, *, situation: str | None = None, plate: str | None = None) -> str:
+        return "/yuyue" + _query(item=item, s=situation, plate=plate)
+
+    def appointment_status(self, code: str) -> str:
+        return "/yuyue/status" + _query(code=code)
+
+    def precheck(self, code: str) -> str:
+        return "/bang/precheck" + _query(code=code)
+
     def guide_report(self, code: str) -> str:
         return f"/g/{quote(code)}/report"
 

@@ -33,6 +33,7 @@ from knowledge.library.loaders import (
     load_named,
     load_out_of_scope,
     load_plates,
+    load_slots,
 )
 from knowledge.library.model import (
     ASKS_DIR,
@@ -60,6 +61,7 @@ from knowledge.schema import (
     Plate,
     Referral,
     ReferralFile,
+    SlotsFile,
 )
 
 logger = logging.getLogger(__name__)
@@ -629,6 +631,7 @@ class Draft:
     asks: list[AskRecord] = field(default_factory=list)
     referrals: dict[str, Referral] = field(default_factory=dict)
     lookups: dict[str, Lookup] = field(default_factory=dict)
+    slots: SlotsFile = field(default_factory=SlotsFile)
 
 
 def _catalogue_step(d: Draft, problems: list[Problem]) -> None:
@@ -663,6 +666,61 @@ def _halls_step(d: Draft, problems: list[Problem]) -> None:
         problems.extend(check_hall_code_unique(loaded.rel, loaded.lines, i, hall, loaded.model.halls[:i]))
         d.halls[hall.code] = hall
         problems.extend(check_hall_items_known(loaded.rel, loaded.lines, i, hall, d.catalogue))
+
+
+def check_slots(rel: str, lines: dict[Any, int], slots: SlotsFile, halls: dict[str, Hall]) -> list[Problem]:
+    """Every hall named exists, and handles every item its groups offer; group ids are unique per hall."""
+    problems: list[Problem] = []
+    for i, entry in enumerate(slots.halls):
+        if entry.hall is not None and entry.hall not in halls:
+            problems.append(
+                Problem(
+                    rel,
+                    lines.get(("halls", i, "hall")),
+                    f"halls[{i}].hall",
+                    f"unknown hall {entry.hall!r}",
+                    "a hall code from halls.yaml",
+                    suggest(entry.hall, halls),
+                )
+            )
+            continue
+        targets = [halls[entry.hall]] if entry.hall else [h for h in halls.values() if h.level is entry.level]
+        seen: set[str] = set()
+        for j, group in enumerate(entry.groups):
+            if group.id in seen:
+                problems.append(
+                    Problem(
+                        rel,
+                        lines.get(("halls", i, "groups", j, "id")),
+                        f"halls[{i}].groups[{j}].id",
+                        f"group {group.id!r} appears twice",
+                        "one entry per item group",
+                        "merge the two groups",
+                    )
+                )
+            seen.add(group.id)
+            for k, item in enumerate(group.items):
+                missing = [h.code for h in targets if item not in h.items]
+                if missing:
+                    problems.append(
+                        Problem(
+                            rel,
+                            lines.get(("halls", i, "groups", j, "items", k)),
+                            f"halls[{i}].groups[{j}].items[{k}]",
+                            f"{', '.join(missing[:3])} do(es) not handle {item!r}",
+                            "an item the hall lists in halls.yaml",
+                            "add the item to the hall, or remove it here",
+                        )
+                    )
+    return problems
+
+
+def _slots_step(d: Draft, problems: list[Problem]) -> None:
+    loaded = load_slots(d.root, problems)
+    if loaded is None:
+        return
+    d.slots = loaded.model
+    problems.extend(check_slots(loaded.rel, loaded.lines, loaded.model, d.halls))
 
 
 def _plates_step(d: Draft, problems: list[Problem]) -> None:
@@ -707,6 +765,7 @@ LIBRARY_STEPS: list[Callable[[Draft, list[Problem]], None]] = [
     _guides_step,
     _halls_step,
     _plates_step,
+    _slots_step,
     _out_of_scope_step,
     _guide_rules_step,
     _asks_step,
@@ -745,6 +804,7 @@ def check_library(
         asks=draft.asks,
         referrals=draft.referrals,
         lookups=draft.lookups,
+        slots=draft.slots,
     )
     return lib, []
 

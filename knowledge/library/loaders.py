@@ -25,10 +25,11 @@ from knowledge.library.model import (
     HALLS_FILE,
     OUT_OF_SCOPE_FILE,
     PLATES_FILE,
+    SLOTS_FILE,
 )
 from knowledge.library.problems import line_for, parse_yaml, read_yaml, rel_path, suggest, validate
 from knowledge.normalize import Normalizer
-from knowledge.schema import AskBatch, CatalogueItem, Guide, HallsFile, OutOfScopeFile, Plate
+from knowledge.schema import AskBatch, CatalogueItem, Guide, HallsFile, OutOfScopeFile, Plate, SlotsFile
 
 
 def load_catalogue(path: Path, problems: list[Problem]) -> dict[str, CatalogueItem]:
@@ -192,6 +193,17 @@ def load_halls(root: Path, problems: list[Problem]) -> LoadedFile | None:
     data, lines = read_yaml(halls_path, rel, problems)
     hf = validate(HallsFile, data, rel, lines, problems) if data is not None else None
     return None if hf is None else LoadedFile(rel, lines, hf)
+
+
+def load_slots(root: Path, problems: list[Problem]) -> LoadedFile | None:
+    """guides/slots.yaml (the appointments halls publish); no file = no appointments, not a problem."""
+    path = root / SLOTS_FILE
+    if not path.exists():
+        return None
+    rel = rel_path(path, root)
+    data, lines = read_yaml(path, rel, problems)
+    model = validate(SlotsFile, data, rel, lines, problems) if data is not None else None
+    return None if model is None else LoadedFile(rel, lines, model)
 
 
 def load_plates(root: Path, problems: list[Problem]) -> dict[str, Plate] | None:

@@ -10,7 +10,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from knowledge.normalize import Normalizer
-from knowledge.schema import CatalogueItem, Guide, Hall, Holiday, Lookup, OutOfScopeTopic, Plate, Referral
+from knowledge.schema import (
+    CatalogueItem,
+    Guide,
+    Hall,
+    Holiday,
+    Lookup,
+    OutOfScopeTopic,
+    Plate,
+    Referral,
+    SlotsFile,
+)
 
 GUIDES_SUBDIR = "items"
 HALLS_FILE = "halls.yaml"
@@ -21,6 +31,7 @@ CATALOGUE_FILE = "catalogue.yaml"
 ASKS_DIR = "asks"
 REFERRALS_DIR = "referrals"
 LOOKUPS_FILE = "lookups.yaml"
+SLOTS_FILE = "slots.yaml"
 GUIDE_BATCH = "guide"  # the asks written in the guide itself
 
 
@@ -52,6 +63,7 @@ class Library:
     asks: list[AskRecord] = field(default_factory=list)
     referrals: dict[str, Referral] = field(default_factory=dict)
     lookups: dict[str, Lookup] = field(default_factory=dict)
+    slots: SlotsFile = field(default_factory=SlotsFile)  # guides/slots.yaml: appointments (预约)
 
     def names(self) -> dict[str, str]:
         """Each guide's name as residents meet it: its title and the catalogue's name."""

@@ -8,7 +8,7 @@ through the helpers here.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,6 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from knowledge.errors import Problem
-from knowledge.schema import CatalogueItem
 
 # ---------------------------------------------------------------- YAML with lines
 
@@ -195,7 +194,7 @@ def rel_path(path: Path, root: Path) -> str:
         return str(path)
 
 
-def suggest(code: str, catalogue: dict[str, CatalogueItem]) -> str:
-    """The hint for an unknown item code: the closest catalogue codes."""
+def suggest(code: str, catalogue: Mapping[str, object]) -> str:
+    """The hint for an unknown code: the closest known codes (of the catalogue, or of the halls)."""
     close = difflib.get_close_matches(code, list(catalogue), n=3)
     return f"did you mean {', '.join(close)}?" if close else "see guides/catalogue.yaml for the codes"

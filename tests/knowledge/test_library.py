@@ -152,3 +152,25 @@ def test_a_verified_guide_names_who_and_when_and_is_due_after_next_review(tmp_pa
     assert not lib.guides["id-card-lost"].review.due(
         dt.date(2030, 1, 1)
     )  # a draft is never "due": it was never checked
+
+
+def test_slots_file_names_known_halls_and_items_they_handle(tmp_path: Path) -> None:
+    """guides/slots.yaml (预约): an unknown hall, or an item a hall does not handle, is a precise problem."""
+    root = tmp_path / "guides"
+    shutil.copytree(ROOT / "guides", root)
+    (root / "slots.yaml").write_text(
+        "halls:\n"
+        "- hall: nanan-centre\n"
+        "  groups: [{id: grp-a, name: 甲, capacity: 2, items: [id-card-renew]}]\n"
+        "- level: town\n"
+        "  groups: [{id: grp-b, name: 乙, capacity: 2, items: [id-card-renew, passport]}]\n",
+        encoding="utf-8",
+    )
+    lib, problems = check_library(root)
+    assert lib is None
+    text = [str(p) for p in problems]
+    assert len(problems) == 2, text
+    assert "slots.yaml:2" in text[0] and "unknown hall 'nanan-centre'" in text[0] and "nanan-city-centre" in text[0]
+    assert "halls[1].groups[0].items[1]" in text[1] and "'passport'" in text[1]
+    lib, _ = check_library(ROOT / "guides")
+    assert lib is not None and lib.slots.halls and lib.slots.days_ahead == 7

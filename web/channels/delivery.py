@@ -103,9 +103,16 @@ class Changes:
     def to_json(self) -> dict[str, object]:
         return {
             "mode": self.mode,
-            "messages": [{"id": m.id, "role": m.role.value, "kind": m.kind, "text": m.text} for m in self.messages],
+            "messages": [_message_json(m) for m in self.messages],
             "last_id": self.last_id,
         }
+
+
+def _message_json(m: Message) -> dict[str, object]:
+    out: dict[str, object] = {"id": m.id, "role": m.role.value, "kind": m.kind, "text": m.text}
+    if m.kind == "image" and m.payload and m.payload.get("upload"):
+        out["image"] = m.payload["upload"]  # a resident's photo (staff only: residents' polls carry no resident lines)
+    return out
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import re
 import struct
 import time
 from dataclasses import dataclass
@@ -32,9 +33,13 @@ from knowledge.errors import BadRequest, MenpaiError
 from knowledge.halls import nearest_halls
 from knowledge.schema import HallLevel, plate_code
 from knowledge.service import KnowledgeBase
+from web.chat.handoff import resident_talks_to_bot
 from web.chat.turn import ChatService
+from web.db.codes import normalize_code
 from web.db.store import Store
 from web.db.tables import Role
+from web.helpdesk.images import clean_photo
+from web.helpdesk.precheck import status_text
 from web.render.messages import ChatMessage, MessageKind
 from web.render.sentences import SAY
 from web.render.wechat import choices_text, fit, join
@@ -42,6 +47,7 @@ from web.render.wechat import choices_text, fit, join
 logger = logging.getLogger(__name__)
 
 MAX_XML_BYTES = 32 * 1024
+CODE_SHAPE = re.compile(r"^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$")  # a 帮办 query code (web.db.codes)
 
 
 TOKEN_MARGIN = 300  # refresh the access_token five minutes before it expires
@@ -71,6 +77,7 @@ class WeChatConfig:
     api_base: str = "https://api.weixin.qq.com"
     passive_seconds: float = 4.0
     max_skew_seconds: int = 300  # a timestamp further from now, or a nonce seen within it, is refused
+    max_photo_bytes: int = 5_000_000  # a resident's image larger than this is not kept
 
 
 def signature_of(*parts: str) -> str:
@@ -139,6 +146,28 @@ class WeChatAPI:
         await self._post(
             "/cgi-bin/message/custom/send", {"touser": openid, "msgtype": "text", "text": {"content": text}}
         )
+
+    async def get_media(self, media_id: str) -> tuple[bytes, str]:
+        """A temporary media file (a resident's image or voice) and its content type (GET /cgi-bin/media/get).
+
+        WeChat answers the file itself, or a JSON error (40007 invalid media_id, 40001 a stale token).
+        """
+        token = await self.tokens.get()
+        for attempt in range(2):
+            r = await self.client.get(
+                f"{self.config.api_base}/cgi-bin/media/get", params={"access_token": token, "media_id": media_id}
+            )
+            kind = r.headers.get("content-type", "").split(";")[0].strip()
+            if kind in ("application/json", "text/plain"):
+                data: dict[str, Any] = r.json()
+                code = int(data.get("errcode", -1))
+                if code in TOKEN_ERRORS and attempt == 0:
+                    token = await self.tokens.get(stale=token)
+                    continue
+                raise WeChatAPIError(code, str(data.get("errmsg", "")))
+            r.raise_for_status()
+            return r.content, kind
+        raise WeChatAPIError(40001, "token refused twice")
 
     async def plate_qrcode(self, plate: str) -> dict[str, Any]:
         """A permanent parametric QR code whose scene is the plate code (opens the OA chat)."""
@@ -295,7 +324,14 @@ class WeChatService:
     async def _answer(self, msg: Any) -> str | None:
         conv = conversation_id(msg.source)
         if msg.type == "text":
-            return await self._text(conv, msg.source, str(msg.content))
+            text = str(msg.content)
+            if (status := self._code_status(text)) is not None:
+                return status
+            return await self._text(conv, msg.source, text)
+        if msg.type == "voice":
+            return await self._voice(conv, msg)
+        if msg.type == "image":
+            return await self._image(conv, msg)
         if msg.type == "event" and msg.event in ("subscribe_scan", "scan"):
             return self._welcome(conv, str(msg.scene_id))
         if msg.type == "event" and msg.event == "subscribe":
@@ -307,6 +343,50 @@ class WeChatService:
         if msg.type == "event":
             return None
         return SAY["wechat_not_text"]
+
+    async def _voice(self, conv: str, msg: Any) -> str | None:
+        """A voice message: WeChat's own speech recognition answered as the same text; without it, say so.
+
+        ``<Recognition>`` is there when the account has speech recognition enabled. Without it the
+        resident is asked to type or send 人工, and the help desk sees in the transcript that a voice
+        message came (a person waiting for or talking to them would otherwise miss it).
+        """
+        recognised = str(getattr(msg, "recognition", "") or "").strip().rstrip("。.!！")
+        if recognised:
+            return await self._text(conv, msg.source, recognised)
+        self.store.conversations.get_or_create(conv, "wechat")
+        self.store.conversations.add_message(conv, Role.RESIDENT, SAY["wechat_voice_note"], "voice")
+        return SAY["wechat_voice"]
+
+    async def _image(self, conv: str, msg: Any) -> str:
+        """An image: acknowledged; while waiting for or talking to a person, it goes to the staff transcript.
+
+        The file is fetched through the media API, re-encoded without EXIF and kept only for the
+        retention period (``web.db.uploads``); the bot itself never sees it.
+        """
+        found = self.store.conversations.maybe(conv)
+        if found is None or resident_talks_to_bot(found.mode):
+            return SAY["wechat_image"]
+        days = self.store.uploads.retention.days
+        try:
+            data, _ = await self.channel.api.get_media(str(msg.media_id))
+            clean = await asyncio.to_thread(clean_photo, data, self.config.max_photo_bytes)
+        except (WeChatAPIError, httpx.HTTPError, MenpaiError) as exc:
+            logger.warning("WeChat image for %s not kept: %s", conv, exc)
+            self.store.conversations.add_message(conv, Role.NOTE, f"居民发来的图片没能取到（{exc}）", "note")
+            return SAY["wechat_image_failed"]
+        upload = self.store.uploads.save(clean, purpose="wechat", conversation_id=conv)
+        self.store.conversations.add_message(
+            conv, Role.RESIDENT, SAY["wechat_image_note"].format(days=days), "image", {"upload": upload.token}
+        )
+        return SAY["wechat_image_to_staff"].format(days=days)
+
+    def _code_status(self, text: str) -> str | None:
+        """A message that is only a 帮办 query code gets the request's status (and pre-check result)."""
+        code = normalize_code(text)
+        if not CODE_SHAPE.match(code):
+            return None
+        return status_text(self.store, self.kb, code) or SAY["wechat_code_unknown"].format(code=code)
 
     async def _text(self, conv: str, openid: str, text: str) -> str | None:
         """Run the chat turn; answer passively within the budget, else deliver later."""

@@ -9,6 +9,10 @@ Built from the documentation (../shared/reference/gov-specs.md §1.5–1.6):
   (or over 5 messages per inbound message) → 45015.
 * ``POST /cgi-bin/qrcode/create?access_token=`` → ``{"ticket", "expire_seconds", "url"}``;
   scene_str 1–64 characters.
+* ``GET /cgi-bin/media/get?access_token=&media_id=`` → the temporary media file itself (a resident's
+  image: ``image/jpeg`` with ``Content-Disposition: attachment; filename="…"``); an unknown media_id
+  → ``{"errcode": 40007, "errmsg": "invalid media_id"}``; temporary media expire after 3 days (same error).
+  Tests put a file there with ``state.add_media(data)``, as if a resident had sent it.
 
 Tests and the demo mode use it; it keeps what was sent so tests can look.
 """
@@ -21,9 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 
 WINDOW_SECONDS = 48 * 3600
 PER_INBOUND_QUOTA = 5
+MEDIA_SECONDS = 3 * 24 * 3600  # temporary media are kept by WeChat for three days
 
 
 @dataclass
@@ -36,6 +42,14 @@ class FakeWeChatState:
     last_inbound: dict[str, float] = field(default_factory=dict)  # openid → time of last message from them
     quota_used: dict[str, int] = field(default_factory=dict)
     qrcodes: list[dict[str, Any]] = field(default_factory=list)
+    media: dict[str, tuple[bytes, str, float]] = field(default_factory=dict)  # media_id → (data, type, expiry)
+    media_calls: int = 0
+
+    def add_media(self, data: bytes, content_type: str = "image/jpeg") -> str:
+        """A file a resident sent (WeChat keeps it as temporary media); its MediaId."""
+        media_id = secrets.token_urlsafe(48)[:64]
+        self.media[media_id] = (data, content_type, time.monotonic() + MEDIA_SECONDS)
+        return media_id
 
     def user_wrote(self, openid: str) -> None:
         """The resident sent a message: opens (or renews) the 48-hour window."""
@@ -92,6 +106,23 @@ def create_fake_app(appid: str, secret: str) -> FastAPI:
         state.quota_used[openid] = state.quota_used.get(openid, 0) + 1
         state.sent.append(body)
         return {"errcode": 0, "errmsg": "ok"}
+
+    @app.get("/cgi-bin/media/get")
+    async def media_get(request: Request, media_id: str = "") -> Response:
+        state.media_calls += 1
+        error = check_token(request)
+        if error:
+            return JSONResponse(error)
+        found = state.media.get(media_id)
+        if found is None or found[2] < time.monotonic():
+            return JSONResponse({"errcode": 40007, "errmsg": "invalid media_id"})
+        data, kind, _ = found
+        ext = {"image/jpeg": "jpg", "image/png": "png", "audio/amr": "amr"}.get(kind, "bin")
+        return Response(
+            data,
+            media_type=kind,
+            headers={"Content-Disposition": f'attachment; filename="{media_id[:16]}.{ext}"'},
+        )
 
     @app.post("/cgi-bin/qrcode/create")
     async def qrcode_create(request: Request) -> dict[str, Any]:

@@ -27,6 +27,7 @@ class HandoffPolicy:
 
     staff_hours: str = "08:00-18:00"
     clock: Clock = field(default_factory=SystemClock)
+    video_help_url: str = ""  # 视频办: offered with the queue message while staff are on duty
 
     def __post_init__(self) -> None:
         self.hours: OpeningHours = help_desk_hours(self.staff_hours)
@@ -39,9 +40,12 @@ class HandoffPolicy:
         if not self.on_duty(now):
             return ChatMessage(MessageKind.TEXT, SAY["after_hours"].format(hours=self.staff_hours), offer_message=True)
         minutes = max(1, position) * WAIT_MINUTES_PER_PLACE
+        text = SAY["waiting"].format(ahead=max(0, position - 1), minutes=minutes)
+        if self.video_help_url:
+            text += SAY["video_help"].format(url=self.video_help_url)
         return ChatMessage(
             MessageKind.TEXT,
-            SAY["waiting"].format(ahead=max(0, position - 1), minutes=minutes),
+            text,
             queue={"position": position, "expected_minutes": minutes},
             offer_message=True,
         )

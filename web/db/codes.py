@@ -18,10 +18,13 @@ _LOOKALIKE = str.maketrans({"I": "1", "L": "1", "O": "0"})
 _SEPARATORS = re.compile(r"[\s\-－—_]+")
 
 
-def new_code() -> str:
-    """A fresh random code, grouped: ``XXXX-XXXX-XXXX-XXXX``."""
-    bits = secrets.randbits(5 * CODE_CHARS)
-    chars = "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in range(CODE_CHARS))
+SHORT_CHARS = 8  # 40 bits: an appointment's code, read out at the window; cancelling also needs the phone
+
+
+def new_code(chars_count: int = CODE_CHARS) -> str:
+    """A fresh random code, grouped: ``XXXX-XXXX-XXXX-XXXX`` (or ``XXXX-XXXX`` for a short one)."""
+    bits = secrets.randbits(5 * chars_count)
+    chars = "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in range(chars_count))
     return group(chars)
 
 
@@ -36,6 +39,6 @@ def normalize_code(text: str) -> str:
     """
     raw = _SEPARATORS.sub("", text.strip().upper())
     mapped = raw.translate(_LOOKALIKE)
-    if len(mapped) == CODE_CHARS and all(c in ALPHABET for c in mapped):
+    if len(mapped) in (CODE_CHARS, SHORT_CHARS) and all(c in ALPHABET for c in mapped):
         return group(mapped)
     return text.strip().upper()

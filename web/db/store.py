@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
 from web.db.agency import AgencyRepository
 from web.db.analytics import AnalyticsRepository
+from web.db.appointments import AppointmentRepository
 from web.db.audit import AuditRepository
 from web.db.conversations import ConversationRepository
 from web.db.engine import Database
 from web.db.guides import GuideReportRepository, GuideVersionRepository
 from web.db.inbound import InboundRepository
 from web.db.outbox import OutboxRepository
+from web.db.prechecks import PrecheckRepository
 from web.db.ratings import RatingRepository
 from web.db.sessions import LoginAttemptRepository, StaffSessionRepository
 from web.db.staff import StaffRepository
 from web.db.tickets import TicketRepository
 from web.db.turns import TurnRepository
+from web.db.uploads import UploadRepository
 from web.db.workorders import WebhookRepository, WorkOrderRepository
 
 
@@ -27,9 +32,18 @@ class Store(Database):
 
     Args:
         on_change: called with a conversation id after a committed change a resident may be waiting for.
+        uploads: the folder of residents' photos (outside every web root); default a temporary folder.
+        upload_retention_days: how long a photo is kept.
     """
 
-    def __init__(self, engine: Engine, on_change: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        on_change: Callable[[str], None] | None = None,
+        *,
+        uploads: Path | None = None,
+        upload_retention_days: int = 7,
+    ) -> None:
         super().__init__(engine)
         self.conversations = ConversationRepository(self, on_change)
         self.turns = TurnRepository(self)
@@ -47,3 +61,8 @@ class Store(Database):
         self.staff_sessions = StaffSessionRepository(self)
         self.login_attempts = LoginAttemptRepository(self)
         self.audit = AuditRepository(self)
+        self.appointments = AppointmentRepository(self)
+        self.uploads = UploadRepository(
+            self, uploads or Path(tempfile.gettempdir()) / "menpai-uploads", upload_retention_days
+        )
+        self.prechecks = PrecheckRepository(self)

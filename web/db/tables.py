@@ -149,6 +149,8 @@ class AgencyRequest(Base):
     preferred_time: Mapped[str] = mapped_column(String(64))
     address: Mapped[str] = mapped_column(String(200))
     plate: Mapped[str | None] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), default="agency")  # AgencyKind (issue 16)
+    situation: Mapped[str | None] = mapped_column(String(48))  # the situation whose checklist a pre-check uses
     status: Mapped[AgencyStatus] = mapped_column(_enum(AgencyStatus), default=AgencyStatus.SUBMITTED)
     staff_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -360,3 +362,98 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(32), index=True)
     target: Mapped[str] = mapped_column(String(200))
     ip: Mapped[str] = mapped_column(String(64))
+
+
+# ---- residents' channels (issue 16): appointments, uploaded photos, online pre-checks
+
+
+class AgencyKind(enum.StrEnum):
+    """What a 帮办 request asks for."""
+
+    AGENCY = "agency"  # 帮办代办: someone does it for (or with) the resident
+    HOME = "home"  # 上门办: staff come to the plate's address (elderly, disabled)
+    PRECHECK = "precheck"  # 在线预审: the resident sends photos of the materials before the trip
+
+
+class Verdict(enum.StrEnum):
+    """Staff's word on one material of a pre-check."""
+
+    OK = "ok"  # 合格
+    MISSING = "missing"  # 缺
+    FIX = "fix"  # 需补正
+
+
+class AppointmentStatus(enum.StrEnum):
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+
+
+class AppointmentSlot(Base):
+    """How many are booked in one half-hour of one item group at one hall (the capacity is in guides/slots.yaml).
+
+    ``slot`` is the local (China) start time, ``YYYY-MM-DD HH:MM``. A booking raises ``booked`` with
+    ``UPDATE … WHERE booked < capacity``: two bookings of the last place cannot both win.
+    """
+
+    __tablename__ = "appointment_slots"
+
+    hall: Mapped[str] = mapped_column(String(48), primary_key=True)
+    group: Mapped[str] = mapped_column("item_group", String(48), primary_key=True)
+    slot: Mapped[str] = mapped_column(String(16), primary_key=True)
+    booked: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Appointment(Base):
+    """预约: a resident's half-hour at a hall, found by a short code (and the phone, to cancel)."""
+
+    __tablename__ = "appointments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)  # XXXX-XXXX (web.db.codes, 40 bits)
+    hall: Mapped[str] = mapped_column(String(48), index=True)
+    group: Mapped[str] = mapped_column("item_group", String(48))
+    item: Mapped[str] = mapped_column(String(48))
+    slot: Mapped[str] = mapped_column(String(16), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(32))
+    plate: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default=AppointmentStatus.BOOKED.value)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Upload(Base):
+    """A photo a resident sent (a WeChat image during a handoff, a pre-check material), re-encoded.
+
+    The file lives under ``var/uploads/<expires on>/<token>.jpg`` (outside every web root) and is
+    deleted, with this row, once ``expires_at`` has passed (``MENPAI_UPLOAD_RETENTION_DAYS``).
+    """
+
+    __tablename__ = "uploads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # "wechat" or "precheck"
+    conversation_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    agency_code: Mapped[str | None] = mapped_column(String(24), index=True)
+    material: Mapped[int | None] = mapped_column(Integer)  # index in the request's checklist
+    path: Mapped[str] = mapped_column(String(200))  # relative to the uploads folder
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class PrecheckReview(Base):
+    """Staff's verdict on one material of a pre-check request (合格 / 缺 / 需补正, with a note)."""
+
+    __tablename__ = "precheck_reviews"
+    __table_args__ = (UniqueConstraint("agency_code", "material", name="uq_precheck_reviews_code_material"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agency_code: Mapped[str] = mapped_column(String(24), index=True)
+    material: Mapped[int] = mapped_column(Integer)
+    verdict: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -38,6 +38,10 @@ KINDS = {
     "unanswered": "没答上",
     "referral": "转介（没有攻略的事）",
     "lookup": "查个人记录",
+    "print": "打印清单",
+    "share": "发到手机",
+    "appointment": "预约",
+    "precheck": "在线预审上传",
 }
 MAX_DAYS = 90
 

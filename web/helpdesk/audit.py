@@ -18,6 +18,9 @@ class Audited(enum.StrEnum):
     EXPORT_CSV = "workorders.csv"  # every work order exported as CSV
     ORDER_JSON = "workorder.json"  # one work order read through the JSON API
     LOOKUP = "hotline.lookup"  # a caller's question searched on /staff/hotline
+    PHOTO = "photo"  # a resident's photo opened (a WeChat image, a pre-check material)
+    PRECHECK = "precheck"  # a pre-check request's materials opened
+    BOOKINGS = "appointments"  # a day's bookings listed
 
 
 LABELS = {
@@ -25,6 +28,9 @@ LABELS = {
     Audited.EXPORT_CSV: "导出工单 CSV",
     Audited.ORDER_JSON: "读取工单（JSON）",
     Audited.LOOKUP: "12345 查攻略",
+    Audited.PHOTO: "查看居民照片",
+    Audited.PRECHECK: "查看预审材料",
+    Audited.BOOKINGS: "查看预约名单",
 }
 
 

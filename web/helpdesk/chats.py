@@ -65,7 +65,7 @@ def desk(store: Store, library: Library, staff: Staff) -> dict[str, Any]:
         "queue": queue_rows(store, library, store.conversations.queue()),
         "mine": queue_rows(store, library, store.conversations.active_chats(staff.id)),
         "tickets": store.tickets.by_status(TicketStatus.OPEN),
-        "agency": open_requests(store),
+        "agency": open_requests(store, library),
     }
 
 

@@ -89,6 +89,7 @@ OrdersSession = Annotated[StaffSession, Depends(role_session(Action.WORKORDERS))
 SupervisorSession = Annotated[StaffSession, Depends(role_session(Action.SUPERVISE))]
 StatsSession = Annotated[StaffSession, Depends(role_session(Action.STATS))]
 AuditSession = Annotated[StaffSession, Depends(role_session(Action.AUDIT))]
+AppointmentsSession = Annotated[StaffSession, Depends(role_session(Action.APPOINTMENTS))]
 EditorSession = Annotated[StaffSession, Depends(role_session(Action.EDIT))]
 Orders = Annotated[WorkOrders, Depends(get_orders)]
 Editor = Annotated[GuideEditor, Depends(get_editor)]

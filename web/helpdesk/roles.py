@@ -23,6 +23,7 @@ class Action(enum.StrEnum):
     STATS = "stats"  # /admin/stats: usage analytics
     AUDIT = "audit"  # /staff/audit: who looked at or exported what
     EDIT = "edit"  # /staff/editor and /staff/api/guides: keeping the guides true
+    APPOINTMENTS = "appointments"  # /staff/appointments: the day's bookings at the halls
 
 
 _A, _S, _H, _E = StaffRole.AGENT, StaffRole.SUPERVISOR, StaffRole.HOTLINE, StaffRole.EDITOR
@@ -40,6 +41,7 @@ PERMISSIONS: dict[Action, frozenset[StaffRole]] = {
     Action.STATS: frozenset({_S}),
     Action.AUDIT: frozenset({_S}),
     Action.EDIT: frozenset({_E, _S}),
+    Action.APPOINTMENTS: frozenset({_A, _S}),
 }
 
 

@@ -93,3 +93,15 @@ def render_text(answer: Answer, limit: int | None = None, measure: Measure = len
         return text
     link = footer[-2]
     return cut(text, limit - measure(link) - 1, measure) + "\n" + link
+
+
+def carry_text(answer: Answer, url: str, hall: str = "", hours: str = "") -> str:
+    """发到手机: the checklist as a short text to copy into a chat or an SMS — what to bring, the fee,
+    where to go (and when), and the link back to the guide."""
+    lines = [f"【{answer.title}】" + (f"{answer.situation_name}" if answer.situation_name else "")]
+    lines.append("要带：" + "；".join(f"{n}.{c.label}" for n, c in enumerate(answer.checklist, 1)))
+    lines.append(f"费用：{answer.fee}")
+    if hall:
+        lines.append(f"去：{hall}" + (f"（{hours}）" if hours else ""))
+    lines.append(f"{trips_badge(answer.trips.count)}。详情：{url}")
+    return "\n".join(lines)

@@ -63,12 +63,42 @@ SAY = {
     "wechat_nearest": "离您最近的是{name}（{distance}，{status}），电话{phone}。",
     "wechat_nearby": "离您最近的办事地点：",
     "wechat_failed": "消息没能处理：{error}",
+    "wechat_voice": "这条语音我没能听清（没有识别出文字）。请打字问我，或者发“人工”找工作人员。",
+    "wechat_voice_note": "［语音消息，微信没有识别出文字］",
+    "wechat_image": "收到您的图片。我看不懂图片，请用文字说说想办什么事；要给工作人员看材料，请先发“人工”。",
+    "wechat_image_to_staff": "图片已转给工作人员（保存{days}天后自动删除）。",
+    "wechat_image_note": "［图片］居民发来一张图片（{days}天后自动删除）",
+    "wechat_image_failed": "图片没能转给工作人员，请稍后再发一次，或用文字说明。",
+    "wechat_code": "查询码 {code}（{kind}，{item}）：{status}。{precheck}{note}",
+    "wechat_code_unknown": "没有找到查询码 {code}，请核对后再发，或打12345。",
+    # video help (视频办), offered with the queue message during staff hours
+    "video_help": "也可以视频连线工作人员：{url}",
     "wechat_choose": "（回复数字选择）",
     # the answer card and its text
     "draft": "示例内容，尚未经窗口核实",
     "retrieval_only_text": "（智能助手暂时忙，以上为自动检索结果，可回复“人工”找工作人员）",
     "card_more": "查看完整告知单（要带的材料）",
 }
+
+
+AGENCY_KINDS = {"agency": "帮办代办", "home": "上门办", "precheck": "在线预审"}
+AGENCY_STATUS = {
+    "submitted": "已提交，等待受理",
+    "accepted": "已受理",
+    "in_progress": "正在办理",
+    "done": "已办结",
+    "cancelled": "已取消",
+}
+VERDICTS = {"ok": "合格", "missing": "缺", "fix": "需补正"}
+
+
+def precheck_summary(verdicts: list[tuple[str, str, str]]) -> str:
+    """A pre-check's result in one line for WeChat and SMS: (material, verdict, note) each."""
+    if not verdicts:
+        return "预审结果：工作人员还没有看完，请稍后再查。"
+    parts = [f"{name}{VERDICTS.get(v, v)}" + (f"（{note}）" if note else "") for name, v, note in verdicts]
+    ready = all(v == "ok" for _, v, _ in verdicts)
+    return "预审结果：" + "；".join(parts) + ("。材料齐全，带上原件去一次就行。" if ready else "。请按提示补齐后再去。")
 
 
 TRIP_SAVERS = {

@@ -23,14 +23,19 @@ from web.api_models import MOVED, PAGE_ERRORS, REDIRECT
 from web.chat.owner import new_token, owner_key
 from web.chat.turn import MAX_MESSAGE_CHARS, ChatService
 from web.db.store import Store
+from web.db.tables import AgencyKind
 from web.deps import get_chat, get_kb, get_store, session_from_cookie, web_chat, with_session_cookie
+from web.helpdesk import precheck
 from web.helpdesk.agency import AgencyIn, request_agency
 from web.helpdesk.analytics import POPULAR
+from web.plates import qr_svg
 from web.ratelimit import Limit, Throttle, get_throttle, limited
 from web.render.flow import Flow, flow_of
 from web.render.html import render_html
 from web.render.pages import TEXT_COOKIE, Renderer
-from web.urls import SITE
+from web.render.plain import carry_text
+from web.render.sentences import AGENCY_KINDS, AGENCY_STATUS
+from web.urls import SITE, Urls
 
 router = APIRouter(responses=PAGE_ERRORS)
 
@@ -347,6 +352,63 @@ async def guide(
     return _renderer(request).page(request, "guide.html", {"page": page})
 
 
+@dataclass
+class TakeAlong:
+    """The checklist to take along (print view and 发到手机): the answer, the nearest hall, a way back."""
+
+    guide: Guide
+    answer: Answer
+    plate: Plate | None
+    hall: HallView | None
+    guide_url: str  # absolute: what the QR code and the text point at
+    qr: str  # inline SVG
+    text: str  # the short text for the phone
+
+
+def take_along(kb: KnowledgeBase, base_url: str, code: str, situation: str | None, plate: str | None) -> TakeAlong:
+    """The take-along context for a guide (and situation), with the hall nearest the plate that handles it."""
+    page = guide_page(kb.library, code, kb.clock.now(), situation, plate)
+    url = Urls(base_url).absolute(SITE.guide(code, situation=page.answer.situation))
+    hall = page.halls[0] if page.halls else None
+    text = carry_text(
+        page.answer,
+        url,
+        f"{hall.near.hall.name}，{hall.near.hall.address}" if hall else "",
+        hall.hours if hall else "",
+    )
+    return TakeAlong(page.guide, page.answer, page.plate, hall, url, qr_svg(url), text)
+
+
+@router.get("/g/{code}/print", response_class=HTMLResponse)
+async def guide_print(
+    request: Request,
+    code: str,
+    kb: Annotated[KnowledgeBase, Depends(get_kb)],
+    store: Annotated[Store, Depends(get_store)],
+    s: Annotated[str | None, Query(max_length=64)] = None,
+    plate: Annotated[str | None, Query(max_length=16)] = None,
+) -> Response:
+    """The checklist on one A4 page: materials to tick, fee, the nearest hall with hours, a QR back to the guide."""
+    sheet = take_along(kb, request.app.state.settings.public_base_url, code, s, plate)
+    store.analytics.record_later("print", plate=sheet.plate.code if sheet.plate else None, item=code)
+    return _renderer(request).page(request, "print.html", {"sheet": sheet})
+
+
+@router.get("/g/{code}/share", response_class=HTMLResponse)
+async def guide_share(
+    request: Request,
+    code: str,
+    kb: Annotated[KnowledgeBase, Depends(get_kb)],
+    store: Annotated[Store, Depends(get_store)],
+    s: Annotated[str | None, Query(max_length=64)] = None,
+    plate: Annotated[str | None, Query(max_length=16)] = None,
+) -> Response:
+    """发到手机: the checklist as a short text to copy or share (long-press works without JavaScript)."""
+    sheet = take_along(kb, request.app.state.settings.public_base_url, code, s, plate)
+    store.analytics.record_later("share", plate=sheet.plate.code if sheet.plate else None, item=code)
+    return _renderer(request).page(request, "share.html", {"sheet": sheet})
+
+
 @router.get("/search", response_class=HTMLResponse)
 async def search(
     request: Request,
@@ -387,13 +449,14 @@ async def agency_form(
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
     plate: Annotated[str | None, Query(max_length=16)] = None,
     item: Annotated[str | None, Query(max_length=64)] = None,
+    kind: Annotated[AgencyKind, Query()] = AgencyKind.AGENCY,
+    s: Annotated[str | None, Query(max_length=48)] = None,
 ) -> Response:
-    """帮办代办: ask for someone to do it for you, or with you."""
+    """帮办代办, 上门办 (from a door plate) or 在线预审: ask for someone to do it for you, come to you, or check first."""
     guides = sorted(kb.library.guides.values(), key=lambda g: g.code)
     p = kb.library.plates.get(plate_code(plate))
-    return _renderer(request).page(
-        request, "agency.html", {"guides": guides, "plate": p, "item": item, "error": "", "done": None}
-    )
+    context = {"guides": guides, "plate": p, "item": item, "kind": kind.value, "situation": s or "", "error": ""}
+    return _renderer(request).page(request, "agency.html", {**context, "done": None})
 
 
 @router.post("/bang", response_class=HTMLResponse, dependencies=[limited(Limit.AGENCY_PER_IP)])
@@ -407,9 +470,12 @@ async def agency_submit(
     preferred_time: Annotated[str, Form(max_length=64)],
     plate: Annotated[str, Form(max_length=16)] = "",
     address: Annotated[str, Form(max_length=200)] = "",
+    kind: Annotated[str, Form(max_length=16)] = "agency",
+    situation: Annotated[str, Form(max_length=48)] = "",
 ) -> Response:
     guides = sorted(kb.library.guides.values(), key=lambda g: g.code)
     p = kb.library.plates.get(plate_code(plate))
+    context = {"guides": guides, "plate": p, "item": item, "kind": kind, "situation": situation}
     try:
         body = AgencyIn(
             item=item,
@@ -418,24 +484,22 @@ async def agency_submit(
             preferred_time=preferred_time,
             plate=p.code if p else None,
             address=address,
+            kind=AgencyKind(kind) if kind in {k.value for k in AgencyKind} else AgencyKind.AGENCY,
+            situation=situation or None,
         )
         done = request_agency(store, kb.library, body)
     except (ValueError, BadRequest) as exc:
         message = "请检查：手机号要11位，事项要选一项，地址或门牌要有。" if isinstance(exc, ValueError) else str(exc)
-        return _renderer(request).page(
-            request,
-            "agency.html",
-            {"guides": guides, "plate": p, "item": item, "error": message, "done": None},
-            status=400,
-        )
-    return _renderer(request).page(
-        request, "agency.html", {"guides": guides, "plate": p, "item": item, "error": "", "done": done}
-    )
+        return _renderer(request).page(request, "agency.html", {**context, "error": message, "done": None}, status=400)
+    return _renderer(request).page(request, "agency.html", {**context, "error": "", "done": done})
 
 
 @router.get("/bang/status", response_class=HTMLResponse, dependencies=[limited(Limit.AGENCY_STATUS_PER_IP)])
 async def agency_status_page(
-    request: Request, store: Annotated[Store, Depends(get_store)], code: Annotated[str, Query(max_length=32)] = ""
+    request: Request,
+    store: Annotated[Store, Depends(get_store)],
+    kb: Annotated[KnowledgeBase, Depends(get_kb)],
+    code: Annotated[str, Query(max_length=32)] = "",
 ) -> Response:
     req = None
     if code:
@@ -443,7 +507,9 @@ async def agency_status_page(
             req = store.agency.by_code(code)
         except NotFound:
             req = None
-    return _renderer(request).page(request, "agency_status.html", {"code": code, "req": req})
+    pc = precheck.view(store, kb, req.code) if req is not None and req.kind == AgencyKind.PRECHECK.value else None
+    context = {"code": code, "req": req, "pc": pc, "kinds": AGENCY_KINDS, "statuses": AGENCY_STATUS}
+    return _renderer(request).page(request, "agency_status.html", context)
 
 
 @router.get("/text-size", include_in_schema=False)

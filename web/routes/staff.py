@@ -13,17 +13,19 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
+from knowledge.hours import local
 from knowledge.service import KnowledgeBase
 from web.channels.delivery import PollArgs, poll_args
 from web.chat.handoff import IllegalTransition
 from web.db.store import Store
-from web.db.tables import AgencyStatus, OrderStatus, OrderType, StaffRole
+from web.db.tables import AgencyStatus, OrderStatus, OrderType, StaffRole, Verdict
 from web.deps import get_kb, get_store
-from web.helpdesk import audit, chats
+from web.helpdesk import appointments, audit, chats, precheck
 from web.helpdesk.audit import Audited
 from web.helpdesk.auth import COOKIE, SESSION_SECONDS, Auth, StaffSession, client_ip
 from web.helpdesk.deps import (
     AgencySession,
+    AppointmentsSession,
     AuditSession,
     ChatSession,
     ConsoleSession,
@@ -40,7 +42,9 @@ from web.helpdesk.deps import (
     renderer,
 )
 from web.helpdesk.hotline import lookup
+from web.helpdesk.roles import Action, allowed
 from web.helpdesk.workorders import csv_cell
+from web.render.sentences import VERDICTS
 from web.urls import SITE
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -264,6 +268,57 @@ async def agency_update(
     Auth.check_csrf(session, csrf)
     store.agency.update(code, status, note or None)
     return RedirectResponse("/staff", status_code=303)
+
+
+@router.get("/uploads/{token}")
+async def photo(request: Request, token: str, session: ChatSession, store: StoreDep) -> Response:
+    """A resident's photo (a WeChat image in a chat; a pre-check material for staff who handle 帮办)."""
+    row, data = store.uploads.get(token[:64])
+    if row.purpose == "precheck" and not allowed(session.staff.role, Action.AGENCY):
+        return _page(
+            request, "error.html", {"status": 403, "title": "没有权限", "message": "预审材料只给帮办的工作人员看"}, 403
+        )
+    audit.record(store, request, session, Audited.PHOTO, row.conversation_id or row.agency_code or token)
+    return Response(data, media_type=row.content_type, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/precheck/{code}", response_class=HTMLResponse)
+async def precheck_page(request: Request, code: str, session: AgencySession, store: StoreDep, kb: Kb) -> Response:
+    """A pre-check's materials with the resident's photos, and a verdict form per material."""
+    found = precheck.view(store, kb, code)
+    plate = kb.library.plates.get(found.req.plate or "")
+    audit.record(store, request, session, Audited.PRECHECK, found.req.code)
+    context = {**_me(session), "pc": found, "plate": plate, "verdicts": VERDICTS}
+    return _page(request, "staff/precheck.html", context)
+
+
+@router.post("/precheck/{code}/{material}")
+async def precheck_mark(
+    code: str,
+    material: int,
+    session: AgencySession,
+    store: StoreDep,
+    kb: Kb,
+    csrf: CsrfField,
+    verdict: Annotated[Verdict, Form()],
+    note: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    Auth.check_csrf(session, csrf)
+    precheck.review(store, kb, code, material, verdict, note, session.staff)
+    return RedirectResponse(f"/staff/precheck/{code}#m{material}", status_code=303)
+
+
+@router.get("/appointments", response_class=HTMLResponse)
+async def appointments_page(
+    request: Request, session: AppointmentsSession, store: StoreDep, kb: Kb, day: str = "", hall: str = ""
+) -> Response:
+    """The day's bookings (today by default), name and phone masked."""
+    day = day or local(kb.clock.now()).date().isoformat()
+    rows = appointments.day_list(kb.library, store, day[:10], hall[:48] or None)
+    audit.record(store, request, session, Audited.BOOKINGS, f"{day} {hall}".strip())
+    halls = sorted((h for h in kb.library.halls.values() if h.level.value != "village"), key=lambda h: h.code)
+    context = {**_me(session), "day": day[:10], "hall": hall, "rows": rows, "halls": halls}
+    return _page(request, "staff/appointments.html", context)
 
 
 @router.get("/supervisor", response_class=HTMLResponse)

@@ -30,12 +30,71 @@
   });
   var printBtn = document.querySelector("[data-print]");
   if (printBtn) { printBtn.addEventListener("click", function () { window.print(); }); }
-  var shareBtn = document.querySelector("[data-share]");
-  if (shareBtn) {
-    shareBtn.addEventListener("click", function () {
-      var data = { title: shareBtn.dataset.title, url: location.href };
+  // 发到手机: copy the short text, or hand it to the phone's share sheet.
+  function textOf(sel) { var el = sel && document.querySelector(sel); return el ? (el.value || el.textContent) : ""; }
+  function say(msg) { var n = document.getElementById("copy-note"); if (n) { n.textContent = msg; } }
+  document.querySelectorAll("[data-copy]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var el = document.querySelector(b.dataset.copy);
+      if (navigator.clipboard) { navigator.clipboard.writeText(textOf(b.dataset.copy)).then(function () { say("已复制，可以粘贴到微信或短信里。"); }, function () { el.select(); say("请长按文字复制。"); }); }
+      else { el.select(); say("请长按文字复制。"); }
+    });
+  });
+  document.querySelectorAll("[data-share]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var data = { title: b.dataset.title, text: textOf(b.dataset.textFrom), url: location.href };
       if (navigator.share) { navigator.share(data).catch(function () {}); }
-      else if (navigator.clipboard) { navigator.clipboard.writeText(location.href); shareBtn.textContent = "链接已复制"; }
+      else if (navigator.clipboard) { navigator.clipboard.writeText(data.text || location.href); say("已复制，可以粘贴发给家人。"); }
+    });
+  });
+  // The answer card's links (print, share, booking, pre-check) carry the door plate: the nearest hall is then the resident's.
+  document.addEventListener("click", function (e) {
+    var a = e.target.closest && e.target.closest("a[data-with-plate]");
+    var plateCode = box ? box.dataset.plate : "";
+    if (a && plateCode && a.href.indexOf("plate=") < 0) { a.href += (a.href.indexOf("?") < 0 ? "?" : "&") + "plate=" + encodeURIComponent(plateCode); }
+  });
+  // 朗读: the browser's own speech synthesis in Chinese; the buttons stay hidden where there is no Chinese voice.
+  var synth = window.speechSynthesis;
+  function zhVoice() {
+    if (!synth) { return null; }
+    var voices = synth.getVoices() || [];
+    for (var i = 0; i < voices.length; i++) { if (/^zh[-_]CN$/i.test(voices[i].lang)) { return voices[i]; } }
+    for (var j = 0; j < voices.length; j++) { if (/^zh/i.test(voices[j].lang)) { return voices[j]; } }
+    return null;
+  }
+  function showSpeak() {
+    var ok = !!zhVoice();
+    document.querySelectorAll("[data-speak]").forEach(function (b) { b.hidden = !ok; });
+  }
+  function readable(root) {
+    // The words a person reads: buttons, links' bars and hidden parts left out.
+    var copy = root.cloneNode(true);
+    copy.querySelectorAll(".no-read, button, script, style, [hidden], .sprite").forEach(function (n) { n.remove(); });
+    return copy.textContent.replace(/\s+/g, " ").trim();
+  }
+  function chunks(text) {
+    var parts = text.split(/(?<=[。；！？\n])/), out = [], cur = "";
+    parts.forEach(function (p) { if ((cur + p).length > 120 && cur) { out.push(cur); cur = ""; } cur += p; });
+    if (cur) { out.push(cur); }
+    return out;
+  }
+  if (synth) {
+    showSpeak();
+    if (synth.addEventListener) { synth.addEventListener("voiceschanged", showSpeak); }
+    document.addEventListener("click", function (e) {
+      var b = e.target.closest && e.target.closest("[data-speak]");
+      if (!b) { return; }
+      if (synth.speaking) { synth.cancel(); b.classList.remove("speaking"); return; }
+      var root = b.closest(".answer-card") || document.querySelector(b.dataset.speak || "#main") || document.body;
+      var voice = zhVoice();
+      chunks(readable(root)).forEach(function (c, i, all) {
+        var u = new SpeechSynthesisUtterance(c);
+        u.lang = "zh-CN"; u.rate = 0.9;
+        if (voice) { try { u.voice = voice; } catch (err) { /* lang zh-CN still picks a Chinese voice */ } }
+        if (i === all.length - 1) { u.onend = function () { b.classList.remove("speaking"); }; }
+        synth.speak(u);
+      });
+      b.classList.add("speaking");
     });
   }
   if (!box) { return; }
@@ -98,7 +157,7 @@
     el.appendChild(f);
   }
   function render(m) {
-    if (m.kind === "answer" && m.html) { var a = add("bot", m.text, m.html); ratingRow(a, "answer", m.item); return; }
+    if (m.kind === "answer" && m.html) { var a = add("bot", m.text, m.html); ratingRow(a, "answer", m.item); showSpeak(); return; }
     var el = add("bot", m.text);
     if (m.kind === "choices" && m.choices) {
       var wrap = document.createElement("div");

@@ -31,7 +31,13 @@
           div.className = "line role-" + m.role;
           var who = document.createElement("span"); who.className = "who"; who.textContent = names[m.role] || m.role;
           var pre = document.createElement("pre"); pre.textContent = m.text;
-          div.appendChild(who); div.appendChild(pre); t.appendChild(div);
+          div.appendChild(who); div.appendChild(pre);
+          if (m.image) {
+            var img = document.createElement("img");
+            img.className = "photo"; img.alt = "居民发来的图片"; img.src = "/staff/uploads/" + encodeURIComponent(m.image);
+            div.appendChild(img);
+          }
+          t.appendChild(div);
         });
         last = j.last_id;
         if (mode) { mode.textContent = j.mode; }
