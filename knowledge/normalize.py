@@ -17,6 +17,7 @@ import yaml
 logger = logging.getLogger(__name__)
 
 _SPACES = re.compile(r"\s+")
+_LATIN = re.compile(r"[a-z]")
 # Keep CJK, latin letters and digits; everything else becomes a space.
 _NOT_WORD = re.compile(r"[^\w\u4e00-\u9fff]+", re.UNICODE)
 
@@ -28,11 +29,18 @@ class Normalizer:
         aliases: wrong → right replacements applied after script conversion.
     """
 
-    def __init__(self, aliases: Mapping[str, str] | None = None) -> None:
+    def __init__(self, aliases: Mapping[str, str] | None = None, english: Mapping[str, str] | None = None) -> None:
         self.aliases = {self._basic(k): v for k, v in (aliases or {}).items()}
         # Longest first so "身分证号" style entries win over their prefixes.
         keys = sorted(self.aliases, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(k) for k in keys)) if keys else None
+        # English words → the guides' words, added after them; whole words only ("rent" is
+        # not in "parents").
+        self.english = {self._basic(k): v for k, v in (english or {}).items()}
+        words = sorted(self.english, key=len, reverse=True)
+        self._english = (
+            re.compile(r"(?<![a-z0-9])(" + "|".join(re.escape(w) for w in words) + r")(?![a-z0-9])") if words else None
+        )
         self._converter: Any = None
         self._keys: dict[str, str] = {}  # content is checked again on every editor's check
 
@@ -40,7 +48,8 @@ class Normalizer:
     def from_file(cls, path: Path) -> Normalizer:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         table = data.get("replace") or {}
-        return cls({str(k): str(v) for k, v in table.items()})
+        english = data.get("english") or {}
+        return cls({str(k): str(v) for k, v in table.items()}, {str(k): str(v) for k, v in english.items()})
 
     def _t2s(self, text: str) -> str:
         if self._converter is None:
@@ -58,6 +67,8 @@ class Normalizer:
         text = self._t2s(self._basic(text))
         if self._pattern is not None:
             text = self._pattern.sub(lambda m: self.aliases[m.group(0)], text)
+        if self._english is not None and _LATIN.search(text):
+            text = self._english.sub(lambda m: f"{m.group(0)} {self.english[m.group(0)]} ", text)
         text = _NOT_WORD.sub(" ", text)
         return _SPACES.sub(" ", text).strip()
 

@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     faiss_index: FaissKind = Field(FaissKind.FLAT, description="flat (exact inner product) or hnsw (large corpora)")
     index_auto_rebuild: bool = Field(False, description="rebuild a stale index at start instead of refusing it")
     abstain_threshold: float = Field(
-        0.02,
+        0.04,
         ge=0,
         le=1,
         description="a floor on the calibrated confidence: below it the assistant abstains "

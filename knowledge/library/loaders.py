@@ -67,7 +67,10 @@ def load_aliases(root: Path, problems: list[Problem]) -> Normalizer:
     if aliases_path.exists():
         data, _ = read_yaml(aliases_path, rel_path(aliases_path, root), problems)
         if isinstance(data, dict) and isinstance(data.get("replace"), dict):
-            normalizer = Normalizer({str(k): str(v) for k, v in data["replace"].items()})
+            english = data.get("english") if isinstance(data.get("english"), dict) else {}
+            normalizer = Normalizer(
+                {str(k): str(v) for k, v in data["replace"].items()}, {str(k): str(v) for k, v in english.items()}
+            )
         elif data is not None:
             problems.append(
                 Problem(

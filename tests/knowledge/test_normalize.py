@@ -40,3 +40,17 @@ def test_normalize_longest_alias_wins() -> None:
 
 def test_normalize_key_ignores_spaces_and_case(norm: Normalizer) -> None:
     assert norm.key("ID card 丢了") == norm.key("身份证丢了")
+
+
+def test_english_words_get_the_guides_words_beside_them(norm: Normalizer) -> None:
+    assert norm("How do I renew my passport?") == "how do i renew 换证 my passport 护照"
+    # Whole words only: "rent" is not in "parents", "id" not in "idea".
+    assert "租房" not in norm("my parents have an idea") and "身份证" not in norm("an idea")
+    assert norm("My parents want to rent a flat").startswith("my parents want to rent 租房")
+    # Chinese text is left alone.
+    assert norm("我的护照丢了") == "我的护照丢了"
+
+
+def test_longest_english_entry_wins() -> None:
+    n = Normalizer(english={"insurance": "保险", "medical insurance": "医保"})
+    assert n("medical insurance card") == "medical insurance 医保 card"
