@@ -332,10 +332,10 @@ def test_start_over_restarts_but_a_question_about_the_item_is_answered() -> None
     from rasa_sdk.events import Restarted
 
     d = CollectingDispatcher()
-    events = ActionStartOver().run(d, tracker("restart", dict(unsure(conf=0.1), asks_question=False)), {})
+    events = ActionStartOver().run(d, tracker("start_over", dict(unsure(conf=0.1), asks_question=False)), {})
     assert events == [Restarted()] and [m["response"] for m in d.messages] == ["utter_restart"]
     # "重新换一张要多久" about a birth certificate: the NLU's restart is a question on the item.
-    t = tracker("restart", dict(unsure(conf=0.1), aspect="time", asks_question=True, asks_person=False),
+    t = tracker("start_over", dict(unsure(conf=0.1), aspect="time", asks_question=True, asks_person=False),
                 slots={"item": "birth-medical-cert", "situation": "replace-wrong"})
     _, msgs = run(ActionStartOver(), with_current(t, "birth-medical-cert"))
     assert msgs == [{"kind": "answer", "item": "birth-medical-cert", "situation": "replace-wrong", "aspect": "time",

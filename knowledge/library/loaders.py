@@ -67,7 +67,8 @@ def load_aliases(root: Path, problems: list[Problem]) -> Normalizer:
     if aliases_path.exists():
         data, _ = read_yaml(aliases_path, rel_path(aliases_path, root), problems)
         if isinstance(data, dict) and isinstance(data.get("replace"), dict):
-            english = data.get("english") if isinstance(data.get("english"), dict) else {}
+            english = data.get("english")
+            english = english if isinstance(english, dict) else {}
             normalizer = Normalizer(
                 {str(k): str(v) for k, v in data["replace"].items()}, {str(k): str(v) for k, v in english.items()}
             )

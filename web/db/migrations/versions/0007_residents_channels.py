@@ -1,11 +1,9 @@
 """residents' channels (issue 16): 帮办 kinds (上门办, 在线预审), appointments and their half-hour slots,
 uploaded photos with their expiry, pre-check verdicts
 
-Revision ID: 0009
-Revises: 0006 (for now: 0007 and 0008 are written in parallel; re-chain onto 0008 when merging)
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-02 19:00:00.000000
-
-Only ``down_revision`` names another revision: re-chain it there (onto 0008) when merging.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
