@@ -9,12 +9,16 @@ from sqlalchemy.engine import Engine
 from web.db.agency import AgencyRepository
 from web.db.analytics import AnalyticsRepository
 from web.db.audit import AuditRepository
+from web.db.canned import CannedReplyRepository
 from web.db.conversations import ConversationRepository
 from web.db.engine import Database
 from web.db.guides import GuideReportRepository, GuideVersionRepository
 from web.db.inbound import InboundRepository
 from web.db.outbox import OutboxRepository
+from web.db.presence import FirstResponseRepository, PresenceRepository
+from web.db.rating_tasks import RatingTaskRepository
 from web.db.ratings import RatingRepository
+from web.db.search import SearchRepository
 from web.db.sessions import LoginAttemptRepository, StaffSessionRepository
 from web.db.staff import StaffRepository
 from web.db.tickets import TicketRepository
@@ -47,3 +51,8 @@ class Store(Database):
         self.staff_sessions = StaffSessionRepository(self)
         self.login_attempts = LoginAttemptRepository(self)
         self.audit = AuditRepository(self)
+        self.presence = PresenceRepository(self)
+        self.first_responses = FirstResponseRepository(self)
+        self.canned = CannedReplyRepository(self)
+        self.rating_tasks = RatingTaskRepository(self)
+        self.search = SearchRepository(self)

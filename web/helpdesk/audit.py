@@ -18,6 +18,7 @@ class Audited(enum.StrEnum):
     EXPORT_CSV = "workorders.csv"  # every work order exported as CSV
     ORDER_JSON = "workorder.json"  # one work order read through the JSON API
     LOOKUP = "hotline.lookup"  # a caller's question searched on /staff/hotline
+    SEARCH = "search"  # conversations, tickets, work orders, 帮办 searched on /staff/search
 
 
 LABELS = {
@@ -25,6 +26,7 @@ LABELS = {
     Audited.EXPORT_CSV: "导出工单 CSV",
     Audited.ORDER_JSON: "读取工单（JSON）",
     Audited.LOOKUP: "12345 查攻略",
+    Audited.SEARCH: "搜索记录",
 }
 
 
