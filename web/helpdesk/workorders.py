@@ -98,7 +98,7 @@ class WorkOrders:
         if category and not self.taxonomy.label(category):
             raise BadRequest(f"unknown work-order category {category!r}: see the taxonomy (guides/workorders.yaml)")
         now = utcnow()
-        due_on = self.calendar.add(china_today(now), self.taxonomy.due_days(kind))
+        due_on = self.calendar.add(china_today(self.clock.now()), self.taxonomy.due_days(kind))
         for attempt in range(MAX_TRIES):
             order = WorkOrder(
                 code=f"{now:%Y%m%d}-{new_code()}",  # the date for people, 80 random bits against guessing
