@@ -32,8 +32,10 @@
     if (alertBox) { alertBox.textContent = title + "：" + body; alertBox.hidden = false; }
     beep();
     if (window.Notification && Notification.permission === "granted") {
-      var n = new Notification(title, { body: body, tag: href || title });
-      if (href) { n.onclick = function () { window.focus(); location.href = href; }; }
+      try {
+        var n = new Notification(title, { body: body, tag: href || title });
+        if (href) { n.onclick = function () { window.focus(); location.href = href; }; }
+      } catch (e) { /* some browsers only notify from a service worker: the title and banner still tell */ }
     }
     window.__notified = (window.__notified || 0) + 1; // read by the browser test
   }
@@ -96,6 +98,7 @@
       }
       if (overdue !== null && data.overdue > overdue) { notify("有事项超期", "超期的整改任务或工单：" + data.overdue + " 件", null); }
       offered = data.offered; unread = data.unread; overdue = data.overdue;
+      document.body.dataset.live = "1"; // the live channel is up (the browser test waits for it)
       var count = document.getElementById("queue-count");
       if (count) { count.textContent = data.queue; }
     });
