@@ -267,3 +267,49 @@ def help_desk_hours(setting: str, holidays: Iterable[Holiday] = ()) -> OpeningHo
     start, end = minutes(start_text), minutes(end_text)
     day = (Interval(start, end),) if start < end else ()
     return OpeningHours((day,) * 5 + ((), ()), {h.date: h for h in holidays})
+
+
+@dataclass(frozen=True)
+class WorkingDays:
+    """The working-day calendar both deadline clocks count in (好差评 rectification, 12345 work orders).
+
+    Monday to Friday are working days, except a closed holiday; a make-up working day (调休上班,
+    a holiday with ``closed: false``) is one even on a weekend. The holidays are the city's, from
+    the same data file as the halls' hours (guides/halls.yaml), so a county replaces one calendar.
+    """
+
+    holidays: Mapping[dt.date, Holiday] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, holidays: Iterable[Holiday]) -> WorkingDays:
+        return cls({h.date: h for h in holidays})
+
+    def is_working(self, day: dt.date) -> bool:
+        holiday = self.holidays.get(day)
+        if holiday is not None:
+            return not holiday.closed
+        return day.weekday() < 5
+
+    def add(self, start: dt.date, days: int) -> dt.date:
+        """The day ``days`` working days after ``start`` (``start`` itself does not count; 0: ``start``).
+
+        A deadline of "N working days" from a request on ``start`` is ``add(start, N)``: a request
+        on a Friday with 2 working days is due on Tuesday.
+        """
+        if days < 0:
+            raise ValueError(f"working days must not be negative, got {days}")
+        day, left = start, days
+        while left:
+            day += dt.timedelta(days=1)
+            if self.is_working(day):
+                left -= 1
+        return day
+
+    def overdue(self, due_on: dt.date, today: dt.date) -> bool:
+        """Past its due day: the whole due day is still in time."""
+        return today > due_on
+
+
+def china_today(now: dt.datetime) -> dt.date:
+    """The date in China at ``now`` (deadlines are counted in China's days)."""
+    return local(now).date()

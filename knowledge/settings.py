@@ -133,6 +133,18 @@ class Settings(BaseSettings):
         pattern=r"^(always|\d\d:\d\d-\d\d:\d\d)$",
         description="HH:MM-HH:MM (Mon-Fri, China time) when help-desk staff answer chats, or 'always' (7x24)",
     )
+    first_response_seconds: int = Field(
+        60, ge=5, le=3600, description="target wait from the queue to a person taking the chat (first-response clock)"
+    )
+    agent_max_chats: int = Field(
+        3, ge=1, le=50, description="chats an online agent is offered or holds at once, unless set for the agent"
+    )
+    rating_followup_days: int = Field(
+        5, ge=1, le=30, description="working days to close the rectification of a bad rating (好差评 整改)"
+    )
+    workorder_taxonomy: Path | None = Field(
+        None, description="12345 work-order types (working days each) and categories; default guides/workorders.yaml"
+    )
     guide_refresh_seconds: float = Field(
         15.0,
         gt=0,
@@ -234,6 +246,10 @@ class Settings(BaseSettings):
     @property
     def catalogue(self) -> Path:
         return self.catalogue_path or self.guides_path / "catalogue.yaml"
+
+    @property
+    def workorder_taxonomy_path(self) -> Path:
+        return self.workorder_taxonomy or self.guides_path / "workorders.yaml"
 
     @property
     def index_path(self) -> Path:

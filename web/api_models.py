@@ -147,6 +147,7 @@ class RatingOut(_Open):
     rating: int
     label: str
     follow_up_ticket: int | None
+    rectification_task: int | None = None
 
 
 class AgencyOut(_Open):

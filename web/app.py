@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
 from knowledge.errors import MenpaiError
+from knowledge.hours import WorkingDays
 from knowledge.service import KnowledgeBase
 from knowledge.settings import Environment, Settings
 from web import errors
@@ -29,15 +30,20 @@ from web.channels.wechat import WeChatAPI, WeChatChannel, WeChatConfig, WeChatSe
 from web.channels.wechat_fake import create_fake_app
 from web.chat.policy import HandoffPolicy
 from web.chat.rasa import RasaClient
+from web.chat.routing import Router
 from web.chat.turn import ChatService
 from web.db.engine import make_engine
 from web.db.store import Store
 from web.helpdesk.auth import Auth
+from web.helpdesk.canned import CannedReplies
 from web.helpdesk.editor import GuideEditor, Reports
+from web.helpdesk.rectification import Rectification
+from web.helpdesk.roles import PERMISSIONS, Action
+from web.helpdesk.taxonomy import load_taxonomy
 from web.helpdesk.workorders import WebhookSender, WorkOrders
 from web.ratelimit import RateLimiter, rates_from, trusted_proxies
 from web.render.pages import Renderer
-from web.routes import admin, api, editor, pages, reports, staff, visits, wechat
+from web.routes import admin, api, desk, editor, pages, reports, staff, visits, wechat
 from web.security import SecurityHeaders, quiet_http_client_logs
 from web.static import HashedStatic
 
@@ -69,6 +75,17 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
         state.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
         state.auth = Auth(settings, state.store)
         state.delivery = Delivery(state.store)
+        state.router = Router(
+            state.store,
+            PERMISSIONS[Action.CHATS],
+            default_limit=settings.agent_max_chats,
+            offer_seconds=settings.first_response_seconds,
+        )
+        state.router_task = asyncio.create_task(state.router.run_forever())
+        # One working-day calendar (the city's holidays, guides/halls.yaml) for both deadline clocks.
+        calendar = WorkingDays.of(state.kb.library.holidays)
+        state.rectification = Rectification(state.store, calendar, settings.rating_followup_days)
+        state.canned = CannedReplies(state.store, state.kb)
         state.chat = ChatService(
             state.kb,
             state.store,
@@ -76,9 +93,12 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
             rasa_required=settings.rasa_required,
             base_url=settings.public_base_url,
             policy=HandoffPolicy(settings.staff_hours, video_help_url=settings.video_help_url),
+            router=state.router,
         )
         state.wechat = _wechat(settings, state)
-        state.workorders = WorkOrders(state.store, settings.secret())
+        state.workorders = WorkOrders(
+            state.store, settings.secret(), taxonomy=load_taxonomy(settings.workorder_taxonomy_path), calendar=calendar
+        )
         # Published guide versions override the files; newer ones from other copies arrive by polling.
         state.editor = GuideEditor(state.store, state.kb.library, on_change=app.state.page_cache.clear)
         state.editor.refresh()
@@ -99,6 +119,7 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
             yield
         finally:
             state.editor_task.cancel()
+            state.router_task.cancel()
             state.analytics_task.cancel()
             await asyncio.to_thread(state.store.analytics.flush)  # queued page views are not lost
             if state.webhook is not None:
@@ -128,6 +149,7 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
     app.include_router(pages.router)
     app.include_router(visits.router)
     app.include_router(staff.router)
+    app.include_router(desk.router)
     app.include_router(editor.router)
     app.include_router(reports.router)
     app.include_router(wechat.router)

@@ -314,3 +314,29 @@ def test_handoff_from_wechat_reaches_staff_and_replies_go_back(wx: TestClient) -
     assert wx.post(f"/staff/c/{conv}/claim", data={"csrf": csrf}).status_code == 200
     wx.post(f"/staff/c/{conv}/reply", data={"csrf": csrf, "text": "您好，我是小林"})
     assert fake(wx).sent[-1] == {"touser": OPENID, "msgtype": "text", "text": {"content": "您好，我是小林"}}
+
+
+def test_a_work_order_from_a_wechat_chat_sends_its_status_changes_back(wx: TestClient) -> None:
+    from web.db.tables import StaffRole
+    from web.helpdesk.auth import hash_password
+    from web.render.sentences import SAY
+
+    store = wx.app.state.store  # type: ignore[attr-defined]
+    store.staff.add("hot", "小黄", StaffRole.HOTLINE, hash_password("password-1234"))
+    wx.post("/wechat", params=sign(), content=text_xml("路灯坏了三天了", 7007))
+    wx.post("/staff/login", data={"username": "hot", "password": "password-1234"})
+    import re
+
+    csrf = re.search(r'name="csrf" value="([^"]+)"', wx.get("/staff/workorders").text).group(1)  # type: ignore[union-attr]
+    h = {"X-CSRF-Token": csrf}
+    conv = "wx-" + OPENID
+    order = wx.post(
+        "/staff/api/workorders", json={"type": "求助", "content": "路灯坏了", "conversation": conv}, headers=h
+    )
+    code = order.json()["code"]
+    wx.post(f"/staff/api/workorders/{code}/advance", json={"to": "派单", "department": "城管局"}, headers=h)
+    wx.post(f"/staff/api/workorders/{code}/advance", json={"to": "办理"}, headers=h)
+    wx.post(f"/staff/api/workorders/{code}/advance", json={"to": "回复", "reply": "明天修好"}, headers=h)
+    sent = [m["text"]["content"] for m in fake(wx).sent if m["touser"] == OPENID]
+    assert SAY["order_status"].format(code=code, status="派单", reply="") in sent
+    assert sent[-1] == SAY["order_status"].format(code=code, status="回复", reply="答复：明天修好")

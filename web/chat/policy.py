@@ -35,11 +35,22 @@ class HandoffPolicy:
     def on_duty(self, now: dt.datetime | None = None) -> bool:
         return self.hours.is_open(now or self.clock.now())
 
-    def queue_message(self, position: int, now: dt.datetime | None = None) -> ChatMessage:
-        """What a resident waiting for a person is told: the queue, or leave a message after hours."""
+    def queue_message(self, position: int, now: dt.datetime | None = None, *, staffed: bool = True) -> ChatMessage:
+        """What a resident waiting for a person is told: the queue, or leave a message after hours.
+
+        ``staffed``: someone is online (``web.chat.routing``); when nobody is, the resident is told so
+        at once and offered the callback message, and keeps their place in the queue.
+        """
         if not self.on_duty(now):
             return ChatMessage(MessageKind.TEXT, SAY["after_hours"].format(hours=self.staff_hours), offer_message=True)
         minutes = max(1, position) * WAIT_MINUTES_PER_PLACE
+        if not staffed:
+            return ChatMessage(
+                MessageKind.TEXT,
+                SAY["nobody_online"],
+                queue={"position": position, "expected_minutes": minutes},
+                offer_message=True,
+            )
         text = SAY["waiting"].format(ahead=max(0, position - 1), minutes=minutes)
         if self.video_help_url:
             text += SAY["video_help"].format(url=self.video_help_url)

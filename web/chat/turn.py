@@ -23,6 +23,7 @@ from web.chat.fallback import fallback_payloads
 from web.chat.handoff import HandoffEvent, IllegalTransition, Mode, resident_talks_to_bot
 from web.chat.policy import HandoffPolicy
 from web.chat.rasa import RasaClient, RasaUnavailable
+from web.chat.routing import Router
 from web.contract import (
     CHOOSE_OPTION_INTENT,
     REQUEST_HUMAN_INTENT,
@@ -89,6 +90,7 @@ class ChatService:
         rasa_required: bool = False,
         base_url: str = "",
         policy: HandoffPolicy | None = None,
+        router: Router | None = None,
     ) -> None:
         self.kb = kb
         self.store = store
@@ -96,6 +98,7 @@ class ChatService:
         self.rasa_required = rasa_required
         self.base_url = base_url
         self.policy = policy or HandoffPolicy()
+        self.router = router
 
     async def turn(
         self,
@@ -209,6 +212,9 @@ class ChatService:
             mode = self.store.conversations.apply(session, HandoffEvent.REQUEST, reason=reason)
         except IllegalTransition as exc:
             mode = exc.mode
+        else:
+            if self.router is not None:
+                self.router.offer(session)
         self.store.analytics.record("help_request", plate=plate, detail=reason)
         return mode
 
@@ -217,7 +223,8 @@ class ChatService:
 
     def queue_message(self, session: str) -> ChatMessage:
         position = self.store.conversations.queue_position(session) if self.policy.on_duty() else 0
-        return self.policy.queue_message(position)
+        staffed = self.router is None or self.router.anyone_online()
+        return self.policy.queue_message(position, staffed=staffed)
 
     def _town(self, plate: str | None) -> str | None:
         p = self.kb.library.plates.get(plate or "")

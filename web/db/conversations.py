@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from knowledge.errors import NotFound
 from web.chat.handoff import HandoffEvent, IllegalTransition, Mode, transition
 from web.db.engine import Database
-from web.db.tables import AnalyticsEvent, Conversation, Message, Role, utcnow
+from web.db.tables import AnalyticsEvent, ChatOffer, Conversation, FirstResponse, Message, Role, utcnow
 from web.privacy import mask_pii
 
 
@@ -206,6 +207,18 @@ class ConversationRepository:
             rows = s.execute(select(Message.conversation_id, Message.text).where(Message.id.in_(latest)))
             return {conv_id: text for conv_id, text in rows}
 
+    def last_resident_ids(self, conv_ids: list[str]) -> dict[str, int]:
+        """Each conversation's newest resident message id (the console notices new ones)."""
+        if not conv_ids:
+            return {}
+        with self.db.tx() as s:
+            rows = s.execute(
+                select(Message.conversation_id, func.max(Message.id))
+                .where(Message.conversation_id.in_(conv_ids), Message.role == Role.RESIDENT)
+                .group_by(Message.conversation_id)
+            )
+            return {conv_id: int(n) for conv_id, n in rows}
+
     def messages(self, conv_id: str, after: int = 0) -> list[Message]:
         with self.db.tx() as s:
             rows = s.scalars(
@@ -256,6 +269,22 @@ class ConversationRepository:
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 fresh = s.scalar(select(Conversation.mode).where(Conversation.id == conv_id))
                 raise IllegalTransition(fresh or current, event_)
+            if event_ is HandoffEvent.CLAIM and conv.waiting_since is not None:
+                # The first-response clock: from the queue to a person taking it (the resident is told).
+                since = conv.waiting_since if conv.waiting_since.tzinfo else conv.waiting_since.replace(tzinfo=dt.UTC)
+                now = values["claimed_at"]
+                seconds = max(0, int((now - since).total_seconds()))
+                s.add(
+                    FirstResponse(
+                        conversation_id=conv_id,
+                        staff_id=staff_id,
+                        waiting_since=since,
+                        responded_at=now,
+                        seconds=seconds,
+                    )
+                )
+            if new is not Mode.WAITING:  # an offer lives only while the chat waits
+                s.execute(delete(ChatOffer).where(ChatOffer.conversation_id == conv_id))
             if announce is not None:
                 s.add(Message(conversation_id=conv_id, role=Role.SYSTEM, kind=announce[1], text=announce[0]))
         self.on_change(conv_id)

@@ -12,13 +12,17 @@ from web.db.agency import AgencyRepository
 from web.db.analytics import AnalyticsRepository
 from web.db.appointments import AppointmentRepository
 from web.db.audit import AuditRepository
+from web.db.canned import CannedReplyRepository
 from web.db.conversations import ConversationRepository
 from web.db.engine import Database
 from web.db.guides import GuideReportRepository, GuideVersionRepository
 from web.db.inbound import InboundRepository
 from web.db.outbox import OutboxRepository
 from web.db.prechecks import PrecheckRepository
+from web.db.presence import FirstResponseRepository, PresenceRepository
+from web.db.rating_tasks import RatingTaskRepository
 from web.db.ratings import RatingRepository
+from web.db.search import SearchRepository
 from web.db.sessions import LoginAttemptRepository, StaffSessionRepository
 from web.db.staff import StaffRepository
 from web.db.tickets import TicketRepository
@@ -66,3 +70,8 @@ class Store(Database):
             self, uploads or Path(tempfile.gettempdir()) / "menpai-uploads", upload_retention_days
         )
         self.prechecks = PrecheckRepository(self)
+        self.presence = PresenceRepository(self)
+        self.first_responses = FirstResponseRepository(self)
+        self.canned = CannedReplyRepository(self)
+        self.rating_tasks = RatingTaskRepository(self)
+        self.search = SearchRepository(self)

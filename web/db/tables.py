@@ -12,7 +12,7 @@ import datetime as dt
 import enum
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from web.chat.handoff import Mode
@@ -253,6 +253,9 @@ class WorkOrder(Base):
     history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Migration 0008 (the help desk's clocks): the category of the county's taxonomy, the due day.
+    category: Mapped[str | None] = mapped_column(String(64))
+    due_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
 
 
 class WebhookDelivery(Base):
@@ -456,4 +459,93 @@ class PrecheckReview(Base):
     verdict: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text, default="")
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# ---- the help desk a county runs on (migration 0008): presence and offers, first responses,
+# canned replies, 好差评 rectification tasks
+
+
+class Presence(enum.StrEnum):
+    ONLINE = "online"  # 在线: offered new handoffs
+    BUSY = "busy"  # 忙碌: keeps their chats, offered nothing new
+    AWAY = "away"  # 离开: offered nothing, never assigned
+
+
+class AgentPresence(Base):
+    """An agent's availability; no row is 离开 (away)."""
+
+    __tablename__ = "agent_presence"
+
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), primary_key=True)
+    state: Mapped[Presence] = mapped_column(_enum(Presence), default=Presence.AWAY)
+    max_chats: Mapped[int | None] = mapped_column(Integer)  # None: MENPAI_AGENT_MAX_CHATS
+    last_offered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ChatOffer(Base):
+    """A waiting chat offered to one online agent (round-robin); gone once claimed or left."""
+
+    __tablename__ = "chat_offers"
+
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    offered_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FirstResponse(Base):
+    """One handoff's wait: from entering the queue to a staff member taking it (the resident is told)."""
+
+    __tablename__ = "first_responses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    waiting_since: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    responded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    seconds: Mapped[int] = mapped_column(Integer)
+
+
+class CannedReply(Base):
+    """A reusable reply: team-wide (``owner_id`` None, kept by supervisors) or one agent's own."""
+
+    __tablename__ = "canned_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    title: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TaskState(enum.StrEnum):
+    """好差评 rectification (整改): 核实 → 整改 → 反馈 → 回访 → 办结; an appeal waits for a supervisor."""
+
+    VERIFY = "核实"
+    RECTIFY = "整改"
+    FEEDBACK = "反馈"
+    REVISIT = "回访"
+    CLOSED = "办结"
+    APPEALED = "申诉中"
+    VOIDED = "申诉成立"  # a malicious rating, voided by a supervisor
+
+
+class RatingTask(Base):
+    """A bad rating (不满意 or worse) to verify, fix, answer back and revisit, by ``due_on``."""
+
+    __tablename__ = "rating_tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rating_id: Mapped[int] = mapped_column(ForeignKey("ratings.id"), unique=True)
+    conversation_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id"))
+    level: Mapped[int] = mapped_column(Integer)
+    state: Mapped[TaskState] = mapped_column(_enum(TaskState), default=TaskState.VERIFY, index=True)
+    due_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    rerating: Mapped[int | None] = mapped_column(Integer)  # the resident's rating at 回访
+    appeal_reason: Mapped[str | None] = mapped_column(Text)
+    appeal_from: Mapped[str | None] = mapped_column(String(16))  # the state an appeal returns to if refused
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

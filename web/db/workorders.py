@@ -29,6 +29,8 @@ def order_json(o: WorkOrder) -> dict[str, Any]:
         "reply": o.reply,
         "rating": o.rating,
         "history": o.history,
+        "category": o.category,
+        "due_on": o.due_on.isoformat() if o.due_on else None,
         "created_at": o.created_at.isoformat(),
         "updated_at": o.updated_at.isoformat(),
     }
@@ -68,6 +70,12 @@ class WorkOrderRepository:
         """Newest first."""
         with self.db.tx() as s:
             return [order_json(o) for o in s.scalars(select(WorkOrder).order_by(WorkOrder.id.desc()))]
+
+    def overdue_count(self, today: dt.date, done: frozenset[str]) -> int:
+        """Orders past their due day and not yet done (the console's overdue badge)."""
+        with self.db.tx() as s:
+            rows = s.scalars(select(WorkOrder.id).where(WorkOrder.due_on < today, WorkOrder.status.not_in(done)))
+            return len(list(rows))
 
     def change(self, code: str, step: Callable[[WorkOrder], None], reference: Reference) -> dict[str, Any]:
         """Apply ``step`` to the order and queue its "status" delivery, in one transaction.

@@ -21,6 +21,7 @@ class Audited(enum.StrEnum):
     PHOTO = "photo"  # a resident's photo opened (a WeChat image, a pre-check material)
     PRECHECK = "precheck"  # a pre-check request's materials opened
     BOOKINGS = "appointments"  # a day's bookings listed
+    SEARCH = "search"  # conversations, tickets, work orders, 帮办 searched on /staff/search
 
 
 LABELS = {
@@ -31,6 +32,7 @@ LABELS = {
     Audited.PHOTO: "查看居民照片",
     Audited.PRECHECK: "查看预审材料",
     Audited.BOOKINGS: "查看预约名单",
+    Audited.SEARCH: "搜索记录",
 }
 
 

@@ -11,9 +11,12 @@ from typing import Annotated
 from fastapi import Depends, Form, Request
 
 from web.channels.delivery import Delivery, Notifier
+from web.chat.routing import Router
 from web.db.tables import StaffRole
 from web.helpdesk.auth import Auth, StaffSession
+from web.helpdesk.canned import CannedReplies
 from web.helpdesk.editor import GuideEditor, Reports
+from web.helpdesk.rectification import Rectification
 from web.helpdesk.roles import PERMISSIONS, Action
 from web.helpdesk.workorders import WorkOrders
 from web.render.pages import Renderer
@@ -79,6 +82,21 @@ async def get_notifier(request: Request) -> Notifier:
     return notifier
 
 
+async def get_router(request: Request) -> Router:
+    router: Router = request.app.state.router
+    return router
+
+
+async def get_canned(request: Request) -> CannedReplies:
+    canned: CannedReplies = request.app.state.canned
+    return canned
+
+
+async def get_rectification(request: Request) -> Rectification:
+    rectification: Rectification = request.app.state.rectification
+    return rectification
+
+
 Session = Annotated[StaffSession, Depends(staff_session)]
 ConsoleSession = Annotated[StaffSession, Depends(role_session(Action.CONSOLE))]
 ChatSession = Annotated[StaffSession, Depends(role_session(Action.CHATS))]
@@ -96,3 +114,8 @@ Editor = Annotated[GuideEditor, Depends(get_editor)]
 ReportsDep = Annotated[Reports, Depends(get_reports)]
 DeliveryDep = Annotated[Delivery, Depends(get_delivery)]
 NotifierDep = Annotated[Notifier, Depends(get_notifier)]
+SearchSession = Annotated[StaffSession, Depends(role_session(Action.SEARCH))]
+RectifySession = Annotated[StaffSession, Depends(role_session(Action.RECTIFY))]
+RouterDep = Annotated[Router, Depends(get_router)]
+CannedDep = Annotated[CannedReplies, Depends(get_canned)]
+RectificationDep = Annotated[Rectification, Depends(get_rectification)]

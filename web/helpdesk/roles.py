@@ -24,6 +24,8 @@ class Action(enum.StrEnum):
     AUDIT = "audit"  # /staff/audit: who looked at or exported what
     EDIT = "edit"  # /staff/editor and /staff/api/guides: keeping the guides true
     APPOINTMENTS = "appointments"  # /staff/appointments: the day's bookings at the halls
+    SEARCH = "search"  # /staff/search: each kind of record only as the role may see it (below)
+    RECTIFY = "rectify"  # 好差评 rectification tasks: advance, appeal (a supervisor decides: SUPERVISE)
 
 
 _A, _S, _H, _E = StaffRole.AGENT, StaffRole.SUPERVISOR, StaffRole.HOTLINE, StaffRole.EDITOR
@@ -42,6 +44,8 @@ PERMISSIONS: dict[Action, frozenset[StaffRole]] = {
     Action.AUDIT: frozenset({_S}),
     Action.EDIT: frozenset({_E, _S}),
     Action.APPOINTMENTS: frozenset({_A, _S}),
+    Action.SEARCH: frozenset({_A, _S, _H}),
+    Action.RECTIFY: frozenset({_A, _S}),
 }
 
 

@@ -9,6 +9,7 @@ they live in the database, not in memory.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import hmac
 import logging
@@ -18,12 +19,16 @@ from typing import Any
 import httpx
 from sqlalchemy.exc import IntegrityError
 
-from knowledge.errors import MenpaiError
+from knowledge.errors import BadRequest, MenpaiError
+from knowledge.hours import Clock, SystemClock, WorkingDays, china_today
+from web.channels.delivery import Delivery
 from web.chat.owner import external_ref
 from web.db.codes import MAX_TRIES, new_code, normalize_code
 from web.db.store import Store
-from web.db.tables import OrderStatus, OrderType, WorkOrder, utcnow
+from web.db.tables import OrderStatus, OrderType, Role, WorkOrder, utcnow
+from web.helpdesk.taxonomy import Taxonomy
 from web.privacy import mask_pii
+from web.render.sentences import SAY
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +36,7 @@ MAX_ATTEMPTS = 12
 BACKOFF_BASE = 2.0  # seconds; doubles each attempt, capped at 10 minutes
 
 FLOW = list(OrderStatus)
+DONE = frozenset({OrderStatus.CLOSED, OrderStatus.REVISITED, OrderStatus.RATED})  # 办结 and after: the clock stops
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -48,11 +54,34 @@ class IllegalOrderStep(MenpaiError):
 
 
 class WorkOrders:
-    """Work orders; the webhook carries an opaque reference keyed by ``secret``, never a conversation id."""
+    """Work orders; the webhook carries an opaque reference keyed by ``secret``, never a conversation id.
 
-    def __init__(self, store: Store, secret: str) -> None:
+    Each order is due (``due_on``) its type's working days after 受理 (``taxonomy``, counted in
+    ``calendar``); ``overdue`` is read with ``clock``: past that day and not yet 办结.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        secret: str,
+        *,
+        taxonomy: Taxonomy | None = None,
+        calendar: WorkingDays | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.store = store
         self.reference = partial(external_ref, secret)
+        self.taxonomy = taxonomy or Taxonomy.default()
+        self.calendar = calendar or WorkingDays()
+        self.clock = clock or SystemClock()
+
+    def with_clock(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The order as the API shows it, with ``overdue`` as of now."""
+        due = data.get("due_on")
+        done = data["status"] in {s.value for s in DONE}
+        today = china_today(self.clock.now())
+        overdue = bool(due) and not done and self.calendar.overdue(dt.date.fromisoformat(str(due)), today)
+        return {**data, "overdue": overdue, "category_label": self.taxonomy.label(data.get("category"))}
 
     def create(
         self,
@@ -63,9 +92,13 @@ class WorkOrders:
         conversation: str | None = None,
         plate: str | None = None,
         item: str | None = None,
+        category: str | None = None,
         by: str = "system",
     ) -> dict[str, Any]:
+        if category and not self.taxonomy.label(category):
+            raise BadRequest(f"unknown work-order category {category!r}: see the taxonomy (guides/workorders.yaml)")
         now = utcnow()
+        due_on = self.calendar.add(china_today(self.clock.now()), self.taxonomy.due_days(kind))
         for attempt in range(MAX_TRIES):
             order = WorkOrder(
                 code=f"{now:%Y%m%d}-{new_code()}",  # the date for people, 80 random bits against guessing
@@ -75,20 +108,28 @@ class WorkOrders:
                 conversation_id=conversation,
                 plate=plate,
                 item=item,
+                category=category or None,
+                due_on=due_on,
                 history=[{"status": OrderStatus.RECEIVED.value, "by": by, "at": now.isoformat()}],
             )
             try:
-                return self.store.workorders.add(order, self.reference)
+                return self.with_clock(self.store.workorders.add(order, self.reference))
             except IntegrityError:  # the code is taken: draw another
                 if attempt == MAX_TRIES - 1:
                     raise
         raise AssertionError("unreachable")
 
     def get(self, code: str) -> dict[str, Any]:
-        return self.store.workorders.get(order_code(code))
+        return self.with_clock(self.store.workorders.get(order_code(code)))
 
     def all(self) -> list[dict[str, Any]]:
-        return self.store.workorders.all()
+        return [self.with_clock(o) for o in self.store.workorders.all()]
+
+    def overdue(self) -> list[dict[str, Any]]:
+        return [o for o in self.all() if o["overdue"]]
+
+    def overdue_count(self) -> int:
+        return self.store.workorders.overdue_count(china_today(self.clock.now()), frozenset(s.value for s in DONE))
 
     def advance(
         self,
@@ -119,7 +160,27 @@ class WorkOrders:
             order.updated_at = utcnow()
             order.history = [*order.history, {"status": to.value, "by": by, "at": order.updated_at.isoformat()}]
 
-        return self.store.workorders.change(order_code(code), step, self.reference)
+        return self.with_clock(self.store.workorders.change(order_code(code), step, self.reference))
+
+
+async def tell_resident(store: Store, delivery: Delivery, order: dict[str, Any]) -> bool:
+    """A status change of an order that came from a chat (web or WeChat) goes back to that chat.
+
+    Stored as a system message (the widget's long poll shows it) and sent through the chat's
+    delivery channel (WeChat's customer-service API). False when the order has no chat.
+    """
+    conv_id = order.get("conversation")
+    if not conv_id or store.conversations.maybe(conv_id) is None:
+        return False
+    reply = (
+        SAY["order_reply"].format(reply=order["reply"])
+        if order["status"] == OrderStatus.REPLIED and order["reply"]
+        else ""
+    )
+    text = SAY["order_status"].format(code=order["code"], status=order["status"], reply=reply)
+    store.conversations.add_message(conv_id, Role.SYSTEM, text, "system", {"order": order["code"]})
+    await delivery.deliver(conv_id, text)
+    return True
 
 
 def order_code(text: str) -> str:

@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from knowledge.hours import CHINA_TZ
 from knowledge.settings import Settings
 from web.helpdesk.editor import PART_LABELS
+from web.helpdesk.labels import label
 from web.helpdesk.roles import can
 from web.render.sentences import TRIP_SAVERS, trips_badge
 from web.static import HashedStatic
@@ -70,6 +71,7 @@ class Renderer:
         self.env.globals["static"] = static.url
         self.env.globals["url"] = Urls(settings.public_base_url)
         self.env.globals["can"] = can  # staff templates: show what the role may use (web.helpdesk.roles)
+        self.env.globals["label"] = label  # staff templates: labels, never raw enum values
         self.env.globals["report_parts"] = [(part.value, label) for part, label in PART_LABELS.items()]
         self.env.globals["site"] = {
             "issuing_body": settings.issuing_body,

@@ -30,6 +30,10 @@ SAY = {
     "nothing_found": "抱歉，没有找到和您的问题对应的办事攻略。可以换个说法，或者点“找人工帮办”。",
     "waiting": "已经为您转接人工，前面还有 {ahead} 位，预计等 {minutes} 分钟。您可以继续留言，工作人员会看到。",
     "agent": "工作人员已收到您的消息。",
+    "nobody_online": "现在没有工作人员在线，暂时接不了您的对话。请留下电话和留言，工作人员会尽快回电；也可以继续问我，或拨打12345。",
+    # a 12345 work order that came from this chat changed status (web.helpdesk.workorders.tell_resident)
+    "order_status": "您的12345工单（编号 {code}）有新进展：{status}。{reply}",
+    "order_reply": "答复：{reply}",
     "after_hours": "现在是下班时间（工作人员周一至周五 {hours} 在线）。请留下电话和留言，上班后工作人员会回电；也可以先问我。",
     # direct answers to a follow-up (web.render.direct)
     "fee_one": "{title}{who}：{fee}。",

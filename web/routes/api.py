@@ -196,9 +196,20 @@ async def rate(
         owned_chat(request, store, body.session)
     throttle.check(Limit.RATING_PER_IP, Limit.RATING_PER_SESSION, session=body.session)
     rated = ratings.rate(
-        store, target=body.target, level=body.level, comment=body.comment, session=body.session, item=body.item
+        store,
+        target=body.target,
+        level=body.level,
+        comment=body.comment,
+        session=body.session,
+        item=body.item,
+        rectification=request.app.state.rectification,
     )
-    return {"rating": rated.rating, "label": rated.label, "follow_up_ticket": rated.follow_up_ticket}
+    return {
+        "rating": rated.rating,
+        "label": rated.label,
+        "follow_up_ticket": rated.follow_up_ticket,
+        "rectification_task": rated.rectification_task,
+    }
 
 
 @router.post(

@@ -6,10 +6,10 @@ import asyncio
 import csv
 import io
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -18,7 +18,7 @@ from knowledge.service import KnowledgeBase
 from web.channels.delivery import PollArgs, poll_args
 from web.chat.handoff import IllegalTransition
 from web.db.store import Store
-from web.db.tables import AgencyStatus, OrderStatus, OrderType, StaffRole, Verdict
+from web.db.tables import AgencyStatus, OrderStatus, OrderType, Presence, StaffRole, Verdict
 from web.deps import get_kb, get_store
 from web.helpdesk import appointments, audit, chats, precheck
 from web.helpdesk.audit import Audited
@@ -27,6 +27,7 @@ from web.helpdesk.deps import (
     AgencySession,
     AppointmentsSession,
     AuditSession,
+    CannedDep,
     ChatSession,
     ConsoleSession,
     CsrfField,
@@ -43,7 +44,7 @@ from web.helpdesk.deps import (
 )
 from web.helpdesk.hotline import lookup
 from web.helpdesk.roles import Action, allowed
-from web.helpdesk.workorders import csv_cell
+from web.helpdesk.workorders import csv_cell, tell_resident
 from web.render.sentences import VERDICTS
 from web.urls import SITE
 
@@ -106,16 +107,38 @@ async def logout(session: Session, auth: Annotated[Auth, Depends(get_auth)], csr
 async def console(request: Request, session: ConsoleSession, store: StoreDep, kb: Kb) -> Response:
     if session.staff.role is StaffRole.EDITOR:  # editors keep the guides, not the help-desk queue
         return RedirectResponse("/staff/editor", status_code=303)
-    context = {**_me(session), **chats.desk(store, kb.library, session.staff), "statuses": list(AgencyStatus)}
+    target = request.app.state.settings.first_response_seconds
+    context = {**_me(session), **chats.desk(store, kb.library, session.staff, target), "statuses": list(AgencyStatus)}
     return _page(request, "staff/queue.html", context)
+
+
+@router.get("/panel", response_class=HTMLResponse)
+async def panel(request: Request, session: ChatSession, store: StoreDep, kb: Kb) -> Response:
+    """The queue and this staff member's chats as a fragment: the live page swaps it in."""
+    target = request.app.state.settings.first_response_seconds
+    context = {**_me(session), **chats.desk(store, kb.library, session.staff, target)}
+    return _page(request, "staff/_panel.html", context)
+
+
+def overdue_for(state: Any, staff: StaffSession) -> int:
+    """How many items this role sees are overdue (``state``: the app's): rectification tasks, 12345 work orders."""
+    n = 0
+    if allowed(staff.staff.role, Action.RECTIFY):
+        n += state.rectification.overdue_count()
+    if allowed(staff.staff.role, Action.WORKORDERS):
+        n += state.workorders.overdue_count()
+    return n
 
 
 EVENTS_EVERY = 2.0  # seconds between two looks at the queue
 RECHECK_EVERY = 30.0  # seconds between two checks that the session is still valid
 
 
-async def live_events(request: Request, store: Store, auth: Auth, session: StaffSession) -> AsyncIterator[str]:
-    """The queue and the newest message id when they change; ends when the session is revoked or idle.
+async def live_events(
+    request: Request, store: Store, auth: Auth, session: StaffSession, overdue: Callable[[], int] = lambda: 0
+) -> AsyncIterator[str]:
+    """The queue, offers, newest messages and overdue count when they change; ends when the session
+    is revoked or idle.
 
     The stream does not count as activity: an open console left alone still times out.
     """
@@ -128,7 +151,7 @@ async def live_events(request: Request, store: Store, auth: Auth, session: Staff
             if auth.check(session.sid) is None:
                 yield "event: logout\ndata: {}\n\n"
                 return
-        state = json.dumps(chats.live_state(store, session.staff))
+        state = json.dumps(chats.live_state(store, session.staff, overdue()))
         if state != last:
             yield f"event: queue\ndata: {state}\n\n"
             last = state
@@ -143,7 +166,7 @@ async def events(
 ) -> Response:
     """Server-sent events for live pages (see ``live_events``)."""
     return StreamingResponse(
-        live_events(request, store, auth, session),
+        live_events(request, store, auth, session, lambda: overdue_for(request.app.state, session)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store"},
     )
@@ -165,8 +188,26 @@ async def claim(request: Request, conv_id: str, session: ChatSession, store: Sto
 
 
 @router.get("/c/{conv_id}", response_class=HTMLResponse)
-async def chat_view(request: Request, conv_id: str, session: ChatSession, store: StoreDep, kb: Kb) -> Response:
-    context = {**_me(session), **chats.chat_view(store, kb.library, conv_id, session.staff)}
+async def chat_view(
+    request: Request,
+    conv_id: str,
+    session: ChatSession,
+    store: StoreDep,
+    kb: Kb,
+    canned: CannedDep,
+    use: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+) -> Response:
+    """One chat beside the queue; ``?use=ID`` puts that canned reply, filled in, into the reply box."""
+    target = request.app.state.settings.first_response_seconds
+    context = {
+        **_me(session),
+        **chats.desk(store, kb.library, session.staff, target),
+        **chats.chat_view(store, kb.library, conv_id, session.staff),
+        "canned": canned.usable(session.staff),
+        "draft": "",
+    }
+    if use is not None:
+        context["draft"] = canned.fill(session.staff, use, context["conv"])
     audit.record(store, request, session, Audited.TRANSCRIPT, conv_id)
     return _page(request, "staff/chat.html", context)
 
@@ -323,7 +364,14 @@ async def appointments_page(
 
 @router.get("/supervisor", response_class=HTMLResponse)
 async def supervisor(request: Request, session: SupervisorSession, store: StoreDep, kb: Kb) -> Response:
-    return _page(request, "staff/supervisor.html", {**_me(session), **chats.supervision(store, kb.library)})
+    target = request.app.state.settings.first_response_seconds
+    context = {
+        **_me(session),
+        **chats.supervision(store, kb.library, target),
+        "presences": list(Presence),
+        "default_limit": request.app.state.settings.agent_max_chats,
+    }
+    return _page(request, "staff/supervisor.html", context)
 
 
 @router.get("/audit", response_class=HTMLResponse)
@@ -354,6 +402,7 @@ async def hotline(
 
 class OrderIn(BaseModel):
     type: OrderType
+    category: str | None = Field(default=None, max_length=64)
     content: str = Field(min_length=1, max_length=4000)
     callback_phone: str | None = Field(default=None, max_length=32)
     conversation: str | None = Field(default=None, max_length=64)
@@ -382,6 +431,7 @@ async def create_order(request: Request, body: OrderIn, session: OrdersSession, 
         conversation=body.conversation,
         plate=body.plate,
         item=body.item,
+        category=body.category,
         by=session.staff.username,
     )
 
@@ -397,12 +447,21 @@ async def read_order(
 
 @router.post("/api/workorders/{code}/advance")
 async def advance_order(
-    request: Request, code: str, body: AdvanceIn, session: OrdersSession, orders: Orders
+    request: Request,
+    code: str,
+    body: AdvanceIn,
+    session: OrdersSession,
+    orders: Orders,
+    store: StoreDep,
+    delivery: DeliveryDep,
 ) -> dict[str, Any]:
+    """One step along the flow; an order that came from a chat tells that chat (web or WeChat)."""
     _json_csrf(request, session)
-    return orders.advance(
+    order = orders.advance(
         code, body.to, by=session.staff.username, department=body.department, reply=body.reply, rating=body.rating
     )
+    await tell_resident(store, delivery, order)
+    return order
 
 
 @router.get("/workorders.csv")
@@ -410,7 +469,22 @@ async def export_orders(request: Request, session: OrdersSession, orders: Orders
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(
-        ["工单编号", "类型", "状态", "内容", "回电号码", "门牌", "事项", "承办部门", "答复", "评价", "受理时间"]
+        [
+            "工单编号",
+            "类型",
+            "状态",
+            "内容",
+            "回电号码",
+            "门牌",
+            "事项",
+            "承办部门",
+            "答复",
+            "评价",
+            "受理时间",
+            "分类",
+            "办理时限",
+            "是否超期",
+        ]
     )
     rows = orders.all()
     for o in rows:
@@ -426,6 +500,9 @@ async def export_orders(request: Request, session: OrdersSession, orders: Orders
             o["reply"],
             o["rating"],
             o["created_at"],
+            o["category_label"],
+            o["due_on"],
+            "超期" if o["overdue"] else "",
         ]
         writer.writerow([csv_cell(c) for c in cells])
     audit.record(store, request, session, Audited.EXPORT_CSV, f"{len(rows)} 条工单")
@@ -438,5 +515,11 @@ async def export_orders(request: Request, session: OrdersSession, orders: Orders
 
 @router.get("/workorders", response_class=HTMLResponse)
 async def orders_page(request: Request, session: OrdersSession, orders: Orders) -> Response:
-    context = {**_me(session), "orders": orders.all(), "flow": list(OrderStatus), "types": list(OrderType)}
+    context = {
+        **_me(session),
+        "orders": orders.all(),
+        "flow": list(OrderStatus),
+        "types": [(t, orders.taxonomy.due_days(t)) for t in OrderType],
+        "categories": orders.taxonomy.flat(),
+    }
     return _page(request, "staff/workorders.html", context)
