@@ -128,7 +128,10 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
     app.add_middleware(errors.BodyLimit, max_bytes=MAX_BODY_BYTES)
     # Phones on slow links: pages, CSS and JS go gzipped (SSE streams and pre-compressed pages pass through).
     app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=6)
-    app.add_middleware(SecurityHeaders, production=production)  # outermost: on every response, errors too
+    # Before routing: a cached plate page for a visitor without a cookie (nearly every scan).
+    app.add_middleware(pages.PlateFastPath)
+    # Outermost: on every response, errors too.
+    app.add_middleware(SecurityHeaders, production=production, served_by=settings.instance_name)
     app.add_exception_handler(MenpaiError, errors.menpai_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, errors.http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, errors.validation_error)  # type: ignore[arg-type]
