@@ -30,6 +30,7 @@ from web.channels.wechat_fake import create_fake_app
 from web.chat.policy import HandoffPolicy
 from web.chat.rasa import RasaClient
 from web.chat.turn import ChatService
+from web.db.changes import ChangeFeed
 from web.db.engine import make_engine
 from web.db.store import Store
 from web.helpdesk.auth import Auth
@@ -58,8 +59,17 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
         state.kb = kb or KnowledgeBase.open(settings)
         state.notifier = Notifier()
         state.notifier.bind(asyncio.get_running_loop())
-        state.store = Store(make_engine(settings.db_url), on_change=state.notifier.notify)
+        engine = make_engine(settings.db_url)
+        # Changes wake this copy's long polls at once, and (PostgreSQL) every other copy's by NOTIFY.
+        state.changes = ChangeFeed(engine, state.notifier.notify)
+
+        def changed(conv_id: str) -> None:
+            state.notifier.notify(conv_id)
+            state.changes.publish(conv_id)
+
+        state.store = Store(engine, on_change=changed)
         state.store.migrate()
+        state.changes.start()
         state.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
         state.auth = Auth(settings, state.store)
         state.delivery = Delivery(state.store)
@@ -98,6 +108,7 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
             if state.webhook is not None:
                 state.webhook_task.cancel()
             await state.rasa.aclose()
+            await asyncio.to_thread(state.changes.stop)
             state.store.engine.dispose()
 
     production = settings.environment is Environment.PRODUCTION
