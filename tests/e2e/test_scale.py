@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 
 from knowledge.settings import RATE_DEFAULTS
 from scripts.stack import free_port, scale_env, scale_servers, start_actions, start_nginx, start_rasa, start_web
+from tests.web.test_wechat import APPID, SECRET, TOKEN, sign, text_xml
 from web.db.engine import make_engine
 from web.db.store import Store
 from web.db.tables import StaffRole
@@ -88,6 +89,10 @@ def scaled(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[
                 **env["web"],
                 "MENPAI_INSTANCE_NAME": f"web-{n}",
                 "MENPAI_STAFF_HOURS": "always",
+                "MENPAI_WECHAT_TOKEN": TOKEN,
+                "MENPAI_WECHAT_APPID": APPID,
+                "MENPAI_WECHAT_SECRET": SECRET,
+                "MENPAI_WECHAT_API_BASE": "fake",
                 **{f"MENPAI_RATE_{name.upper()}": "100000/60" for name in RATE_DEFAULTS},
             }
             webs.append(start_web(stack, tmp / f"web-{n}", f"http://127.0.0.1:{rasa_port}", env=web_env).url)
@@ -157,3 +162,28 @@ def test_a_handoff_through_one_copy_is_answered_through_the_other_within_a_secon
             texts, arrived = held.result(timeout=30)
         assert texts == ["您好，我是小林，请讲。"]
         assert arrived - sent < 1.0, f"the reply took {arrived - sent:.2f}s to reach the other copy's long poll"
+
+
+def test_a_wechat_retry_reaching_the_other_copy_is_answered_once(scaled: Scaled, database: str) -> None:
+    """WeChat retries a message it got no answer to in time; behind nginx the retry may reach the
+    other copy. The de-duplication row (primary key MsgId) is in PostgreSQL: one resident message
+    is stored, and the retry gets the same answer."""
+    openid = f"oScale{uuid.uuid4().hex[:12]}"
+    xml = text_xml("结婚登记要带什么", 880_000_000 + int(time.time()) % 1000, openid)
+    replies = []
+    for web in scaled.webs:  # the first post to web-1, the retry to web-2
+        r = httpx.post(f"{web}/wechat", params=sign(), content=xml, timeout=30)
+        assert r.status_code == 200
+        replies.append(re.search(r"<Content><!\[CDATA\[(.*?)\]\]></Content>", r.text, re.S))
+    assert replies[0] is not None and replies[1] is not None, "both answered passively"
+    assert replies[0].group(1) == replies[1].group(1) and "您是哪种情况" in replies[0].group(1)
+    engine = create_engine(database)
+    try:
+        with engine.connect() as conn:
+            stored = conn.execute(
+                text("SELECT count(*) FROM messages WHERE role = 'resident' AND conversation_id LIKE :c"),
+                {"c": f"%{openid}%"},
+            ).scalar()
+    finally:
+        engine.dispose()
+    assert stored == 1
