@@ -73,7 +73,7 @@ def scaled(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[
         def rasa(_: int) -> tuple[ExitStack, str]:
             own = ExitStack()
             try:
-                return own, start_rasa(own, tmp, timeout=300, actions_url=actions_url, env=env["rasa"]).url
+                return own, start_rasa(own, tmp, timeout=480, actions_url=actions_url, env=env["rasa"]).url
             except BaseException:
                 own.close()
                 raise
