@@ -10,7 +10,7 @@ export RASA_TELEMETRY_ENABLED := false
 # Storage and handoff tests run on SQLite and on this PostgreSQL (the machine's loopback one by default).
 export MENPAI_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: setup index bot-train demo test lint check bench plates clean
+.PHONY: setup index bot-train demo demo-scale test lint check bench plates clean
 
 setup:  ## create/refresh .venv and .venv-bot (fast when nothing changed)
 	@scripts/setup.sh
@@ -24,6 +24,10 @@ bot-train: setup  ## generate NLU data from the guides and train Rasa when data/
 
 demo: index bot-train  ## run the product on embedded defaults (SQLite, packaged model, sample guides)
 	@scripts/run.sh
+
+demo-scale: index bot-train  ## nginx on MENPAI_PORT in front of 2 web and 2 Rasa copies (PostgreSQL: MENPAI_DATABASE_URL, Redis)
+	@scripts/setup.sh --nginx
+	@scripts/run.sh scale
 
 lint: setup  ## ruff (lint + format check) and mypy
 	@.venv/bin/ruff check knowledge web tests scripts

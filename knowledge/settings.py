@@ -108,6 +108,12 @@ class Settings(BaseSettings):
     rasa_required: bool = Field(False, description="fail instead of falling back when Rasa is down (tests)")
     host: str = Field("127.0.0.1", description="web listen address")
     port: int = Field(8000, ge=1, le=65535, description="web listen port")
+    instance_name: str = Field(
+        "",
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._:-]*$",
+        description="this web copy's name, sent as X-Served-By on every response; empty = none",
+    )
     access_log: bool = Field(False, description="log every HTTP request (off: a proxy in front usually logs them)")
     public_base_url: str = Field("http://127.0.0.1:8000", description="URL base printed in door-plate QR codes")
     official_domain: str = Field("menpai.nanan.gov.cn", description="official domain shown on pages as a trust cue")

@@ -1,6 +1,6 @@
 """`make bench`: accuracy, latency, throughput and memory, written to var/bench/.
 
-Sections (run all, or name some: retrieval scale nlu chat web helpdesk wechat):
+Sections (run all, or name some: retrieval crossval scale nlu chat web helpdesk wechat plates scaleout):
   retrieval  eval of each retriever on ../shared/eval/dev.yaml, shipped index build time, RSS
   scale      a synthetic 10,000-item corpus: build time, warm query p50/p95, RSS
   nlu        Rasa NLU intent macro-F1 on a held-out 20 % split
@@ -8,6 +8,9 @@ Sections (run all, or name some: retrieval scale nlu chat web helpdesk wechat):
   web        plate page and /api/ask throughput and p95 under concurrency; page weight
   helpdesk   200 resident conversations, 10 agents: lost/duplicated messages, delivery p95 (SQLite, PostgreSQL)
   wechat     /wechat p95 with 20 concurrent senders; duplicate replies under a retry storm
+  plates     10,000 printable plates (PDF) vs the qrcode library alone
+  scaleout   2 web copies vs 1 behind nginx; staff reply delivery across copies (PostgreSQL NOTIFY)
+Every section reports ratios to anchors measured in the same run, interleaved; results.md leads with them.
 Nothing here asserts a time: numbers go to var/bench/results.md and results.json.
 """
 
@@ -74,6 +77,51 @@ def section(title: str, rows: list[tuple[str, Any]], note: str = "") -> None:
     print(f"\n## {title}", *(f"  {k}: {v}" for k, v in rows), sep="\n", flush=True)
 
 
+# Ratios to anchors measured in the same run, interleaved: results.md leads with them. Absolute
+# times on a shared 2-core machine swing 3-5x from day to day; a ratio to an anchor measured
+# beside it does not (much).
+RATIOS: list[dict[str, Any]] = []
+
+
+def ratio_text(values: list[float], percent: bool = False) -> str:
+    vals = sorted(values)
+    if not vals:
+        return "—"
+
+    def f(v: float) -> str:
+        return f"{v * 100:.1f} %" if percent else f"{v:.2f}"
+
+    med = vals[len(vals) // 2]
+    return f(med) if len(vals) == 1 else f"{f(med)} (range {f(vals[0])}–{f(vals[-1])}, {len(vals)} rounds)"
+
+
+def ratio(what: str, anchor: str, values: list[float], *, goal: str = "", percent: bool = False) -> str:
+    """Record one ratio (a value per interleaved round) for the table results.md leads with."""
+    RATIOS.append(
+        {"what": what, "anchor": anchor, "values": [round(v, 4) for v in values], "goal": goal, "percent": percent}
+    )
+    return ratio_text(values, percent)
+
+
+def ratio_table(parts: Path, names: list[str]) -> list[str]:
+    lines = [
+        "## Ratios to anchors measured in the same run\n",
+        "| section | subject ÷ anchor | ratio: median (range over interleaved rounds) | goal | measured |",
+        "|---|---|---|---|---|",
+    ]
+    for name in names:
+        f = parts / f"{name}.ratios.json"
+        if not f.exists():
+            continue
+        data = json.loads(f.read_text(encoding="utf-8"))
+        for r in data["rows"]:
+            lines.append(
+                f"| {name} | {r['what']} ÷ {r['anchor']} | {ratio_text(r['values'], r['percent'])} | "
+                f"{r['goal'] or '—'} | {data['measured']} |"
+            )
+    return [*lines, "", "Absolute numbers follow, each section with the time it was measured.\n"]
+
+
 async def load(fn: Callable[[int], Awaitable[None]], total: int, concurrency: int) -> tuple[float, list[float]]:
     """Run fn(i) total times with a concurrency limit; returns (seconds, latencies in ms)."""
     sem = asyncio.Semaphore(concurrency)
@@ -105,6 +153,8 @@ def bench_retrieval() -> None:
     started = time.perf_counter()
     build_index(lib, out)
     build_s = round(time.perf_counter() - started, 1)
+    bm25s_s = _bm25s_alone(out)
+    build_ratio = ratio("index build (`menpai index build`)", "bm25s alone on the same tokens", [build_s / bm25s_s])
     kb = KnowledgeBase(lib, load_index(out, lib), settings)
     rep = report(kb, load_eval_set(EVAL))
     (OUT / "eval-dev.json").write_text(json.dumps(rep, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -113,7 +163,9 @@ def bench_retrieval() -> None:
     section(
         "Retrieval on ../shared/eval/dev.yaml (160 questions) — offline default embedder",
         [
-            ("index build, shipped guides (73 items, 2,084 entries)", f"{build_s} s"),
+            ("index build, shipped guides", f"{build_s} s"),
+            ("anchor: bm25s alone indexing the same entries' tokens", f"{bm25s_s:.2f} s"),
+            ("**index build ÷ bm25s alone**", f"**{build_ratio}** (the rest: the dense domain model and calibration)"),
             *[
                 (f"{p} hit@1 / hit@3 / MRR", f"{m['hit_at_1']} / {m['hit_at_3']} / {m['mrr']}")
                 for p, m in rep["by_retriever"].items()
@@ -145,6 +197,19 @@ def bench_retrieval() -> None:
             ],
         ],
     )
+
+
+def _bm25s_alone(index_dir: Path) -> float:
+    """Seconds for bm25s alone to index the entries' tokens as the build saved them (the anchor of a build)."""
+    import bm25s
+
+    from knowledge.index.tokenizer import TokenizedCorpus
+
+    corpus = TokenizedCorpus.load(index_dir / "tokens.npz")
+    docs = [corpus.tokens(i) or ["_"] for i in range(len(corpus))]
+    started = time.perf_counter()
+    bm25s.BM25(k1=1.2, b=0.6).index(docs, show_progress=False)
+    return time.perf_counter() - started
 
 
 def bench_crossval() -> None:
@@ -381,6 +446,7 @@ def start_stack(stack: ExitStack, tmp: Path, *, rasa: bool, env: dict[str, str] 
     if rasa:
         bot = start_rasa(stack, tmp)
         info["rasa_pid"] = bot.rasa.pid
+        info["rasa_url"] = bot.url
         web_env.update({"MENPAI_RASA_URL": bot.url, "MENPAI_RASA_TIMEOUT": "5"})
     web = start_web(stack, tmp, web_env["MENPAI_RASA_URL"], env=web_env)
     info.update(base=web.url, web_pid=web.proc.pid, var=var, env=web_env)
@@ -427,6 +493,7 @@ def bench_chat() -> None:
 
         one = asyncio.run(run(1, 40))
         ten = asyncio.run(run(10, 200))
+        share = _chat_share(base, s["rasa_url"])
         rss = pid_rss_mb(s["rasa_pid"])
         from web.chat.evalchat import eval_chat_file
 
@@ -440,12 +507,30 @@ def bench_chat() -> None:
             "rasa_rss_mb": rss,
             "turns_not_with_bot": len(left_bot),
             "dialogues": {k: v for k, v in dialogues.items() if k != "failures"},
+            "share": share,
         }
+        web_share = ratio(
+            "web's share of a chat turn at 10 concurrent sessions (1 − rasa/web, mean latency)",
+            "the same messages and metadata straight to Rasa's REST channel",
+            share["share"],
+            goal="≤ 15 %",
+            percent=True,
+        )
         section(
             "Chat turns web → Rasa → actions (real processes, loopback)",
             [
                 ("1 session: p50 / p95", f"{pct(one, 0.5)} ms / {pct(one, 0.95)} ms"),
                 ("10 concurrent sessions: p50 / p95", f"{pct(ten, 0.5)} ms / {pct(ten, 0.95)} ms"),
+                ("**web's share of a turn at 10 sessions (1 − Rasa direct ÷ through web)**", f"**{web_share}**"),
+                (
+                    "by round: through web / straight to Rasa, mean (p95) ms",
+                    " · ".join(
+                        f"{w} ({wp}) / {r} ({rp})"
+                        for w, wp, r, rp in zip(
+                            share["web_mean"], share["web_p95"], share["rasa_mean"], share["rasa_p95"], strict=True
+                        )
+                    ),
+                ),
                 ("Rasa server peak RSS", f"{rss} MB"),
                 ("turns handed to staff instead of Rasa (should be 0)", len(left_bot)),
                 (
@@ -456,6 +541,72 @@ def bench_chat() -> None:
             ],
             "Each session walks through 换身份证要带什么 → 那要多少钱 → 在哪里办 → 结婚登记要带什么 → 公积金租房怎么提取.",
         )
+
+
+CHAT_WALK = ["换身份证要带什么", "那要多少钱", "在哪里办", "结婚登记要带什么", "公积金租房怎么提取"]
+
+
+def _chat_share(base: str, rasa_url: str, rounds: int = 4, sessions: int = 10) -> dict[str, list[float]]:
+    """Web's own share of a chat turn: 10 residents walk CHAT_WALK through web's /api/chat, then
+    10 others send the same messages with the same metadata straight to Rasa's REST channel (the
+    anchor: what web adds is retrieval, storage, rendering and HTTP), in turns, ``rounds`` times."""
+    from knowledge.service import KnowledgeBase
+    from web.chat.turn import turn_metadata
+
+    kb = KnowledgeBase.open(Settings())
+    run_id = uuid.uuid4().hex[:6]
+
+    def items(reply: list[dict[str, Any]]) -> str | None:
+        found = [m["custom"].get("item") for m in reply if isinstance(m.get("custom"), dict)]
+        return next((i for i in found if i), None)
+
+    # The metadata web sends at each step: retrieval of the words, and the item talked about so
+    # far (learnt from one walk straight to Rasa, not timed).
+    steps: list[dict[str, Any]] = []
+    item: str | None = None
+    for text in CHAT_WALK:
+        meta = turn_metadata(kb, text, "NA010001", item)[1].to_metadata()
+        steps.append(meta)
+        r = httpx.post(
+            f"{rasa_url}/webhooks/rest/webhook",
+            json={"sender": f"learn-{run_id}", "message": text, "metadata": meta},
+            timeout=30,
+        )
+        item = items(r.json()) or item
+
+    async def walk(n_round: int, direct: bool) -> list[float]:
+        lat: list[float] = []
+        async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=sessions + 5)) as c:
+
+            async def resident(n: int) -> None:
+                who = f"share-{run_id}-{n_round}-{'r' if direct else 'w'}-{n:02d}"
+                for text, meta in zip(CHAT_WALK, steps, strict=True):
+                    t = time.perf_counter()
+                    if direct:
+                        r = await c.post(
+                            f"{rasa_url}/webhooks/rest/webhook", json={"sender": who, "message": text, "metadata": meta}
+                        )
+                    else:
+                        r = await c.post(f"{base}/api/chat", json={"session": who, "text": text, "plate": "NA010001"})
+                    r.raise_for_status()
+                    lat.append((time.perf_counter() - t) * 1000)
+
+            await asyncio.gather(*(resident(n) for n in range(sessions)))
+        return lat
+
+    out: dict[str, list[float]] = {"share": [], "web_mean": [], "rasa_mean": [], "web_p95": [], "rasa_p95": []}
+    asyncio.run(walk(-1, False))  # warm both paths
+    asyncio.run(walk(-1, True))
+    for n in range(rounds):
+        web = asyncio.run(walk(n, False))
+        rasa = asyncio.run(walk(n, True))
+        w, r = sum(web) / len(web), sum(rasa) / len(rasa)
+        out["share"].append(1 - r / w)
+        out["web_mean"].append(round(w, 1))
+        out["rasa_mean"].append(round(r, 1))
+        out["web_p95"].append(pct(web, 0.95))
+        out["rasa_p95"].append(pct(rasa, 0.95))
+    return out
 
 
 def ensure_wrk() -> str:
@@ -491,61 +642,123 @@ def wrk(url: str, *, seconds: int = 10, connections: int = 20, body: str = "", g
     }
 
 
-def bench_web() -> None:
+def bench_web(rounds: int = 3, seconds: int = 6) -> None:
+    """Plate page vs a bare FastAPI app serving the same bytes (and nginx serving them as a file,
+    the ceiling); /api/ask vs the retriever called in-process. Subject and anchors take turns."""
     import gzip
 
+    from knowledge.service import KnowledgeBase
+    from scripts.stack import start_nginx
+
     with ExitStack() as stack:
-        s = start_stack(stack, fresh(OUT / "web-run"), rasa=False)
+        run = fresh(OUT / "web-run")
+        s = start_stack(stack, run, rasa=False)
         base = s["base"]
-        html = httpx.get(f"{base}/p/NA010001").text
+        plate_url = f"{base}/p/NA010001"
+        html = httpx.get(plate_url).text
         assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
         weight = len(html.encode()) + sum(len(httpx.get(base + a).content) for a in assets)
         gz = len(gzip.compress(html.encode())) + sum(len(gzip.compress(httpx.get(base + a).content)) for a in assets)
-        # The anchor: a bare FastAPI app on the same uvicorn serving the same bytes, in this run.
-        page_file = OUT / "web-run" / "plate.html"
-        page_file.write_bytes(httpx.get(f"{base}/p/NA010001").content)
+        # The anchors serve the very bytes the plate page serves.
+        page = httpx.get(plate_url).content
+        page_file = run / "plate.html"
+        page_file.write_bytes(page)
         bare_port = free_port()
         stack.enter_context(
             process(
                 [str(ROOT / ".venv/bin/python"), str(ROOT / "scripts/bare_app.py"), str(page_file), str(bare_port)],
                 ready=f"http://127.0.0.1:{bare_port}/p/NA010001",
-                log=OUT / "web-run" / "bare.log",
+                log=run / "bare.log",
             )
         )
-        bare_url = f"http://127.0.0.1:{bare_port}/p/NA010001"
-        wrk(bare_url, seconds=3)  # warm
-        bare = wrk(bare_url, seconds=15)
-        wrk(f"{base}/p/NA010001", seconds=3)  # warm
-        plate = wrk(f"{base}/p/NA010001", seconds=15)
-        plate_gz = wrk(f"{base}/p/NA010001", seconds=15, gzip=True)
-        ask = wrk(f"{base}/api/ask", seconds=15, body=json.dumps({"q": "换身份证要带什么", "plate": "NA010001"}))
-        ratio = round(plate["rps"] / bare["rps"], 2) if bare["rps"] else None
+        static = run / "static" / "p"
+        static.mkdir(parents=True)
+        (static / "NA010001").write_bytes(page)
+        nginx_port = free_port()
+        start_nginx(
+            stack,
+            run / "nginx",
+            f"server {{ listen 127.0.0.1:{nginx_port}; root {run / 'static'}; "
+            'location /p/ { default_type "text/html; charset=utf-8"; add_header Cache-Control no-cache; } }',
+            ready=f"http://127.0.0.1:{nginx_port}/p/NA010001",
+            workers=1,  # one process, as the app and the anchor
+        )
+        urls = {
+            "bare": f"http://127.0.0.1:{bare_port}/p/NA010001",
+            "plate": plate_url,
+            "nginx": f"http://127.0.0.1:{nginx_port}/p/NA010001",
+        }
+        for url in urls.values():
+            wrk(url, seconds=2)  # warm
+        runs: dict[str, list[dict[str, Any]]] = {k: [] for k in urls}
+        for _ in range(rounds):
+            for name, url in urls.items():
+                runs[name].append(wrk(url, seconds=seconds))
+        plate_gz = wrk(plate_url, seconds=seconds, gzip=True)
+
+        # /api/ask against the retriever in this process, on the same question, taking turns.
+        kb = KnowledgeBase.open(Settings())
+        question = "换身份证要带什么"
+        body = json.dumps({"q": question, "plate": "NA010001"})
+        wrk(f"{base}/api/ask", seconds=2, body=body)
+        for _ in range(50):
+            kb.retriever.search(question)
+        asks: list[dict[str, Any]] = []
+        inproc: list[float] = []
+        for _ in range(rounds):
+            asks.append(wrk(f"{base}/api/ask", seconds=seconds, body=body))
+            n, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < 3:
+                kb.retriever.search(question)
+                n += 1
+            inproc.append(n / (time.perf_counter() - t0))
+
+        def by_round(a: str, b: str) -> list[float]:
+            return [x["rps"] / y["rps"] for x, y in zip(runs[a], runs[b], strict=True) if y["rps"]]
+
+        r_bare = ratio("plate page req/s", "bare FastAPI app, same bytes", by_round("plate", "bare"), goal="≥ 0.8")
+        r_nginx = ratio(
+            "plate page req/s", "nginx serving the bytes as a file (the ceiling)", by_round("plate", "nginx")
+        )
+        r_anchor = ratio("bare FastAPI app req/s", "nginx static file", by_round("bare", "nginx"))
+        r_ask = ratio(
+            "/api/ask req/s (wrk, 20 connections)",
+            "retriever.search in-process, one thread (searches/s)",
+            [a["rps"] / i for a, i in zip(asks, inproc, strict=True)],
+        )
         RESULTS["web"] = {
-            "plate_vs_bare": ratio,
-            "bare": bare,
-            "plate": plate,
+            "plate_vs_bare": by_round("plate", "bare"),
+            "plate_vs_nginx": by_round("plate", "nginx"),
+            "runs": runs,
             "plate_gzip": plate_gz,
-            "ask": ask,
+            "ask": asks,
+            "retriever_inproc_per_s": inproc,
             "page_bytes": weight,
             "page_gzip_bytes": gz,
             "web_rss_mb": pid_rss_mb(s["web_pid"]),
         }
 
-        def row(r: dict[str, Any]) -> str:
-            return f"{r['rps']} req/s / p50 {r['p50_ms']} ms / p95 {r['p95_ms']} ms ({r['errors']} errors)"
+        def row(rs: list[dict[str, Any]]) -> str:
+            return " · ".join(f"{r['rps']} req/s, p95 {r['p95_ms']} ms ({r['errors']} err)" for r in rs)
 
         section(
-            "Plate page and /api/ask (wrk, 20 connections, 15 s, loopback; one web process)",
+            f"Plate page and /api/ask (wrk, 20 connections, {seconds} s a run, {rounds} interleaved rounds; one web process)",
             [
-                ("**plate page ÷ bare FastAPI app serving the same bytes (same run)**", f"**{ratio}**"),
-                ("bare FastAPI app, same uvicorn, same bytes (the anchor)", row(bare)),
-                ("plate page /p/NA010001: throughput / p50 / p95", row(plate)),
-                ("plate page, Accept-Encoding: gzip", row(plate_gz)),
-                ("/api/ask 换身份证要带什么: throughput / p50 / p95", row(ask)),
+                ("**plate page ÷ bare FastAPI app serving the same bytes**", f"**{r_bare}**"),
+                ("plate page ÷ nginx serving the same bytes as a file", r_nginx),
+                ("bare FastAPI app ÷ nginx", r_anchor),
+                ("**/api/ask ÷ retriever in-process**", f"**{r_ask}**"),
+                ("bare FastAPI app, same uvicorn, same bytes (anchor), by round", row(runs["bare"])),
+                ("plate page /p/NA010001, by round", row(runs["plate"])),
+                ("nginx static file (1 worker), by round", row(runs["nginx"])),
+                ("plate page, Accept-Encoding: gzip", row([plate_gz])),
+                ("/api/ask 换身份证要带什么, by round", row(asks)),
+                ("retriever.search in-process, by round", " · ".join(f"{v:.0f}/s" for v in inproc)),
                 ("plate page first-load weight (HTML+CSS+JS)", f"{weight / 1024:.1f} KB ({gz / 1024:.1f} KB gzipped)"),
                 ("web process peak RSS", f"{pid_rss_mb(s['web_pid'])} MB"),
             ],
-            "wrk runs on the same 2 cores as the server. A plate-page scan is queued and written in batches.",
+            "wrk runs on the same 2 cores as the servers. A scan is queued and written in batches; a cached "
+            "plate page is answered before routing (`PlateFastPath`). Each round runs bare, plate, nginx in turn.",
         )
 
 
@@ -801,7 +1014,35 @@ def bench_wechat() -> None:
                 _, safe_lat = await load(send_safe, 200, 20)
                 return lat, different, len(replies), safe_lat, sum(1 for a in safe_answers if "<Content>" in a)
 
+        async def versus_chat(rounds: int = 2) -> dict[str, list[float]]:
+            """The anchor of a WeChat message: the same questions as chat turns through /api/chat,
+            20 residents at once, taking turns with 20 WeChat senders."""
+            out: dict[str, list[float]] = {"ratio": [], "wechat_p50": [], "chat_p50": []}
+            async with httpx.AsyncClient(timeout=30) as c:
+                for n in range(rounds):
+
+                    async def wx(i: int, n: int = n) -> None:
+                        msg = 200_000 + n * 1000 + i
+                        r = await post(c, xml(f"oVs{n}{i % 20:03d}", msg, WECHAT_QUESTIONS[(i // 20) % 10]))
+                        r.raise_for_status()
+
+                    async def chat(i: int, n: int = n) -> None:
+                        r = await c.post(
+                            f"{base}/api/chat",
+                            json={"session": f"vs-{n}-{i % 20:03d}", "text": WECHAT_QUESTIONS[(i // 20) % 10]},
+                        )
+                        r.raise_for_status()
+
+                    _, wl = await load(wx, 200, 20)
+                    _, cl = await load(chat, 200, 20)
+                    out["wechat_p50"].append(pct(wl, 0.5))
+                    out["chat_p50"].append(pct(cl, 0.5))
+                    out["ratio"].append(pct(wl, 0.5) / max(pct(cl, 0.5), 0.1))
+            return out
+
         lat, different, answered, safe_lat, safe_answered = asyncio.run(run())
+        vs = asyncio.run(versus_chat())
+        vs_text = ratio("WeChat message p50 (safe mode, 20 senders)", "a chat turn p50 (20 residents)", vs["ratio"])
         from sqlalchemy import create_engine, text
 
         with create_engine(f"sqlite:///{s['var'] / 'menpai.db'}").connect() as conn:
@@ -821,10 +1062,16 @@ def bench_wechat() -> None:
             "safe_mode_p50": pct(safe_lat, 0.5),
             "safe_mode_p95": pct(safe_lat, 0.95),
             "safe_mode_answered": safe_answered,
+            "vs_chat": vs,
         }
         section(
             "WeChat /wechat, real Rasa behind it, fake WeChat API",
             [
+                ("**WeChat message ÷ chat turn, p50 at 20 at once**", f"**{vs_text}**"),
+                (
+                    "by round: WeChat p50 / chat turn p50",
+                    " · ".join(f"{w} / {c} ms" for w, c in zip(vs["wechat_p50"], vs["chat_p50"], strict=True)),
+                ),
                 ("20 concurrent senders, 200 messages: p50 / p95", f"{pct(lat, 0.5)} ms / {pct(lat, 0.95)} ms"),
                 (
                     "retry storm: 20 messages × 5 identical posts",
@@ -841,6 +1088,205 @@ def bench_wechat() -> None:
         )
 
 
+def bench_plates(n: int = 10_000) -> None:
+    """10,000 printable plates (PDF, `menpai plates make --plates`) vs the qrcode library alone
+    making the same 10,000 codes; anchor, plates, anchor."""
+    import qrcode
+    from qrcode.constants import ERROR_CORRECT_H
+
+    from knowledge.library import load_library
+    from web.urls import Urls
+
+    settings = Settings()
+    lib = load_library(settings.guides_path, settings.catalogue)
+    base = list(lib.plates.values())
+    work = fresh(OUT / "plates-run")
+    work.mkdir(parents=True)
+    csv = work / "plates-10k.csv"
+    rows = ["code,town,community,address,building,lng,lat"]
+    for i in range(n):
+        p = base[i % len(base)]
+        rows.append(f"SY{i:06d},{p.town},{p.community},{p.address}{i},{p.building},{p.lng},{p.lat}")
+    csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    urls = [Urls(settings.public_base_url).qr(f"SY{i:06d}") for i in range(n)]
+
+    def qrcode_alone() -> float:
+        started = time.perf_counter()
+        for url in urls:
+            qr = qrcode.QRCode(error_correction=ERROR_CORRECT_H)
+            qr.add_data(url)
+            qr.make(fit=True)
+        return time.perf_counter() - started
+
+    def plates() -> float:
+        started = time.perf_counter()
+        subprocess.run(
+            [
+                str(ROOT / ".venv/bin/menpai"),
+                "plates",
+                "make",
+                "--plates",
+                str(csv),
+                "--out",
+                str(work / "plates.pdf"),
+                "--quiet",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        return time.perf_counter() - started
+
+    anchor1 = qrcode_alone()
+    made = plates()
+    anchor2 = qrcode_alone()
+    r = ratio(
+        f"{n:,} plates as a PDF (`menpai plates make`)",
+        f"qrcode alone making the same {n:,} codes",
+        [made / ((anchor1 + anchor2) / 2)],
+        goal="≤ 3",
+    )
+    size = (work / "plates.pdf").stat().st_size
+    RESULTS["plates"] = {
+        "n": n,
+        "pdf_s": round(made, 1),
+        "qrcode_s": [round(anchor1, 1), round(anchor2, 1)],
+        "pdf_mb": round(size / 2**20, 1),
+    }
+    section(
+        f"Door plates: {n:,} printable plates (PDF) vs the qrcode library alone",
+        [
+            ("**plates PDF ÷ qrcode alone (mean of the anchor before and after)**", f"**{r}**"),
+            ("`menpai plates make --plates plates-10k.csv` (a process of its own, start-up included)", f"{made:.1f} s"),
+            (
+                "qrcode alone (QRCode(H).add_data(url).make(fit=True)), before / after",
+                f"{anchor1:.1f} s / {anchor2:.1f} s",
+            ),
+            ("PDF", f"{size / 2**20:.1f} MB, {n // 4:,} A4 pages, codes drawn as vector paths"),
+        ],
+    )
+
+
+def bench_scaleout(rounds: int = 3, seconds: int = 6) -> None:
+    """Two web copies on PostgreSQL behind nginx: plate-page throughput of 2 copies vs 1 behind the
+    same nginx, and staff reply → resident delivery when another copy holds the long poll (NOTIFY)
+    vs when the same copy does (the anchor)."""
+    from sqlalchemy import create_engine, text
+
+    from scripts.stack import scale_servers, start_nginx
+    from web.db.engine import make_engine
+    from web.db.store import Store
+    from web.db.tables import StaffRole
+    from web.helpdesk.auth import hash_password
+
+    schema = f"bench_scale_{uuid.uuid4().hex[:8]}"
+    with create_engine(PG_URL).begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    db_url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    store = Store(make_engine(db_url))
+    store.migrate()
+    password = "bench-scale-password-" + uuid.uuid4().hex[:8]
+    store.staff.add("agent", "值班员", StaffRole.AGENT, hash_password(password))
+    store.engine.dispose()
+    secret = "bench-scale-secret-" + uuid.uuid4().hex
+    run = fresh(OUT / "scale-run")
+    with ExitStack() as stack:
+        webs = []
+        for n in (1, 2):
+            env = {"MENPAI_DATABASE_URL": db_url, "MENPAI_SECRET_KEY": secret, "MENPAI_INSTANCE_NAME": f"web-{n}"}
+            webs.append(start_stack(stack, run / f"web-{n}", rasa=False, env=env)["base"])
+        one, two = free_port(), free_port()
+        servers = scale_servers(two, webs) + "\n  " + scale_servers(one, webs[:1]).replace("menpai_web", "menpai_one")
+        start_nginx(stack, run / "nginx", servers, ready=f"http://127.0.0.1:{two}/healthz")
+        front = {"1 copy": f"http://127.0.0.1:{one}/p/NA010001", "2 copies": f"http://127.0.0.1:{two}/p/NA010001"}
+        for url in front.values():
+            wrk(url, seconds=2)
+        tput: dict[str, list[dict[str, Any]]] = {k: [] for k in front}
+        for _ in range(rounds):
+            for name, url in front.items():
+                tput[name].append(wrk(url, seconds=seconds))
+        gain = [b["rps"] / a["rps"] for a, b in zip(tput["1 copy"], tput["2 copies"], strict=True) if a["rps"]]
+        delivery = asyncio.run(_cross_copy_delivery(webs, password))
+    with create_engine(PG_URL).begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    r_gain = ratio("plate page req/s through nginx, 2 web copies", "1 copy behind the same nginx", gain)
+    r_cross = ratio(
+        "staff reply → resident delivery p95, long poll held by the other copy (NOTIFY)",
+        "the same copy",
+        [delivery["cross_p95"] / max(delivery["same_p95"], 0.1)],
+        goal="cross-copy p95 ≤ 300 ms",
+    )
+
+    def row(rs: list[dict[str, Any]]) -> str:
+        return " · ".join(f"{r['rps']} req/s, p95 {r['p95_ms']} ms" for r in rs)
+
+    RESULTS["scaleout"] = {"throughput": tput, "gain": gain, "delivery": delivery}
+    section(
+        "Scale-out: 2 web copies on PostgreSQL behind nginx (1 worker), wrk 20 connections",
+        [
+            ("**2 copies ÷ 1 copy, plate page req/s**", f"**{r_gain}**"),
+            ("1 copy behind nginx, by round", row(tput["1 copy"])),
+            ("2 copies behind nginx, by round", row(tput["2 copies"])),
+            ("**delivery across copies p50 / p95**", f"**{delivery['cross_p50']} / {delivery['cross_p95']} ms**"),
+            ("delivery on the same copy p50 / p95 (anchor)", f"{delivery['same_p50']} / {delivery['same_p95']} ms"),
+            ("cross-copy ÷ same-copy p95", r_cross),
+            ("replies delivered / sent", f"{delivery['seen']} / {delivery['sent']}"),
+        ],
+        "2 cores run wrk, nginx and both copies: a second copy adds a process but no core, so throughput "
+        "is bound by the CPU the machine has (each copy is one Python process; on N machines each copy has its own).",
+    )
+
+
+async def _cross_copy_delivery(webs: list[str], password: str, convs: int = 10, replies: int = 10) -> dict[str, Any]:
+    """Residents long-poll web-1; staff reply through web-2 (across copies) or web-1 (same copy), in turns."""
+    latencies: dict[str, list[float]] = {"cross": [], "same": []}
+    sent = seen = 0
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=100)) as pub:
+        staff = {}
+        for name, url in (("same", webs[0]), ("cross", webs[1])):
+            c = httpx.AsyncClient(base_url=url, timeout=60)
+            await c.post("/staff/login", data={"username": "agent", "password": password})
+            page = (await c.get("/staff")).text
+            staff[name] = (c, re.search(r'name="csrf" value="([^"]+)"', page).group(1))  # type: ignore[union-attr]
+        run_id = uuid.uuid4().hex[:6]
+
+        async def conversation(i: int) -> None:
+            nonlocal sent, seen
+            conv = f"scale-{run_id}-{i:02d}"
+            r = await pub.post(f"{webs[0]}/api/chat", json={"session": conv, "text": "我要人工"})
+            r.raise_for_status()
+            c, csrf = staff["cross"]
+            await c.post(f"/staff/c/{conv}/claim", data={"csrf": csrf})
+            after = (await pub.get(f"{webs[0]}/api/chat/{conv}/messages")).json()["last_id"]
+            for j in range(replies):
+                kind = "cross" if (i + j) % 2 else "same"
+                token = f"r-{i}-{j}"
+                poll = asyncio.create_task(
+                    pub.get(f"{webs[0]}/api/chat/{conv}/messages", params={"after": after, "wait": 20})
+                )
+                await asyncio.sleep(0.3)  # the long poll is held
+                c, csrf = staff[kind]
+                t = time.perf_counter()
+                sent += 1
+                await c.post(f"/staff/c/{conv}/reply", data={"csrf": csrf, "text": token})
+                got = (await poll).json()
+                if any(m["text"] == token for m in got["messages"]):
+                    latencies[kind].append((time.perf_counter() - t) * 1000)
+                    seen += 1
+                after = got["last_id"]
+
+        await asyncio.gather(*(conversation(i) for i in range(convs)))
+        for c, _ in staff.values():
+            await c.aclose()
+    return {
+        "sent": sent,
+        "seen": seen,
+        "cross_p50": pct(latencies["cross"], 0.5),
+        "cross_p95": pct(latencies["cross"], 0.95),
+        "same_p50": pct(latencies["same"], 0.5),
+        "same_p95": pct(latencies["same"], 0.95),
+    }
+
+
 SECTIONS = {
     "retrieval": bench_retrieval,
     "crossval": bench_crossval,
@@ -850,6 +1296,8 @@ SECTIONS = {
     "web": bench_web,
     "helpdesk": bench_helpdesk,
     "wechat": bench_wechat,
+    "plates": bench_plates,
+    "scaleout": bench_scaleout,
 }
 
 
@@ -865,6 +1313,7 @@ def main() -> int:
         return 2
     for name in chosen:
         LINES.clear()
+        RATIOS.clear()
         started = time.strftime("%Y-%m-%d %H:%M")
         try:
             SECTIONS[name]()
@@ -872,8 +1321,12 @@ def main() -> int:
             logging.exception("bench section %s failed", name)
             LINES.append(f"## {name}: FAILED — {exc!r}\n")
         (parts / f"{name}.md").write_text(f"<!-- measured {started} -->\n" + "\n".join(LINES) + "\n", encoding="utf-8")
+        (parts / f"{name}.ratios.json").write_text(
+            json.dumps({"measured": started, "rows": RATIOS}, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
     body = [
         f"# menpai benchmarks on {os.cpu_count()} cores (each section: its latest run, time in its first line)\n",
+        *ratio_table(parts, list(SECTIONS)),
         *((parts / f"{n}.md").read_text(encoding="utf-8") for n in SECTIONS if (parts / f"{n}.md").exists()),
     ]
     (OUT / "results.md").write_text("\n".join(body), encoding="utf-8")

@@ -4,7 +4,8 @@
 #   .venv-bot  Python 3.10: rasa==3.6.21 + rasa-sdk (Rasa does not support 3.11)
 # Each venv is keyed on a hash of its dependency list (stamp files under var/),
 # so a second run with nothing changed takes a second or two.
-# Usage: scripts/setup.sh [--browser]   (--browser also installs Debian's chromium)
+# Usage: scripts/setup.sh [--browser | --nginx]   (--browser also installs Debian's chromium,
+# --nginx Debian's nginx for make demo-scale)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p var/stamps var/log
@@ -69,5 +70,16 @@ if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
       || { echo "error: apt-get install chromium failed, see var/log/apt.log" >&2; exit 1; }
   else
     echo "error: browser tests need Debian's chromium: sudo apt-get install chromium fonts-noto-cjk" >&2; exit 1
+  fi
+fi
+
+# ---- nginx in front of several copies (make demo-scale; Debian package)
+if [ "${1:-}" = "--nginx" ] && ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  if [ "$(id -u)" = 0 ]; then
+    say "installing Debian's nginx for make demo-scale"
+    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx) >> var/log/apt.log 2>&1 \
+      || { echo "error: apt-get install nginx failed, see var/log/apt.log" >&2; exit 1; }
+  else
+    echo "error: make demo-scale needs Debian's nginx: sudo apt-get install nginx" >&2; exit 1
   fi
 fi

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -169,6 +170,92 @@ def start_web(
     return Web(f"http://127.0.0.1:{port}", proc)
 
 
+# ------------------------------------------------------------------ nginx in front (scale-out, bench)
+
+
+def ensure_nginx() -> str:
+    """Debian's nginx: installed when missing and we are root (``make demo-scale``, the bench)."""
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if found is None and os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "-q", "nginx"], check=False, capture_output=True)
+        found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if found is None:
+        raise RuntimeError("nginx is needed here: apt-get install -y nginx")
+    return found
+
+
+def proxy_locations(upstream: str) -> str:
+    """One location passing everything to ``upstream``: kept-alive connections, long polls and
+    SSE unbuffered and held up to a minute (web's long polls end after 25 s)."""
+    return f"""
+    location / {{
+      proxy_pass http://{upstream};
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_buffering off;
+      proxy_read_timeout 60s;
+      client_max_body_size 64k;
+    }}"""
+
+
+def upstream(name: str, urls: list[str]) -> str:
+    """Round robin over the copies; a copy that refuses connections is skipped for 10 s."""
+    servers = "".join(f"\n    server {u.removeprefix('http://')} max_fails=1 fail_timeout=10s;" for u in urls)
+    return f"upstream {name} {{{servers}\n    keepalive 64;\n  }}"
+
+
+def nginx_config(tmp: Path, servers: str, *, workers: int = 1) -> Path:
+    """An nginx.conf of our own under tmp (pid, logs, temp files there; runs without root's config)."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    temp = tmp / "nginx-temp"
+    temp.mkdir(exist_ok=True)
+    conf = tmp / "nginx.conf"
+    conf.write_text(
+        f"""worker_processes {workers};
+pid {tmp / "nginx.pid"};
+error_log {tmp / "nginx-error.log"} warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {temp}/body;
+  proxy_temp_path {temp}/proxy;
+  fastcgi_temp_path {temp}/fastcgi;
+  uwsgi_temp_path {temp}/uwsgi;
+  scgi_temp_path {temp}/scgi;
+  {servers}
+}}
+""",
+        encoding="utf-8",
+    )
+    return conf
+
+
+def nginx_cmd(conf: Path) -> list[str]:
+    return [ensure_nginx(), "-e", str(conf.parent / "nginx-error.log"), "-c", str(conf), "-g", "daemon off;"]
+
+
+def start_nginx(stack: ExitStack, tmp: Path, servers: str, ready: str, *, workers: int = 1) -> subprocess.Popen[bytes]:
+    """nginx with these ``server``/``upstream`` blocks; stops when the stack closes."""
+    conf = nginx_config(tmp, servers, workers=workers)
+    return stack.enter_context(process(nginx_cmd(conf), ready=ready, log=tmp / "nginx.log", timeout=30))
+
+
+def scale_servers(port: int, webs: list[str], rasa_port: int | None = None, rasas: list[str] | None = None) -> str:
+    """nginx on ``port`` in front of the web copies (and on ``rasa_port``, loopback, of the Rasa copies)."""
+    out = [
+        upstream("menpai_web", webs),
+        f"server {{\n    listen 127.0.0.1:{port};{proxy_locations('menpai_web')}\n  }}",
+    ]
+    if rasa_port is not None and rasas:
+        out += [
+            upstream("menpai_rasa", rasas),
+            f"server {{\n    listen 127.0.0.1:{rasa_port};{proxy_locations('menpai_rasa')}\n  }}",
+        ]
+    return "\n  ".join(out)
+
+
 # ------------------------------------------------------------------ run: the product, supervised
 
 RESTART_BACKOFF = (1, 2, 5, 10, 30)  # seconds before the 1st, 2nd, … restart of a process
@@ -216,6 +303,90 @@ def run(port: int) -> int:
         Supervised("rasa", [str(ROOT / ".venv-bot/bin/python"), str(ROOT / "bot/serve.py")], logs / "rasa.log"),
         Supervised("web", [str(ROOT / ".venv/bin/menpai"), "serve", "--port", str(port)], logs / "web.log"),
     ]
+    banner = [
+        f"==> web on http://127.0.0.1:{port}  — try the door plate http://127.0.0.1:{port}/p/NA010001",
+        "    (Rasa takes ~30 s to load; until then chats are answered from retrieval alone)",
+        f"    logs: {logs}/actions.log rasa.log web.log; a process that dies is restarted",
+    ]
+    return supervise(procs, banner)
+
+
+SCALE_PORTS = {"web": (8101, 8102), "rasa": (5101, 5102), "rasa_proxy": 5100, "actions": 5155}
+
+
+def scale_env(database_url: str, secret_key: str) -> dict[str, dict[str, str]]:
+    """The settings of each kind of process in the scaled stack (``scale``, the e2e test)."""
+    rasa_tracker = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    return {
+        "rasa": {
+            "MENPAI_RASA_TRACKER_URL": os.environ.get("MENPAI_RASA_TRACKER_URL", rasa_tracker),
+            "MENPAI_RASA_LOCK_URL": os.environ.get("MENPAI_RASA_LOCK_URL", "redis://127.0.0.1:6379/1"),
+        },
+        "web": {
+            "MENPAI_DATABASE_URL": database_url,
+            # Sessions and CSRF tokens made by one copy are checked by the other: one key for all.
+            "MENPAI_SECRET_KEY": secret_key,
+            "MENPAI_TRUSTED_PROXIES": "127.0.0.1",  # nginx: rate limits see the resident's address
+        },
+    }
+
+
+def scale(port: int) -> int:
+    """ARCHITECTURE's "growing past one machine" on one machine: nginx on ``port`` in front of two
+    web copies, two Rasa copies (SQL tracker store on PostgreSQL, Redis lock store) behind a
+    loopback nginx port of their own, one action server; every process supervised."""
+    database_url = os.environ.get("MENPAI_DATABASE_URL", "")
+    if not database_url.startswith("postgresql"):
+        print("error: make demo-scale needs MENPAI_DATABASE_URL=postgresql+psycopg://user@host/db", file=sys.stderr)
+        return 2
+    sys.path.insert(0, str(ROOT))
+    from knowledge.settings import Settings
+
+    secret = Settings().secret()  # var/secret_key unless MENPAI_SECRET_KEY is set: the same for both copies
+    env = scale_env(database_url, secret)
+    logs = ROOT / "var" / "log"
+    logs.mkdir(parents=True, exist_ok=True)
+    p = SCALE_PORTS
+    actions_url = f"http://127.0.0.1:{p['actions']}/webhook"
+    procs = [Supervised("actions", actions_cmd(p["actions"]), logs / "actions.log", cwd=ROOT / "bot", env=ACTIONS_ENV)]
+    for n, rasa_port in enumerate(p["rasa"], start=1):
+        rasa_env = {**env["rasa"], "MENPAI_RASA_PORT": str(rasa_port), "MENPAI_ACTION_URL": actions_url}
+        procs.append(
+            Supervised(
+                f"rasa-{n}",
+                [str(ROOT / ".venv-bot/bin/python"), str(ROOT / "bot/serve.py")],
+                logs / f"rasa-{n}.log",
+                env=rasa_env,
+            )
+        )
+    for n, web_port in enumerate(p["web"], start=1):
+        web_env = {
+            **env["web"],
+            "MENPAI_INSTANCE_NAME": f"web-{n}",
+            "MENPAI_RASA_URL": f"http://127.0.0.1:{p['rasa_proxy']}",
+        }
+        cmd = [str(ROOT / ".venv/bin/menpai"), "serve", "--port", str(web_port)]
+        procs.append(Supervised(f"web-{n}", cmd, logs / f"web-{n}.log", env=web_env))
+    servers = scale_servers(
+        port,
+        [f"http://127.0.0.1:{w}" for w in p["web"]],
+        p["rasa_proxy"],
+        [f"http://127.0.0.1:{r}" for r in p["rasa"]],
+    )
+    conf = nginx_config(ROOT / "var" / "nginx", servers, workers=1)
+    procs.append(Supervised("nginx", nginx_cmd(conf), logs / "nginx.log"))
+    banner = [
+        f"==> nginx on http://127.0.0.1:{port} in front of web-1 :{p['web'][0]} and web-2 :{p['web'][1]} "
+        f"(X-Served-By names the copy) — http://127.0.0.1:{port}/p/NA010001",
+        f"    Rasa copies :{p['rasa'][0]} :{p['rasa'][1]} behind :{p['rasa_proxy']}; tracker on PostgreSQL, locks on Redis",
+        "    (Rasa takes ~60 s to load both copies; until then chats are answered from retrieval alone)",
+        f"    logs: {logs}/; a process that dies is restarted",
+    ]
+    return supervise(procs, banner)
+
+
+def supervise(procs: list[Supervised], banner: list[str]) -> int:
+    """Start every process, restart one that dies (with back-off), stop all on Ctrl-C or SIGTERM."""
     stopping = False
 
     def stop(*_: object) -> None:
@@ -226,9 +397,8 @@ def run(port: int) -> int:
     signal.signal(signal.SIGTERM, stop)
     for p in procs:
         p.start()
-    print(f"==> web on http://127.0.0.1:{port}  — try the door plate http://127.0.0.1:{port}/p/NA010001", flush=True)
-    print("    (Rasa takes ~30 s to load; until then chats are answered from retrieval alone)", flush=True)
-    print(f"    logs: {logs}/actions.log rasa.log web.log; a process that dies is restarted", flush=True)
+    for line in banner:
+        print(line, flush=True)
     try:
         while not stopping:
             for p in procs:
@@ -256,8 +426,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="action server, Rasa and web on embedded defaults, supervised")
     r.add_argument("--port", type=int, default=int(os.environ.get("MENPAI_PORT", "8000")))
+    sc = sub.add_parser("scale", help="nginx in front of 2 web and 2 Rasa copies on PostgreSQL and Redis, supervised")
+    sc.add_argument("--port", type=int, default=int(os.environ.get("MENPAI_PORT", "8000")))
     args = parser.parse_args(argv)
-    return run(args.port)
+    return scale(args.port) if args.command == "scale" else run(args.port)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Open(BaseModel):
@@ -84,6 +84,7 @@ class IndexInfo(_Open):
 class HealthOut(_Open):
     status: str
     rasa: str
+    notify: str = Field(description="off (SQLite), listening or down: PostgreSQL LISTEN for other copies' changes")
     index: IndexInfo
 
 

@@ -32,6 +32,7 @@ from web.chat.policy import HandoffPolicy
 from web.chat.rasa import RasaClient
 from web.chat.routing import Router
 from web.chat.turn import ChatService
+from web.db.changes import ChangeFeed
 from web.db.engine import make_engine
 from web.db.store import Store
 from web.helpdesk.auth import Auth
@@ -65,13 +66,22 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
         state.kb = kb or KnowledgeBase.open(settings)
         state.notifier = Notifier()
         state.notifier.bind(asyncio.get_running_loop())
+        engine = make_engine(settings.db_url)
+        # Changes wake this copy's long polls at once, and (PostgreSQL) every other copy's by NOTIFY.
+        state.changes = ChangeFeed(engine, state.notifier.notify)
+
+        def changed(conv_id: str) -> None:
+            state.notifier.notify(conv_id)
+            state.changes.publish(conv_id)
+
         state.store = Store(
-            make_engine(settings.db_url),
-            on_change=state.notifier.notify,
+            engine,
+            on_change=changed,
             uploads=settings.var_path / "uploads",
             upload_retention_days=settings.upload_retention_days,
         )
         state.store.migrate()
+        state.changes.start()
         state.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
         state.auth = Auth(settings, state.store)
         state.delivery = Delivery(state.store)
@@ -125,6 +135,7 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
             if state.webhook is not None:
                 state.webhook_task.cancel()
             await state.rasa.aclose()
+            await asyncio.to_thread(state.changes.stop)
             state.store.engine.dispose()
 
     production = settings.environment is Environment.PRODUCTION
@@ -160,7 +171,10 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
     )
     # Phones on slow links: pages, CSS and JS go gzipped (SSE streams and pre-compressed pages pass through).
     app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=6)
-    app.add_middleware(SecurityHeaders, production=production)  # outermost: on every response, errors too
+    # Before routing: a cached plate page for a visitor without a cookie (nearly every scan).
+    app.add_middleware(pages.PlateFastPath)
+    # Outermost: on every response, errors too.
+    app.add_middleware(SecurityHeaders, production=production, served_by=settings.instance_name)
     app.add_exception_handler(MenpaiError, errors.menpai_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, errors.http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, errors.validation_error)  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +129,28 @@ def cmd_plates_make(args: argparse.Namespace) -> int:
     from web.plates import make_plates
 
     settings = Settings()
-    out = make_plates(settings, Path(args.out), fmt=args.format, town=args.town, limit=args.limit)
+    bars: list[Any] = []
+
+    def progress(total: int) -> Callable[[int], None]:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="plate", desc="plates", disable=args.quiet, mininterval=0.5)
+        bars.append(bar)
+        return bar.update
+
+    try:
+        out = make_plates(
+            settings,
+            Path(args.out),
+            fmt=args.format,
+            town=args.town,
+            limit=args.limit,
+            plates_file=Path(args.plates) if args.plates else None,
+            progress=progress,
+        )
+    finally:
+        for bar in bars:
+            bar.close()
     sys.stdout.write(f"wrote {out}\n")
     return 0
 
@@ -268,6 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     make.add_argument("--format", choices=["pdf", "svg", "png"], default="pdf")
     make.add_argument("--limit", type=int)
     make.add_argument("--out", required=True)
+    make.add_argument("--plates", help="a CSV of plates in the columns of guides/plates.csv (default: the guides')")
+    make.add_argument("--quiet", action="store_true", help="no progress bar")
     make.set_defaults(func=cmd_plates_make)
 
     staff = sub.add_parser("staff", help="help-desk staff accounts").add_subparsers(dest="sub", required=True)

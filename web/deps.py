@@ -94,11 +94,13 @@ def web_chat(request: Request, response: Response, store: Store, session: str | 
     """
     token = session_from_cookie(request)
     if session is not None:
-        conv = None if channel_owned(session) else store.conversations.maybe(session)
-        if conv is None and not channel_owned(session):
+        if channel_owned(session):
+            raise NotFound(f"no conversation {session}")
+        exists, owner = store.conversations.owner_of(session)
+        if not exists:
             return WebChat(session, owner_key(token or session))
-        if conv is not None and conv.owner is not None and may_use(conv.owner, _credentials(token, session)):
-            return WebChat(session, conv.owner)
+        if owner is not None and may_use(owner, _credentials(token, session)):
+            return WebChat(session, owner)
         raise NotFound(f"no conversation {session}")
     if token is None:
         token = new_token()

@@ -39,32 +39,38 @@ class SecurityHeaders:
     """Adds the headers to every HTTP response (pages, API, static files, errors, SSE).
 
     ``production``: HSTS, and every Set-Cookie gets ``Secure`` (the staff cookie, the resident's
-    chat cookie and the text-size cookie alike).
+    chat cookie and the text-size cookie alike). ``served_by``: this web copy's name, sent as
+    ``X-Served-By`` (several copies behind one proxy; empty = no header).
     """
 
-    def __init__(self, app: ASGIApp, *, production: bool) -> None:
+    def __init__(self, app: ASGIApp, *, production: bool, served_by: str = "") -> None:
         self.app = app
         self.production = production
+        # Built once: this runs on every response.
+        common = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"strict-origin-when-cross-origin"),
+            (b"x-frame-options", b"DENY"),
+        ]
+        if production:
+            common.append((b"strict-transport-security", HSTS.encode()))
+        if served_by:
+            common.append((b"x-served-by", served_by.encode()))
+        self._docs_extra = common
+        self._extra = [*common, (b"content-security-policy", CSP.encode())]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        docs = str(scope.get("path", "")).startswith(_DOCS)
+        extra = self._docs_extra if str(scope.get("path", "")).startswith(_DOCS) else self._extra
+        production = self.production
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                extra = [
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"strict-origin-when-cross-origin"),
-                    (b"x-frame-options", b"DENY"),
-                ]
-                if not docs:
-                    extra.append((b"content-security-policy", CSP.encode()))
-                if self.production:
-                    extra.append((b"strict-transport-security", HSTS.encode()))
+                if production:
                     headers = [_secure_cookie(name, value) for name, value in headers]
                 headers += [(name, value) for name, value in extra if name not in present]
                 message["headers"] = headers

@@ -210,9 +210,10 @@ def load_slots(root: Path, problems: list[Problem]) -> LoadedFile | None:
     return None if model is None else LoadedFile(rel, lines, model)
 
 
-def load_plates(root: Path, problems: list[Problem]) -> dict[str, Plate] | None:
-    """guides/plates.csv, one plate a row (None when there is no file: a problem)."""
-    path = root / PLATES_FILE
+def load_plates(root: Path, problems: list[Problem], path: Path | None = None) -> dict[str, Plate] | None:
+    """guides/plates.csv (or ``path``, an export of the address register in the same columns),
+    one plate a row (None when there is no file: a problem)."""
+    path = path or root / PLATES_FILE
     if not path.exists():
         problems.append(
             Problem(

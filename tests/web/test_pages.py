@@ -53,6 +53,47 @@ def test_plate_page_for_a_new_visitor_is_shared_gzipped_and_holds_no_session(cli
     assert len(gzip.compress(plain.content)) < len(plain.content) // 2
 
 
+def test_plate_page_from_the_cache_keeps_headers_cookie_scan_and_answers_304(client: Any) -> None:
+    """The second visit of the minute is served by PlateFastPath before routing: the same bytes,
+    the same security headers, a cookie of its own, the scan counted, and 304 for its ETag."""
+    store = client.app.state.store
+    before = store.analytics.count("scan")
+    first = client.get(f"/p/{PLATE}")  # rendered by the route, then cached
+    client.cookies.clear()
+    second = client.get(f"/p/{PLATE}")  # from the cache
+    assert second.content == first.content and second.headers["etag"] == first.headers["etag"]
+    for name in ("content-security-policy", "x-content-type-options", "x-frame-options", "referrer-policy"):
+        assert second.headers[name] == first.headers[name]
+    assert second.cookies["menpai_session"] != first.cookies["menpai_session"]
+    assert second.headers["cache-control"] == "no-cache"
+    client.cookies.clear()
+    again = client.get(f"/p/{PLATE}", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == first.headers["etag"]
+    assert store.analytics.count("scan") == before + 3
+
+
+def test_plate_page_fast_path_leaves_other_requests_to_the_routes(client: Any) -> None:
+    client.get(f"/p/{PLATE}")
+    client.cookies.clear()
+    assert client.get("/p/na010001", follow_redirects=False).status_code == 301  # still canonicalised
+    assert client.get("/p/ZZ999999").status_code == 404
+    assert client.post(f"/p/{PLATE}/chat", data={"text": "你好"}, follow_redirects=False).status_code == 303
+
+
+def test_every_response_names_the_web_copy_when_configured(settings: Any, kb: KnowledgeBase, tmp_path: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    named = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'w.db'}", "instance_name": "web-2"})
+    with TestClient(create_app(named, kb=kb)) as c:
+        c.get(f"/p/{PLATE}")
+        c.cookies.clear()
+        assert c.get(f"/p/{PLATE}").headers["x-served-by"] == "web-2"  # the cached page too
+        assert c.get("/healthz").headers["x-served-by"] == "web-2"
+        assert c.get("/api/nothing-here").headers["x-served-by"] == "web-2"
+
+
 def test_plate_page_of_a_visitor_with_a_conversation_shows_it(client: Any) -> None:
     client.get(f"/p/{PLATE}")
     cookie = client.cookies["menpai_session"]

@@ -47,9 +47,15 @@ class AnalyticsRepository:
         self._flush_lock = threading.Lock()
 
     def record_later(
-        self, kind: str, *, plate: str | None = None, town: str | None = None, item: str | None = None
+        self,
+        kind: str,
+        *,
+        plate: str | None = None,
+        town: str | None = None,
+        item: str | None = None,
+        detail: str | None = None,
     ) -> None:
-        self._queue.append(event_row(kind, plate=plate, town=town, item=item))
+        self._queue.append(event_row(kind, plate=plate, town=town, item=item, detail=detail))
 
     @property
     def pending(self) -> int:

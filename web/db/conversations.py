@@ -54,6 +54,13 @@ class ConversationRepository:
                 conv.plate = plate
             return conv
 
+    def owner_of(self, conv_id: str) -> tuple[bool, str | None]:
+        """(whether the conversation exists, its owner): what every chat message checks first,
+        with a plain SELECT of one column instead of loading the row through the ORM."""
+        with self.db.engine.connect() as conn:
+            row = conn.execute(select(Conversation.owner).where(Conversation.id == conv_id)).first()
+        return (False, None) if row is None else (True, row.owner)
+
     def maybe(self, conv_id: str) -> Conversation | None:
         with self.db.tx() as s:
             return s.get(Conversation, conv_id)

@@ -73,10 +73,13 @@ class EventIn(BaseModel):
 
 @router.get("/healthz", responses=body(HealthOut))
 async def healthz(
-    kb: Annotated[KnowledgeBase, Depends(get_kb)], rasa: Annotated[RasaClient, Depends(get_rasa)]
+    request: Request, kb: Annotated[KnowledgeBase, Depends(get_kb)], rasa: Annotated[RasaClient, Depends(get_rasa)]
 ) -> dict[str, Any]:
     rasa_up = await rasa.healthy()
-    return {"status": "ok", "rasa": "up" if rasa_up else "down", "index": kb.index.describe()}
+    changes = request.app.state.changes
+    # "off" on SQLite; "down" while the LISTEN connection reconnects (long polls re-read every 3 s then).
+    notify = "off" if not changes.enabled else "listening" if changes.listening.is_set() else "down"
+    return {"status": "ok", "rasa": "up" if rasa_up else "down", "notify": notify, "index": kb.index.describe()}
 
 
 @router.post("/api/ask", responses=body(AskOut), dependencies=[limited(Limit.ASK_PER_IP)])
@@ -85,9 +88,10 @@ async def ask(
 ) -> dict[str, Any]:
     result = await asyncio.to_thread(kb.ask, body.q, plate=body.plate)
     top = result.retrieval.top
-    store.analytics.record("question", plate=body.plate, item=top.item if top else None, detail=body.q)
+    # Queued, off the request path (written in batches; never dropped).
+    store.analytics.record_later("question", plate=body.plate, item=top.item if top else None, detail=body.q)
     if result.retrieval.abstain:
-        store.analytics.record("unanswered", plate=body.plate, detail=body.q)
+        store.analytics.record_later("unanswered", plate=body.plate, detail=body.q)
     return result.to_json()
 
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import gzip
+import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from knowledge.answer import Answer, build_answer
 from knowledge.errors import BadRequest, NotFound
 from knowledge.halls import NearbyHall, hours_text, nearest_halls
-from knowledge.hours import CHINA_TZ
 from knowledge.library import Library
 from knowledge.schema import Guide, HallLevel, Plate, plate_code
 from knowledge.service import KnowledgeBase
@@ -174,13 +175,17 @@ def plate_page(
 
 @dataclass(frozen=True)
 class CachedPage:
-    """A rendered page and its gzip form, compressed once."""
+    """A rendered page, its gzip form (compressed once) and its ETag."""
 
     body: bytes
     gzipped: bytes
+    etag: str
 
-    def response(self, accept_encoding: str) -> Response:
-        headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+    def response(self, accept_encoding: str, if_none_match: str = "") -> Response:
+        """The page for this request: 304 when the browser holds these bytes, gzipped when it takes gzip."""
+        headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding", "ETag": self.etag}
+        if if_none_match and self.etag in if_none_match:
+            return Response(status_code=304, headers=headers)
         if "gzip" in accept_encoding.lower():
             headers["Content-Encoding"] = "gzip"
             return Response(self.gzipped, media_type="text/html; charset=utf-8", headers=headers)
@@ -196,22 +201,73 @@ class PageCache:
 
     def __init__(self, max_entries: int = 1024) -> None:
         self.max_entries = max_entries
-        self._pages: OrderedDict[tuple[str, bool, str], CachedPage] = OrderedDict()
+        self._pages: OrderedDict[tuple[str, bool, int], CachedPage] = OrderedDict()
 
-    def get(self, key: tuple[str, bool, str]) -> CachedPage | None:
+    @staticmethod
+    def key(plate: str, big_text: bool, now: dt.datetime) -> tuple[str, bool, int]:
+        # The minute since the epoch: China time is a whole number of hours from UTC, so this is
+        # the local minute too, without formatting a date on every request.
+        return (plate, big_text, int(now.timestamp()) // 60)
+
+    def get(self, key: tuple[str, bool, int]) -> CachedPage | None:
         return self._pages.get(key)
 
     def clear(self) -> None:
         """Forget every page (a guide was published); safe to call from another thread."""
         self._pages = OrderedDict()
 
-    def put(self, key: tuple[str, bool, str], html: str) -> CachedPage:
+    def put(self, key: tuple[str, bool, int], html: str) -> CachedPage:
         body = html.encode("utf-8")
-        page = CachedPage(body, gzip.compress(body, compresslevel=9, mtime=0))
+        etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+        page = CachedPage(body, gzip.compress(body, compresslevel=9, mtime=0), etag)
         self._pages[key] = page
         while len(self._pages) > self.max_entries:
             self._pages.popitem(last=False)
         return page
+
+
+def _record_scan(store: Store, p: Plate) -> None:
+    store.analytics.record_later("scan", plate=p.code, town=p.town)  # off the request path
+
+
+class PlateFastPath:
+    """The plate page of a visitor without a session cookie, from the page cache, before routing.
+
+    Nearly every scan is such a visit, and the page is the same for everyone in a minute:
+    this ASGI layer answers it from ``PageCache`` without FastAPI's routing, dependencies and
+    inner middleware (the security headers still wrap it). Anything else — a cookie, a page not
+    cached yet, a code to canonicalise — goes on to the ``plate`` route, which renders and caches.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"].startswith("/p/"):
+            response = self._cached(scope)
+            if response is not None:
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _cached(scope: Scope) -> Response | None:
+        state = scope["app"].state
+        kb: KnowledgeBase | None = getattr(state, "kb", None)
+        p = kb.library.plates.get(scope["path"][3:]) if kb is not None else None
+        if p is None:
+            return None
+        request = Request(scope)
+        if session_from_cookie(request) is not None:
+            return None  # may have a conversation: the route looks
+        cache: PageCache = state.page_cache
+        cached = cache.get(PageCache.key(p.code, Renderer.big_text(request), kb.clock.now()))  # type: ignore[union-attr]
+        if cached is None:
+            return None
+        _record_scan(state.store, p)
+        headers = request.headers
+        response = cached.response(headers.get("accept-encoding", ""), headers.get("if-none-match", ""))
+        return with_session_cookie(response, new_token())
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -237,7 +293,7 @@ async def plate(
         return RedirectResponse(SITE.plate(p.code), status_code=301)
     known = session_from_cookie(request)
     token = known or new_token()
-    store.analytics.record_later("scan", plate=p.code, town=p.town)  # off the request path
+    _record_scan(store, p)
     renderer = _renderer(request)
     session = store.conversations.latest_owned(owner_key(known)) if known is not None else None
     if session is not None:
@@ -245,14 +301,17 @@ async def plate(
         return with_session_cookie(renderer.page(request, "plate.html", {"page": page}), token)
     # A scan without a conversation (nearly all of them): the same page for everyone this
     # minute, without the session in it (the widget learns it from its first chat reply).
+    # Once cached, PlateFastPath serves it to visitors without a cookie before routing.
     now = kb.clock.now()
-    key = (p.code, renderer.big_text(request), now.astimezone(CHINA_TZ).strftime("%Y%m%d%H%M"))
+    key = PageCache.key(p.code, renderer.big_text(request), now)
     cache: PageCache = request.app.state.page_cache
     cached = cache.get(key)
     if cached is None:
         html = renderer.render_page(request, "plate.html", {"page": plate_page(kb, None, p, "", now)})
         cached = cache.put(key, html)
-    return with_session_cookie(cached.response(request.headers.get("accept-encoding", "")), token)
+    headers = request.headers
+    response = cached.response(headers.get("accept-encoding", ""), headers.get("if-none-match", ""))
+    return with_session_cookie(response, token)
 
 
 @router.post("/p/{code}/chat", response_class=HTMLResponse, responses=REDIRECT)
