@@ -36,6 +36,7 @@ from web.contract import (
     parse_payloads,
 )
 from web.db.analytics import event_row
+from web.db.engine import in_thread
 from web.db.store import Store
 from web.privacy import mask_pii
 from web.render.messages import ChatMessage, MessageKind, channel_of, render_payload
@@ -45,7 +46,15 @@ logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 1000
 HUMAN_BUTTON_TEXT = "找人工帮办"  # what the transcript shows for the button
+PERSON_WORDS = frozenset({"人工", "转人工", "找人工", "人工服务"})  # still taken when a chat is full
 RETRY_WAIT_SECONDS = 10.0  # a retry waits this long for the first request's answer
+
+
+class ConversationFull(MenpaiError):
+    """The chat holds as many resident messages as one conversation may (``MENPAI_CHAT_MAX_MESSAGES``)."""
+
+    status = 409
+    code = "conversation_full"
 
 
 class TurnInProgress(MenpaiError):
@@ -89,7 +98,9 @@ class ChatService:
         rasa_required: bool = False,
         base_url: str = "",
         policy: HandoffPolicy | None = None,
+        max_messages: int = 400,
     ) -> None:
+        self.max_messages = max_messages
         self.kb = kb
         self.store = store
         self.rasa = rasa
@@ -120,17 +131,27 @@ class ChatService:
         if plate and plate_code(plate) not in self.kb.library.plates:
             raise BadRequest(f"unknown door plate {plate!r}")
         plate = plate_code(plate) or None
+        wants_person = human or text in PERSON_WORDS
+        if (
+            not wants_person
+            and await in_thread(self.store.conversations.resident_messages, session) >= self.max_messages
+        ):
+            # Bounded: a conversation does not grow for ever. The request for a person still goes through.
+            raise ConversationFull(SAY["chat_full"].format(count=self.max_messages))
         picked = ChoiceMeta.of(choice)
         shown = text or (picked.label if picked else "") or (HUMAN_BUTTON_TEXT if human else "")
-        conv = self.store.conversations.open_turn(session, shown or "(选择)", channel=channel, plate=plate, owner=owner)
+        conv = await in_thread(
+            self.store.conversations.open_turn, session, shown or "(选择)", channel=channel, plate=plate, owner=owner
+        )
         plate = plate or conv.plate
         events = [event_row("question", plate=plate, town=self._town(plate), detail=shown)]
         if not resident_talks_to_bot(conv.mode):
             # With a person (or waiting for one): the message goes to staff, not to Rasa.
-            self.store.conversations.close_turn(session, [], events=events)
-            return ChatReply(conv.mode, [self.queue_message(session)] if conv.mode is Mode.WAITING else [])
+            await in_thread(self.store.conversations.close_turn, session, [], events=events)
+            queued = [await in_thread(self.queue_message, session)] if conv.mode is Mode.WAITING else []
+            return ChatReply(conv.mode, queued)
         if conv.mode is Mode.RESOLVED:
-            self.store.conversations.apply(session, HandoffEvent.REOPEN)
+            await in_thread(self.store.conversations.apply, session, HandoffEvent.REOPEN)
         talked_about = conv.item if conv.item in self.kb.library.guides else None
         result = await asyncio.to_thread(self.kb.retriever.search, text or shown, current=talked_about)
         current = None
@@ -187,7 +208,7 @@ class ChatService:
                 base_url=self.base_url,
             )
             if rendered.kind is MessageKind.HANDOFF:
-                mode = self.request_human(session, rendered.reason or "asked", plate)
+                mode = await in_thread(self.request_human, session, rendered.reason or "asked", plate)
             if rendered.item:
                 item = rendered.item
                 if rendered.kind is MessageKind.ANSWER:
@@ -195,12 +216,12 @@ class ChatService:
             replies.append((rendered.text, rendered.kind.value, _stored(payload)))
             messages.append(rendered)
             if rendered.kind is MessageKind.HANDOFF:
-                messages.append(self.queue_message(session))
+                messages.append(await in_thread(self.queue_message, session))
         if not messages:
             messages.append(ChatMessage(MessageKind.TEXT, SAY["rephrase"]))
         if text and unanswered(payloads, declined=bool(result.declined_topic)):
             events.append(event_row("unanswered", plate=plate, detail=text))
-        self.store.conversations.close_turn(session, replies, item=item, events=events)
+        await in_thread(self.store.conversations.close_turn, session, replies, item=item, events=events)
         return ChatReply(mode, messages, rasa_up)
 
     def request_human(self, session: str, reason: str, plate: str | None) -> Mode:
@@ -237,18 +258,19 @@ async def answer_once(
     stored JSON and stores nothing new (it waits while the first request is still answering)."""
     if client_msg_id is None:
         return await answer()
-    if store.turns.claim(session, client_msg_id):
+    if await in_thread(store.turns.claim, session, client_msg_id):
         try:
             out = await answer()
         except BaseException:
-            store.turns.release(session, client_msg_id)  # failed or cancelled: a retry may answer it
+            # failed or cancelled: a retry may answer it (shielded: a cancelled request still lets go)
+            await asyncio.shield(in_thread(store.turns.release, session, client_msg_id))
             raise
-        store.turns.finish(session, client_msg_id, out)
+        await in_thread(store.turns.finish, session, client_msg_id, out)
         return out
     loop = asyncio.get_running_loop()
     deadline = loop.time() + RETRY_WAIT_SECONDS
     while True:
-        found, reply = store.turns.reply(session, client_msg_id)
+        found, reply = await in_thread(store.turns.reply, session, client_msg_id)
         if reply is not None:
             return reply
         if not found:  # the first request failed and let go

@@ -213,6 +213,39 @@ class ConversationRepository:
             )
             return list(rows)
 
+    def recent(self, conv_id: str, limit: int) -> tuple[list[Message], int]:
+        """The last ``limit`` messages, oldest first, and how many came before them (a long chat's page)."""
+        with self.db.tx() as s:
+            rows = list(
+                s.scalars(
+                    select(Message).where(Message.conversation_id == conv_id).order_by(Message.id.desc()).limit(limit)
+                )
+            )
+            rows.reverse()
+            earlier = 0
+            if len(rows) == limit:
+                earlier = int(
+                    s.scalar(
+                        select(func.count(Message.id)).where(
+                            Message.conversation_id == conv_id, Message.id < rows[0].id
+                        )
+                    )
+                    or 0
+                )
+            return rows, earlier
+
+    def resident_messages(self, conv_id: str) -> int:
+        """How many messages the resident has written in this conversation."""
+        with self.db.tx() as s:
+            return int(
+                s.scalar(
+                    select(func.count(Message.id)).where(
+                        Message.conversation_id == conv_id, Message.role == Role.RESIDENT
+                    )
+                )
+                or 0
+            )
+
     # ---- handoff
 
     def apply(

@@ -204,7 +204,12 @@ class WeChatNonce(Base):
 
 
 class Outbox(Base):
-    """Text that could not be delivered yet (e.g. WeChat 45015); sent with the next reply."""
+    """Every text for a WeChat resident outside a passive reply (a late answer, a staff reply), until sent.
+
+    Written before it is sent, so a web restart loses none: ``held`` rows (WeChat 45015, outside
+    the 48-hour window) wait for the resident's next message; the others are sent, and retried
+    from ``next_at`` by any web copy, which claims them first (``claimed_until``, issue 14).
+    """
 
     __tablename__ = "outbox"
 
@@ -213,6 +218,12 @@ class Outbox(Base):
     text: Mapped[str] = mapped_column(Text)
     delivered: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # ---- issue 14 (migration 0007)
+    held: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 # ---- 12345 work orders (工单) and the durable outbox of their webhook
@@ -264,6 +275,11 @@ class WebhookDelivery(Base):
     next_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # ---- issue 14 (migration 0007): events of one order go out in order; a copy claims a row
+    # before sending it; after the allowed tries a row is a dead letter (and holds its order's later ones).
+    order_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    dead_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 
 
 # ---- the editor's loop: published guide versions and residents' reports

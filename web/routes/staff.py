@@ -17,6 +17,7 @@ from knowledge.hours import local
 from knowledge.service import KnowledgeBase
 from web.channels.delivery import PollArgs, poll_args
 from web.chat.handoff import IllegalTransition
+from web.db.engine import in_thread
 from web.db.store import Store
 from web.db.tables import AgencyStatus, OrderStatus, OrderType, StaffRole, Verdict
 from web.deps import get_kb, get_store
@@ -64,7 +65,7 @@ def _me(session: StaffSession) -> dict[str, Any]:
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_form(request: Request, next: str = "/staff") -> Response:
+def login_form(request: Request, next: str = "/staff") -> Response:
     return _page(request, "staff/login.html", {"next": next if next.startswith("/staff") else "/staff", "error": ""})
 
 
@@ -83,7 +84,7 @@ async def login(
     response = RedirectResponse(next if next.startswith("/staff") else "/staff", status_code=303)
     response.set_cookie(
         COOKIE,
-        auth.start_session(staff, ip),
+        await in_thread(auth.start_session, staff, ip),
         max_age=SESSION_SECONDS,
         httponly=True,
         samesite="strict",
@@ -94,7 +95,7 @@ async def login(
 
 
 @router.post("/logout")
-async def logout(session: Session, auth: Annotated[Auth, Depends(get_auth)], csrf: CsrfField) -> Response:
+def logout(session: Session, auth: Annotated[Auth, Depends(get_auth)], csrf: CsrfField) -> Response:
     auth.check_csrf(session, csrf)
     auth.end(session)
     response = RedirectResponse("/staff/login", status_code=303)
@@ -103,7 +104,7 @@ async def logout(session: Session, auth: Annotated[Auth, Depends(get_auth)], csr
 
 
 @router.get("", response_class=HTMLResponse)
-async def console(request: Request, session: ConsoleSession, store: StoreDep, kb: Kb) -> Response:
+def console(request: Request, session: ConsoleSession, store: StoreDep, kb: Kb) -> Response:
     if session.staff.role is StaffRole.EDITOR:  # editors keep the guides, not the help-desk queue
         return RedirectResponse("/staff/editor", status_code=303)
     context = {**_me(session), **chats.desk(store, kb.library, session.staff), "statuses": list(AgencyStatus)}
@@ -125,10 +126,10 @@ async def live_events(request: Request, store: Store, auth: Auth, session: Staff
         now = asyncio.get_running_loop().time()
         if now - checked >= RECHECK_EVERY:
             checked = now
-            if auth.check(session.sid) is None:
+            if await in_thread(auth.check, session.sid) is None:
                 yield "event: logout\ndata: {}\n\n"
                 return
-        state = json.dumps(chats.live_state(store, session.staff))
+        state = json.dumps(await in_thread(chats.live_state, store, session.staff))
         if state != last:
             yield f"event: queue\ndata: {state}\n\n"
             last = state
@@ -138,7 +139,7 @@ async def live_events(request: Request, store: Store, auth: Auth, session: Staff
 
 
 @router.get("/events")
-async def events(
+def events(
     request: Request, session: ChatSession, store: StoreDep, auth: Annotated[Auth, Depends(get_auth)]
 ) -> Response:
     """Server-sent events for live pages (see ``live_events``)."""
@@ -150,7 +151,7 @@ async def events(
 
 
 @router.post("/c/{conv_id}/claim")
-async def claim(request: Request, conv_id: str, session: ChatSession, store: StoreDep, csrf: CsrfField) -> Response:
+def claim(request: Request, conv_id: str, session: ChatSession, store: StoreDep, csrf: CsrfField) -> Response:
     Auth.check_csrf(session, csrf)
     try:
         chats.claim(store, conv_id, session.staff)
@@ -165,7 +166,7 @@ async def claim(request: Request, conv_id: str, session: ChatSession, store: Sto
 
 
 @router.get("/c/{conv_id}", response_class=HTMLResponse)
-async def chat_view(request: Request, conv_id: str, session: ChatSession, store: StoreDep, kb: Kb) -> Response:
+def chat_view(request: Request, conv_id: str, session: ChatSession, store: StoreDep, kb: Kb) -> Response:
     context = {**_me(session), **chats.chat_view(store, kb.library, conv_id, session.staff)}
     audit.record(store, request, session, Audited.TRANSCRIPT, conv_id)
     return _page(request, "staff/chat.html", context)
@@ -181,9 +182,9 @@ async def chat_messages(
     poll: Annotated[PollArgs, Depends(poll_args)],
 ) -> dict[str, Any]:
     """The whole transcript after an id (notes included); ``wait`` holds it open as for residents."""
-    found = await chats.transcript(store, notifier, conv_id, poll)
+    found = await chats.transcript(store, notifier, conv_id, poll, request.app.state.polls)
     if poll.after == 0:  # the whole transcript (the open page only asks for what is new)
-        audit.record(store, request, session, Audited.TRANSCRIPT, conv_id)
+        await in_thread(audit.record, store, request, session, Audited.TRANSCRIPT, conv_id)
     return found
 
 
@@ -219,7 +220,7 @@ async def checklist(
 
 
 @router.post("/c/{conv_id}/note")
-async def note(
+def note(
     conv_id: str,
     session: ChatSession,
     store: StoreDep,
@@ -232,7 +233,7 @@ async def note(
 
 
 @router.post("/c/{conv_id}/transfer")
-async def transfer(
+def transfer(
     conv_id: str, session: ChatSession, store: StoreDep, csrf: CsrfField, to: Annotated[int, Form()]
 ) -> Response:
     Auth.check_csrf(session, csrf)
@@ -250,14 +251,14 @@ async def finish(
 
 
 @router.post("/tickets/{ticket_id}/done")
-async def ticket_done(ticket_id: int, session: TicketSession, store: StoreDep, csrf: CsrfField) -> Response:
+def ticket_done(ticket_id: int, session: TicketSession, store: StoreDep, csrf: CsrfField) -> Response:
     Auth.check_csrf(session, csrf)
     store.tickets.close(ticket_id)
     return RedirectResponse("/staff", status_code=303)
 
 
 @router.post("/agency/{code}")
-async def agency_update(
+def agency_update(
     code: str,
     session: AgencySession,
     store: StoreDep,
@@ -271,7 +272,7 @@ async def agency_update(
 
 
 @router.get("/uploads/{token}")
-async def photo(request: Request, token: str, session: ChatSession, store: StoreDep) -> Response:
+def photo(request: Request, token: str, session: ChatSession, store: StoreDep) -> Response:
     """A resident's photo (a WeChat image in a chat; a pre-check material for staff who handle 帮办)."""
     row, data = store.uploads.get(token[:64])
     if row.purpose == "precheck" and not allowed(session.staff.role, Action.AGENCY):
@@ -283,7 +284,7 @@ async def photo(request: Request, token: str, session: ChatSession, store: Store
 
 
 @router.get("/precheck/{code}", response_class=HTMLResponse)
-async def precheck_page(request: Request, code: str, session: AgencySession, store: StoreDep, kb: Kb) -> Response:
+def precheck_page(request: Request, code: str, session: AgencySession, store: StoreDep, kb: Kb) -> Response:
     """A pre-check's materials with the resident's photos, and a verdict form per material."""
     found = precheck.view(store, kb, code)
     plate = kb.library.plates.get(found.req.plate or "")
@@ -293,7 +294,7 @@ async def precheck_page(request: Request, code: str, session: AgencySession, sto
 
 
 @router.post("/precheck/{code}/{material}")
-async def precheck_mark(
+def precheck_mark(
     code: str,
     material: int,
     session: AgencySession,
@@ -309,7 +310,7 @@ async def precheck_mark(
 
 
 @router.get("/appointments", response_class=HTMLResponse)
-async def appointments_page(
+def appointments_page(
     request: Request, session: AppointmentsSession, store: StoreDep, kb: Kb, day: str = "", hall: str = ""
 ) -> Response:
     """The day's bookings (today by default), name and phone masked."""
@@ -322,12 +323,12 @@ async def appointments_page(
 
 
 @router.get("/supervisor", response_class=HTMLResponse)
-async def supervisor(request: Request, session: SupervisorSession, store: StoreDep, kb: Kb) -> Response:
+def supervisor(request: Request, session: SupervisorSession, store: StoreDep, kb: Kb) -> Response:
     return _page(request, "staff/supervisor.html", {**_me(session), **chats.supervision(store, kb.library)})
 
 
 @router.get("/audit", response_class=HTMLResponse)
-async def audit_page(request: Request, session: AuditSession, store: StoreDep) -> Response:
+def audit_page(request: Request, session: AuditSession, store: StoreDep) -> Response:
     """Who opened transcripts, exported or read work orders, looked things up: the latest 200."""
     context = {
         **_me(session),
@@ -348,7 +349,7 @@ async def hotline(
     """Answer a caller: search the guides and copy the checklist as an SMS."""
     context = {**_me(session), "q": q, **(await lookup(kb, q, item, s))}
     if q or item:
-        audit.record(store, request, session, Audited.LOOKUP, q or f"{item} {s}".strip())
+        await in_thread(audit.record, store, request, session, Audited.LOOKUP, q or f"{item} {s}".strip())
     return _page(request, "staff/hotline.html", context)
 
 
@@ -373,7 +374,7 @@ def _json_csrf(request: Request, session: StaffSession) -> None:
 
 
 @router.post("/api/workorders", status_code=201)
-async def create_order(request: Request, body: OrderIn, session: OrdersSession, orders: Orders) -> dict[str, Any]:
+def create_order(request: Request, body: OrderIn, session: OrdersSession, orders: Orders) -> dict[str, Any]:
     _json_csrf(request, session)
     return orders.create(
         body.type,
@@ -387,16 +388,14 @@ async def create_order(request: Request, body: OrderIn, session: OrdersSession, 
 
 
 @router.get("/api/workorders/{code}")
-async def read_order(
-    request: Request, code: str, session: OrdersSession, orders: Orders, store: StoreDep
-) -> dict[str, Any]:
+def read_order(request: Request, code: str, session: OrdersSession, orders: Orders, store: StoreDep) -> dict[str, Any]:
     found = orders.get(code)
     audit.record(store, request, session, Audited.ORDER_JSON, code)
     return found
 
 
 @router.post("/api/workorders/{code}/advance")
-async def advance_order(
+def advance_order(
     request: Request, code: str, body: AdvanceIn, session: OrdersSession, orders: Orders
 ) -> dict[str, Any]:
     _json_csrf(request, session)
@@ -406,7 +405,7 @@ async def advance_order(
 
 
 @router.get("/workorders.csv")
-async def export_orders(request: Request, session: OrdersSession, orders: Orders, store: StoreDep) -> Response:
+def export_orders(request: Request, session: OrdersSession, orders: Orders, store: StoreDep) -> Response:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(
@@ -437,6 +436,6 @@ async def export_orders(request: Request, session: OrdersSession, orders: Orders
 
 
 @router.get("/workorders", response_class=HTMLResponse)
-async def orders_page(request: Request, session: OrdersSession, orders: Orders) -> Response:
+def orders_page(request: Request, session: OrdersSession, orders: Orders) -> Response:
     context = {**_me(session), "orders": orders.all(), "flow": list(OrderStatus), "types": list(OrderType)}
     return _page(request, "staff/workorders.html", context)
