@@ -21,6 +21,7 @@ class Audited(enum.StrEnum):
     PHOTO = "photo"  # a resident's photo opened (a WeChat image, a pre-check material)
     PRECHECK = "precheck"  # a pre-check request's materials opened
     BOOKINGS = "appointments"  # a day's bookings listed
+    TRANSCRIPT_CLI = "transcript.cli"  # a transcript printed by an operator (`menpai transcript`)
 
 
 LABELS = {
@@ -31,6 +32,7 @@ LABELS = {
     Audited.PHOTO: "查看居民照片",
     Audited.PRECHECK: "查看预审材料",
     Audited.BOOKINGS: "查看预约名单",
+    Audited.TRANSCRIPT_CLI: "命令行导出会话记录",
 }
 
 
@@ -42,4 +44,11 @@ def record(store: Store, request: Request, session: StaffSession, action: Audite
         action=action.value,
         target=mask_pii(target),
         ip=client_ip(request),
+    )
+
+
+def record_operator(store: Store, operator: str, action: Audited, target: str) -> None:
+    """An operator's command on this machine (no staff account, no IP): who ran it, what, when."""
+    store.audit.record(
+        staff_id=None, username=f"operator:{operator}"[:64], action=action.value, target=mask_pii(target), ip="cli"
     )

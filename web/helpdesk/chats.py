@@ -184,3 +184,12 @@ def supervision(store: Store, library: Library) -> dict[str, Any]:
         "recent_ratings": ratings[:20],
         "tickets": store.tickets.by_status(TicketStatus.OPEN),
     }
+
+
+def stored_transcript(store: Store, conv_id: str) -> list[dict[str, Any]]:
+    """Every stored message of a conversation, oldest first: role, kind, text, time (for audits, tests)."""
+    store.conversations.find(conv_id)
+    return [
+        {"id": m.id, "role": m.role.value, "kind": m.kind, "text": m.text, "at": m.created_at.isoformat()}
+        for m in store.conversations.messages(conv_id)
+    ]

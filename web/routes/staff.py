@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
+from knowledge.errors import NotFound
 from knowledge.hours import local
 from knowledge.service import KnowledgeBase
 from web.channels.delivery import PollArgs, poll_args
@@ -324,7 +325,24 @@ def appointments_page(
 
 @router.get("/supervisor", response_class=HTMLResponse)
 def supervisor(request: Request, session: SupervisorSession, store: StoreDep, kb: Kb) -> Response:
-    return _page(request, "staff/supervisor.html", {**_me(session), **chats.supervision(store, kb.library)})
+    settings = request.app.state.settings
+    context = {
+        **_me(session),
+        **chats.supervision(store, kb.library),
+        "dead_letters": store.webhooks.dead_letters(),
+        "webhook_health": store.webhooks.health(),
+        "webhook_max_attempts": settings.hotline_webhook_max_attempts,
+    }
+    return _page(request, "staff/supervisor.html", context)
+
+
+@router.post("/webhooks/{delivery_id}/revive")
+def revive_webhook(delivery_id: int, session: SupervisorSession, store: StoreDep, csrf: CsrfField) -> Response:
+    """A dead 12345 webhook delivery: its tries start over (the platform is back)."""
+    Auth.check_csrf(session, csrf)
+    if not store.webhooks.revive(delivery_id):
+        raise NotFound(f"no dead letter {delivery_id}")
+    return RedirectResponse("/staff/supervisor#dead-letters", status_code=303)
 
 
 @router.get("/audit", response_class=HTMLResponse)
