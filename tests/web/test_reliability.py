@@ -185,6 +185,26 @@ def test_wechat_unsubscribe_deletes_the_residents_data(settings: Settings, kb: K
     assert left == ["wx-someone-else"]
 
 
+# ---------------------------------------------------------------- named web turns when web dies
+
+
+def test_a_named_turn_whose_web_process_died_is_taken_over_and_its_words_stored_once(store: Store) -> None:
+    from web.db.tables import ChatTurn
+
+    assert store.turns.claim("died-chat-01", "m-1") is True
+    store.conversations.open_turn("died-chat-01", "换身份证要带什么", client_msg_id="m-1")
+    # The process dies here, before the reply: a retry waits while the turn may still be answering …
+    assert store.turns.claim("died-chat-01", "m-1") is False
+    with store.tx() as s:  # … and takes it over once it has been unanswered for longer than a turn takes
+        s.execute(update(ChatTurn).values(created_at=utcnow() - dt.timedelta(minutes=1)))
+    assert store.turns.claim("died-chat-01", "m-1") is True
+    assert store.turns.claim("died-chat-01", "m-1") is False  # one retry takes it, not two
+    store.conversations.open_turn("died-chat-01", "换身份证要带什么", client_msg_id="m-1")
+    store.conversations.open_turn("died-chat-01", "那要多少钱", client_msg_id=None)
+    said = [m.text for m in store.conversations.messages("died-chat-01") if m.role is Role.RESIDENT]
+    assert said == ["换身份证要带什么", "那要多少钱"]
+
+
 # ---------------------------------------------------------------- 12345 webhook: dead letters, order, claims
 
 

@@ -407,7 +407,10 @@ def test_named_turns_are_claimed_once_on_every_database(db_url: str) -> None:
         assert store.turns.reply("conv-1", "m-1") == (True, None)
         store.turns.finish("conv-1", "m-1", {"session": "conv-1", "mode": "bot", "messages": []})
         assert store.turns.reply("conv-1", "m-1") == (True, {"session": "conv-1", "mode": "bot", "messages": []})
-        store.turns.release("conv-1", "m-1")
-        assert store.turns.reply("conv-1", "m-1") == (False, None)
+        store.turns.release("conv-1", "m-1")  # an answered turn stays answered
+        assert store.turns.reply("conv-1", "m-1") == (True, {"session": "conv-1", "mode": "bot", "messages": []})
+        assert store.turns.claim("conv-2", "m-1") is True
+        store.turns.release("conv-2", "m-1")  # failed before its answer: the retry takes it at once
+        assert store.turns.claim("conv-2", "m-1") is True
     finally:
         store.engine.dispose()

@@ -118,10 +118,12 @@ class ChatService:
         choice: dict[str, str] | None = None,
         human: bool = False,
         owner: str | None = None,
+        client_msg_id: str | None = None,
     ) -> ChatReply:
         """One resident message (or a tapped choice, or the explicit request for a person).
 
         ``owner``: a web chat's owner (``web.chat.owner``); the conversation must be theirs.
+        ``client_msg_id``: a named turn claimed by ``answer_once``; its words are stored once.
         """
         text = (text or "").strip()
         if len(text) > MAX_MESSAGE_CHARS:
@@ -141,7 +143,13 @@ class ChatService:
         picked = ChoiceMeta.of(choice)
         shown = text or (picked.label if picked else "") or (HUMAN_BUTTON_TEXT if human else "")
         conv = await in_thread(
-            self.store.conversations.open_turn, session, shown or "(选择)", channel=channel, plate=plate, owner=owner
+            self.store.conversations.open_turn,
+            session,
+            shown or "(选择)",
+            channel=channel,
+            plate=plate,
+            owner=owner,
+            client_msg_id=client_msg_id,
         )
         plate = plate or conv.plate
         events = [event_row("question", plate=plate, town=self._town(plate), detail=shown)]
@@ -255,26 +263,25 @@ async def answer_once(
     store: Store, session: str, client_msg_id: str | None, answer: Callable[[], Awaitable[dict[str, Any]]]
 ) -> dict[str, Any]:
     """The reply JSON of a turn. A retry with the same ``client_msg_id`` in the same chat gets the
-    stored JSON and stores nothing new (it waits while the first request is still answering)."""
+    stored JSON and stores nothing new (it waits while the first request is still answering, and
+    takes the turn over when that one failed or its process died: ``web.db.turns.STALE``)."""
     if client_msg_id is None:
         return await answer()
-    if await in_thread(store.turns.claim, session, client_msg_id):
-        try:
-            out = await answer()
-        except BaseException:
-            # failed or cancelled: a retry may answer it (shielded: a cancelled request still lets go)
-            await asyncio.shield(in_thread(store.turns.release, session, client_msg_id))
-            raise
-        await in_thread(store.turns.finish, session, client_msg_id, out)
-        return out
     loop = asyncio.get_running_loop()
     deadline = loop.time() + RETRY_WAIT_SECONDS
     while True:
-        found, reply = await in_thread(store.turns.reply, session, client_msg_id)
+        if await in_thread(store.turns.claim, session, client_msg_id):
+            try:
+                out = await answer()
+            except BaseException:
+                # failed or cancelled: a retry may answer it (shielded: a cancelled request still lets go)
+                await asyncio.shield(in_thread(store.turns.release, session, client_msg_id))
+                raise
+            await in_thread(store.turns.finish, session, client_msg_id, out)
+            return out
+        _, reply = await in_thread(store.turns.reply, session, client_msg_id)
         if reply is not None:
             return reply
-        if not found:  # the first request failed and let go
-            return await answer_once(store, session, client_msg_id, answer)
         if loop.time() > deadline:
             raise TurnInProgress("这条消息还在处理中，请稍后再发一次")
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.2)

@@ -86,7 +86,8 @@ class Conversation(Base):
 class ChatTurn(Base):
     """A web chat turn the widget named (``client_msg_id``): its reply JSON, so a retry gets the same one.
 
-    ``reply`` is None while the turn is being answered. Purged after a day.
+    ``reply`` is None while the turn is being answered; ``created_at`` is when the current answering
+    began (a retry takes over a turn left unanswered longer than ``web.db.turns.STALE``). Purged after a day.
     """
 
     __tablename__ = "chat_turns"
@@ -95,6 +96,9 @@ class ChatTurn(Base):
     client_msg_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     reply: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    # ---- issue 14 (migration 0007): the resident's message this turn stored (written with it), so a
+    # retry that takes over a turn whose web process died does not store the words a second time.
+    message_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class Message(Base):

@@ -124,6 +124,7 @@ async def chat(
             choice=body.choice.model_dump() if body.choice else None,
             human=body.human,
             owner=target.owner,
+            client_msg_id=body.client_msg_id,
         )
         return {"session": target.session, **reply.to_json()}
 

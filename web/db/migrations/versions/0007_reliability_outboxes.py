@@ -1,5 +1,6 @@
 """reliability (issue 14): the WeChat outbox keeps every text until sent (held, retries, claims);
-12345 webhook rows carry their order (in-order delivery), a claim and a dead-letter time
+12345 webhook rows carry their order (in-order delivery), a claim and a dead-letter time; a named chat
+turn remembers the resident message it stored
 
 Revision ID: 0007
 Revises: 0009 for now (the plan: 0006; 0009, residents' channels, was merged first)
@@ -20,6 +21,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("chat_turns", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("message_id", sa.Integer(), nullable=True))
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.add_column(sa.Column("held", sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"))
@@ -49,3 +52,5 @@ def downgrade() -> None:
         batch_op.drop_column("next_at")
         batch_op.drop_column("attempts")
         batch_op.drop_column("held")
+    with op.batch_alter_table("chat_turns", schema=None) as batch_op:
+        batch_op.drop_column("message_id")
