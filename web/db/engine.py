@@ -3,7 +3,7 @@
 Every repository call is synchronous and short. Request handlers run it off the event loop: a
 plain ``def`` handler runs in Starlette's thread pool, an ``async def`` one awaits ``in_thread``.
 A stalled database then holds the threads that wait for it, never the loop that serves every
-other request (``Database.on_loop``: a call made on the loop's thread is counted and logged).
+other request (``Database.on_loop``: a connection taken on the loop's thread is counted and logged).
 Statements that take longer than the statement timeout are cancelled (PostgreSQL
 ``statement_timeout``, SQLite's busy timeout), and the request gets a 503 in the one error shape.
 """
@@ -104,15 +104,18 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
-        self.on_loop = 0  # transactions opened on an event loop's thread (each one could freeze it)
+        self.on_loop = 0  # connections taken on an event loop's thread (each use could freeze it)
+        event.listen(engine, "checkout", self._checked_out)
+
+    def _checked_out(self, *_: Any) -> None:
+        if on_event_loop():
+            self.on_loop += 1
+            logger.debug("a database connection taken on the event loop's thread", stack_info=True)
 
     def migrate(self) -> None:
         migrate(self.engine)
 
     @contextmanager
     def tx(self) -> Iterator[Session]:
-        if on_event_loop():
-            self.on_loop += 1
-            logger.debug("a database transaction on the event loop's thread", stack_info=True)
         with self.sessions.begin() as session:
             yield session
