@@ -943,12 +943,18 @@ def _faults_run(name: str, database_url: str = "", app_name: str = "") -> dict[s
             time.sleep(1)
         base = f"http://127.0.0.1:{wport}"
         run_id = uuid.uuid4().hex[:6]
-        pace = 14.0  # seconds between two turns of one resident: the run spans the three kills
+        # Turn k of every resident starts when phase k begins, so each fault meets turns in flight:
+        # 0 all up · 1 Rasa killed · 2 whole again · 3 actions killed · 4 web killed · 5 whole
+        # (PostgreSQL: web's connections terminated while turn 5 is in flight).
+        phases = [threading.Event() for _ in FAULT_TEXTS]
+        phases[0].set()
 
-        async def resident(n: int, client: httpx.AsyncClient, t0: float) -> None:
+        async def resident(n: int, client: httpx.AsyncClient) -> None:
             session = f"fault-{run_id}-{n:02d}"
             for turn, text in enumerate(FAULT_TEXTS):
-                await asyncio.sleep(max(0.0, t0 + turn * pace + (n % 10) * 0.3 - time.monotonic()))
+                while not phases[turn].is_set():
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep((n % 10) * 0.03)
                 body = {"session": session, "text": text, "plate": "NA010001", "client_msg_id": f"t{turn}"}
                 started = time.monotonic()
                 while True:
@@ -966,9 +972,11 @@ def _faults_run(name: str, database_url: str = "", app_name: str = "") -> dict[s
                         break
                     await asyncio.sleep(0.5)
 
-        def kill(part: str) -> None:
+        def kill(part: str, phase: int) -> None:
             proc = procs[part].proc
             assert proc is not None
+            phases[phase].set()
+            time.sleep(0.3)  # the phase's turns are in flight
             os.kill(proc.pid, signal.SIGKILL)
             killed = time.monotonic()
             time.sleep(1.5)  # the supervisor sees it gone
@@ -991,25 +999,26 @@ def _faults_run(name: str, database_url: str = "", app_name: str = "") -> dict[s
 
         def saboteur() -> None:
             nonlocal pg_terminated
-            time.sleep(3)
-            if app_name:
-                pg_terminated += break_db()
-                time.sleep(4)
-            kill("rasa")
             time.sleep(2)
-            kill("actions")
+            kill("rasa", 1)
+            phases[2].set()
             time.sleep(2)
-            kill("web")
+            kill("actions", 3)
+            time.sleep(1)
+            kill("web", 4)
+            time.sleep(1)
+            phases[5].set()
             if app_name:
-                time.sleep(3)
-                pg_terminated += break_db()
+                for _ in range(3):  # while turn 5 is in flight: connections in use and idle ones
+                    time.sleep(0.15)
+                    pg_terminated += break_db()
 
         async def everyone() -> float:
             t0 = time.monotonic()
             limits = httpx.Limits(max_connections=40)
             async with httpx.AsyncClient(timeout=30, limits=limits) as client:
                 chaos = asyncio.create_task(asyncio.to_thread(saboteur))
-                await asyncio.gather(*(resident(n, client, t0) for n in range(30)))
+                await asyncio.gather(*(resident(n, client) for n in range(30)))
                 await chaos
             return time.monotonic() - t0
 
@@ -1100,9 +1109,11 @@ def bench_faults() -> None:
     section(
         "Faults: 30 residents × 6 named turns while the parts die",
         rows,
-        "kill -9 of Rasa, then the action server, then web during the run (each restarted by the supervisor of "
-        "scripts/stack.py); on PostgreSQL also pg_terminate_backend of web's own connections (found by their "
-        "application_name) before and after the kills. 'Whole' = all three answer and web sees Rasa up.",
+        "Each resident's turn k starts with phase k, so every fault meets turns in flight: kill -9 of Rasa (turn 2 "
+        "waits until the stack is whole), then of the action server, then of web (each restarted by the supervisor of "
+        "scripts/stack.py); on PostgreSQL, pg_terminate_backend of web's own connections (found by their "
+        "application_name) three times while the last turn is in flight. 'Whole' = all three answer and web sees "
+        "Rasa up.",
     )
 
 
