@@ -179,6 +179,58 @@ class Settings(BaseSettings):
         "or whose nonce was already seen within it (replays)",
     )
 
+    # ---- reliability (issue 14): database timeouts, outboxes, retention, bounds
+    db_connect_timeout: float = Field(
+        5.0, gt=0, le=60, description="seconds to wait for a database connection (also for a free pooled one)"
+    )
+    db_statement_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="seconds one SQL statement (or a wait for a lock) may take before it is cancelled: the "
+        "request gets a 503 instead of hanging",
+    )
+    hotline_webhook_max_attempts: int = Field(
+        12,
+        ge=1,
+        le=1000,
+        description="tries of one 12345 webhook delivery (backoff doubling from 2 s, capped at 10 min) before it "
+        "is a dead letter, shown on /healthz and to supervisors, who can send it again",
+    )
+    rasa_tracker_url: str = Field(
+        "",
+        description="the Rasa tracker store's database (the variable bot/serve.py reads); web purges old "
+        "trackers and an unsubscribed resident's there. Default sqlite:///var/bot/tracker.db",
+    )
+    retention_conversation_days: int = Field(
+        180, ge=1, le=3650, description="days a conversation and its messages are kept after its last message"
+    )
+    retention_tracker_days: int = Field(
+        180, ge=1, le=3650, description="days Rasa's tracker events are kept (by their time)"
+    )
+    retention_analytics_days: int = Field(
+        90,
+        ge=1,
+        le=3650,
+        description="days an analytics event keeps its detail (the question's words); then only the count stays",
+    )
+    purge_interval_minutes: int = Field(
+        60, ge=1, le=1440, description="how often web purges what is past its retention (each copy; idempotent)"
+    )
+    chat_max_messages: int = Field(
+        400,
+        ge=10,
+        le=10000,
+        description="resident messages one conversation may hold; beyond it the chat is refused with a "
+        "clear message that offers a person",
+    )
+    max_long_polls: int = Field(
+        1000,
+        ge=1,
+        le=100000,
+        description="long polls one web copy holds at once; beyond it 503 with Retry-After",
+    )
+
     trusted_proxies: str = Field(
         "",
         description="comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is "
@@ -260,6 +312,10 @@ class Settings(BaseSettings):
     @property
     def index_path(self) -> Path:
         return self.var_path / "index"
+
+    @property
+    def tracker_url(self) -> str:
+        return self.rasa_tracker_url or f"sqlite:///{self.var_path / 'bot' / 'tracker.db'}"
 
     @property
     def db_url(self) -> str:

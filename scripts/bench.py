@@ -11,6 +11,7 @@ Sections (run all, or name some: retrieval crossval scale nlu chat web helpdesk 
   plates     10,000 printable plates (PDF) vs the qrcode library alone
   scaleout   2 web copies vs 1 behind nginx; staff reply delivery across copies (PostgreSQL NOTIFY)
 Every section reports ratios to anchors measured in the same run, interleaved; results.md leads with them.
+  faults     30 residents × 6 turns while Rasa, the action server and web are killed (-9); SQLite and PostgreSQL
 Nothing here asserts a time: numbers go to var/bench/results.md and results.json.
 """
 
@@ -1287,6 +1288,281 @@ async def _cross_copy_delivery(webs: list[str], password: str, convs: int = 10, 
     }
 
 
+# ---------------------------------------------------------------- faults: parts killed during a run
+
+FAULT_TEXTS = [
+    "换身份证要带什么",
+    "那要多少钱",
+    "在哪里办",
+    "结婚登记要带什么",
+    "公积金租房怎么提取",
+    "社保卡丢了怎么补",
+]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2.0).status_code < 500
+    except httpx.HTTPError:
+        return False
+
+
+def _whole(urls: dict[str, str]) -> bool:
+    """Every process answers, and web sees Rasa up."""
+    if not all(_healthy(u) for u in urls.values()):
+        return False
+    try:
+        return bool(httpx.get(urls["web"], timeout=3.0).json().get("rasa") == "up")
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+def _faults_run(name: str, database_url: str = "", app_name: str = "") -> dict[str, Any]:
+    """30 residents × 6 named turns while Rasa, then the action server, then web are killed with -9
+    (and, with PostgreSQL, web's database connections are terminated); the processes are supervised."""
+    import signal
+    import threading
+
+    from scripts.stack import ACTIONS_ENV, Supervised, actions_cmd, restart_dead
+
+    tmp = fresh(OUT / f"faults-{name}")
+    (tmp / "var").mkdir(parents=True)
+    (tmp / "var" / "index").symlink_to(ROOT / "var" / "index")
+    aport, rport, wport = free_port(), free_port(), free_port()
+    urls = {
+        "actions": f"http://127.0.0.1:{aport}/health",
+        "rasa": f"http://127.0.0.1:{rport}/webhooks/rest/",
+        "web": f"http://127.0.0.1:{wport}/healthz",
+    }
+    offline = {"HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+    web_env = {
+        **offline,
+        "MENPAI_VAR_PATH": str(tmp / "var"),
+        "MENPAI_ENVIRONMENT": "test",
+        "MENPAI_STAFF_HOURS": "always",
+        "MENPAI_RASA_URL": f"http://127.0.0.1:{rport}",
+        "MENPAI_RASA_TIMEOUT": "5",
+        **{f"MENPAI_RATE_{n.upper()}": "1000000000/60" for n in RATE_DEFAULTS},
+    }
+    if database_url:
+        web_env["MENPAI_DATABASE_URL"] = database_url
+    procs = {
+        "actions": Supervised(
+            "actions", actions_cmd(aport), tmp / "actions.log", cwd=ROOT / "bot", env={**ACTIONS_ENV, **offline}
+        ),
+        "rasa": Supervised(
+            "rasa",
+            [str(ROOT / ".venv-bot/bin/python"), str(ROOT / "bot/serve.py")],
+            tmp / "rasa.log",
+            env={
+                **offline,
+                "MENPAI_RASA_PORT": str(rport),
+                "MENPAI_ACTION_URL": f"http://127.0.0.1:{aport}/webhook",
+                "MENPAI_RASA_TRACKER_URL": f"sqlite:///{tmp / 'tracker.db'}",
+            },
+        ),
+        "web": Supervised(
+            "web", [str(ROOT / ".venv/bin/menpai"), "serve", "--port", str(wport)], tmp / "web.log", env=web_env
+        ),
+    }
+    stop = threading.Event()
+
+    def supervise() -> None:
+        while not stop.is_set():
+            restart_dead(list(procs.values()), stop.is_set, backoff=(1,))
+            time.sleep(0.2)
+
+    for p in procs.values():
+        p.start()
+    watcher = threading.Thread(target=supervise, daemon=True)
+    watcher.start()
+    faults: list[tuple[str, float]] = []
+    retries = {"connection": 0, "5xx": 0, "409": 0}
+    answered: list[float] = []
+    unanswered: list[str] = []
+    pg_terminated = 0
+    try:
+        deadline = time.monotonic() + 600
+        while not _whole(urls):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the stack did not start; see {tmp}")
+            time.sleep(1)
+        base = f"http://127.0.0.1:{wport}"
+        run_id = uuid.uuid4().hex[:6]
+        # Turn k of every resident starts when phase k begins, so each fault meets turns in flight:
+        # 0 all up · 1 Rasa killed · 2 whole again · 3 actions killed · 4 web killed · 5 whole
+        # (PostgreSQL: web's connections terminated while turn 5 is in flight).
+        phases = [threading.Event() for _ in FAULT_TEXTS]
+        phases[0].set()
+
+        async def resident(n: int, client: httpx.AsyncClient) -> None:
+            session = f"fault-{run_id}-{n:02d}"
+            for turn, text in enumerate(FAULT_TEXTS):
+                while not phases[turn].is_set():
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep((n % 10) * 0.03)
+                body = {"session": session, "text": text, "plate": "NA010001", "client_msg_id": f"t{turn}"}
+                started = time.monotonic()
+                while True:
+                    try:
+                        r = await client.post(f"{base}/api/chat", json=body)
+                    except httpx.TransportError:
+                        retries["connection"] += 1
+                    else:
+                        if r.status_code == 200 and r.json().get("messages"):
+                            answered.append(time.monotonic() - started)
+                            break
+                        retries["5xx" if r.status_code >= 500 else "409"] += 1
+                    if time.monotonic() - started > 240:
+                        unanswered.append(f"{session} {text}")
+                        break
+                    await asyncio.sleep(0.5)
+
+        def kill(part: str, phase: int) -> None:
+            proc = procs[part].proc
+            assert proc is not None
+            phases[phase].set()
+            time.sleep(0.3)  # the phase's turns are in flight
+            os.kill(proc.pid, signal.SIGKILL)
+            killed = time.monotonic()
+            time.sleep(1.5)  # the supervisor sees it gone
+            while not _whole(urls):
+                time.sleep(0.5)
+            faults.append((f"kill -9 {part}", round(time.monotonic() - killed, 1)))
+
+        def break_db() -> int:
+            """pg_terminate_backend on web's own connections (by application_name), none of anyone else's."""
+            from sqlalchemy import create_engine, text
+
+            admin = create_engine(PG_URL)
+            with admin.begin() as conn:
+                n = conn.execute(
+                    text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = :a"),
+                    {"a": app_name},
+                ).scalar()
+            admin.dispose()
+            return int(n or 0)
+
+        def saboteur() -> None:
+            nonlocal pg_terminated
+            time.sleep(2)
+            kill("rasa", 1)
+            phases[2].set()
+            time.sleep(2)
+            kill("actions", 3)
+            time.sleep(1)
+            kill("web", 4)
+            time.sleep(1)
+            phases[5].set()
+            if app_name:
+                for _ in range(3):  # while turn 5 is in flight: connections in use and idle ones
+                    time.sleep(0.15)
+                    pg_terminated += break_db()
+
+        async def everyone() -> float:
+            t0 = time.monotonic()
+            limits = httpx.Limits(max_connections=40)
+            async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+                chaos = asyncio.create_task(asyncio.to_thread(saboteur))
+                await asyncio.gather(*(resident(n, client) for n in range(30)))
+                await chaos
+            return time.monotonic() - t0
+
+        took = asyncio.run(everyone())
+        # Every resident message stored exactly once: read back what the database holds.
+        from web.db.engine import make_engine
+        from web.db.store import Store
+        from web.db.tables import Role
+
+        url = database_url or f"sqlite:///{tmp / 'var' / 'menpai.db'}"
+        store = Store(make_engine(url))
+        exact = duplicated = missing = 0
+        for n in range(30):
+            said = [m.text for m in store.conversations.messages(f"fault-{run_id}-{n:02d}") if m.role is Role.RESIDENT]
+            exact += said == FAULT_TEXTS
+            duplicated += sum(max(0, said.count(t) - 1) for t in FAULT_TEXTS)
+            missing += sum(1 for t in FAULT_TEXTS if t not in said)
+        store.engine.dispose()
+        transcript = subprocess.run(
+            [str(ROOT / ".venv/bin/menpai"), "transcript", f"fault-{run_id}-00", "--json"],
+            env={**os.environ, **web_env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        shown = json.loads(transcript.stdout)["messages"] if transcript.returncode == 0 else []
+        return {
+            "turns": 30 * len(FAULT_TEXTS),
+            "answered": len(answered),
+            "unanswered": unanswered,
+            "sessions_exact": exact,
+            "duplicated": duplicated,
+            "missing": missing,
+            "retries": retries,
+            "faults": faults,
+            "pg_terminated": pg_terminated,
+            "turn_p50": round(pct(answered, 0.5), 2),
+            "turn_max": round(max(answered, default=0), 1),
+            "seconds": round(took, 1),
+            "transcript_resident_lines": sum(1 for m in shown if m["role"] == "resident"),
+            "restarts": {k: p.restarts for k, p in procs.items()},
+        }
+    finally:
+        stop.set()
+        watcher.join(timeout=5)
+        for p in reversed(list(procs.values())):
+            p.stop()
+
+
+def bench_faults() -> None:
+    """The stack survives its parts dying: SQLite run, then the PostgreSQL run with broken connections."""
+    import uuid as _uuid
+
+    from sqlalchemy import create_engine, text
+
+    runs = {"SQLite": _faults_run("sqlite")}
+    schema = f"faults_{_uuid.uuid4().hex[:8]}"
+    app_name = f"menpai-faults-{schema}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        runs["PostgreSQL"] = _faults_run(
+            "postgresql", f"{PG_URL}{sep}options=-csearch_path%3D{schema}&application_name={app_name}", app_name
+        )
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+    RESULTS["faults"] = runs
+    rows: list[tuple[str, Any]] = []
+    for label, r in runs.items():
+        rows += [
+            (f"{label}: turns answered (clients retry connection errors, 5xx, 409)", f"{r['answered']} / {r['turns']}"),
+            (
+                f"{label}: residents whose 6 messages are stored exactly once, in order",
+                f"{r['sessions_exact']} / 30 (duplicates {r['duplicated']}, missing {r['missing']})",
+            ),
+            (f"{label}: stack whole again after each kill (s)", ", ".join(f"{k} {v}" for k, v in r["faults"])),
+            (f"{label}: client retries", ", ".join(f"{k} {v}" for k, v in r["retries"].items())),
+            (f"{label}: turn time incl. retries p50 / max (s)", f"{r['turn_p50']} / {r['turn_max']}"),
+            (f"{label}: run (s); restarts", f"{r['seconds']}; {r['restarts']}"),
+            (f"{label}: `menpai transcript` of one resident, resident lines", r["transcript_resident_lines"]),
+        ]
+        if label == "PostgreSQL":
+            rows.append(("PostgreSQL: web connections terminated (pg_terminate_backend)", r["pg_terminated"]))
+    section(
+        "Faults: 30 residents × 6 named turns while the parts die",
+        rows,
+        "Each resident's turn k starts with phase k, so every fault meets turns in flight: kill -9 of Rasa (turn 2 "
+        "waits until the stack is whole), then of the action server, then of web (each restarted by the supervisor of "
+        "scripts/stack.py); on PostgreSQL, pg_terminate_backend of web's own connections (found by their "
+        "application_name) three times while the last turn is in flight. 'Whole' = all three answer and web sees "
+        "Rasa up.",
+    )
+
+
 SECTIONS = {
     "retrieval": bench_retrieval,
     "crossval": bench_crossval,
@@ -1298,6 +1574,7 @@ SECTIONS = {
     "wechat": bench_wechat,
     "plates": bench_plates,
     "scaleout": bench_scaleout,
+    "faults": bench_faults,
 }
 
 

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -293,6 +293,21 @@ class Supervised:
                 self.proc.kill()
 
 
+def restart_dead(
+    procs: list[Supervised], stopping: Callable[[], bool], backoff: tuple[int, ...] = RESTART_BACKOFF
+) -> None:
+    """One look at the processes: each one that exited is started again after its back-off."""
+    for p in procs:
+        if p.proc is not None and p.proc.poll() is not None and not stopping():
+            if time.monotonic() - p.started > 60:
+                p.restarts = 0  # it ran a while: start the back-off again
+            wait = backoff[min(p.restarts, len(backoff) - 1)]
+            print(f"==> {p.name} exited with {p.proc.returncode}; restarting in {wait}s", file=sys.stderr, flush=True)
+            time.sleep(wait)
+            p.restarts += 1
+            p.start()
+
+
 def run(port: int) -> int:
     """The three processes on embedded defaults; a process that dies is restarted (web answers from
     retrieval alone meanwhile); Ctrl-C or SIGTERM stops all three."""
@@ -401,19 +416,7 @@ def supervise(procs: list[Supervised], banner: list[str]) -> int:
         print(line, flush=True)
     try:
         while not stopping:
-            for p in procs:
-                if p.proc is not None and p.proc.poll() is not None and not stopping:
-                    if time.monotonic() - p.started > 60:
-                        p.restarts = 0  # it ran a while: start the back-off again
-                    wait = RESTART_BACKOFF[min(p.restarts, len(RESTART_BACKOFF) - 1)]
-                    print(
-                        f"==> {p.name} exited with {p.proc.returncode}; restarting in {wait}s",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                    time.sleep(wait)
-                    p.restarts += 1
-                    p.start()
+            restart_dead(procs, lambda: stopping)
             time.sleep(0.5)
     finally:
         for p in reversed(procs):

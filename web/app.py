@@ -25,7 +25,7 @@ from knowledge.hours import WorkingDays
 from knowledge.service import KnowledgeBase
 from knowledge.settings import Environment, Settings
 from web import errors
-from web.channels.delivery import Delivery, Notifier
+from web.channels.delivery import Delivery, Notifier, PollGate
 from web.channels.wechat import WeChatAPI, WeChatChannel, WeChatConfig, WeChatService
 from web.channels.wechat_fake import create_fake_app
 from web.chat.policy import HandoffPolicy
@@ -33,12 +33,13 @@ from web.chat.rasa import RasaClient
 from web.chat.routing import Router
 from web.chat.turn import ChatService
 from web.db.changes import ChangeFeed
-from web.db.engine import make_engine
+from web.db.engine import in_thread, make_engine
 from web.db.store import Store
 from web.helpdesk.auth import Auth
 from web.helpdesk.canned import CannedReplies
 from web.helpdesk.editor import GuideEditor, Reports
 from web.helpdesk.rectification import Rectification
+from web.helpdesk.retention import Retention
 from web.helpdesk.roles import PERMISSIONS, Action
 from web.helpdesk.taxonomy import load_taxonomy
 from web.helpdesk.workorders import WebhookSender, WorkOrders
@@ -55,8 +56,14 @@ MAX_BODY_BYTES = 64 * 1024  # a chat message is at most 1000 characters; WeChat 
 UPLOAD_PATH = "/bang/precheck/upload"
 
 
-def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = None) -> FastAPI:
-    """Build the FastAPI app for these settings (tests pass their own)."""
+def create_app(
+    settings: Settings | None = None, *, kb: KnowledgeBase | None = None, wechat_fake: FastAPI | None = None
+) -> FastAPI:
+    """Build the FastAPI app for these settings (tests pass their own).
+
+    ``wechat_fake``: with ``MENPAI_WECHAT_API_BASE=fake``, the local fake WeChat API to talk to
+    (default: a new one). A test passes one to outlive a restart of the app, as WeChat does.
+    """
     settings = settings or Settings()
     quiet_http_client_logs()
 
@@ -66,7 +73,11 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
         state.kb = kb or KnowledgeBase.open(settings)
         state.notifier = Notifier()
         state.notifier.bind(asyncio.get_running_loop())
-        engine = make_engine(settings.db_url)
+        engine = make_engine(
+            settings.db_url,
+            connect_timeout=settings.db_connect_timeout,
+            statement_timeout=settings.db_statement_timeout,
+        )
         # Changes wake this copy's long polls at once, and (PostgreSQL) every other copy's by NOTIFY.
         state.changes = ChangeFeed(engine, state.notifier.notify)
 
@@ -80,7 +91,7 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
             uploads=settings.var_path / "uploads",
             upload_retention_days=settings.upload_retention_days,
         )
-        state.store.migrate()
+        await in_thread(state.store.migrate)
         state.changes.start()
         state.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
         state.auth = Auth(settings, state.store)
@@ -104,22 +115,34 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
             base_url=settings.public_base_url,
             policy=HandoffPolicy(settings.staff_hours, video_help_url=settings.video_help_url),
             router=state.router,
+            max_messages=settings.chat_max_messages,
         )
-        state.wechat = _wechat(settings, state)
+        state.wechat = _wechat(settings, state, wechat_fake)
+        tasks: list[asyncio.Task[None]] = []
+        if state.wechat is not None:
+            # Texts a restart or an outage left in the outbox go out now, then every few seconds.
+            tasks.append(asyncio.create_task(state.wechat.channel.run_forever()))
         state.workorders = WorkOrders(
             state.store, settings.secret(), taxonomy=load_taxonomy(settings.workorder_taxonomy_path), calendar=calendar
         )
         # Published guide versions override the files; newer ones from other copies arrive by polling.
         state.editor = GuideEditor(state.store, state.kb.library, on_change=app.state.page_cache.clear)
-        state.editor.refresh()
+        await in_thread(state.editor.refresh)
         state.editor_task = asyncio.create_task(state.editor.run_forever(settings.guide_refresh_seconds))
         state.analytics_task = asyncio.create_task(state.store.analytics.run_flusher())
         state.reports = Reports(state.store, settings.secret())
         state.webhook = None
         if settings.hotline_webhook_url:
             secret = settings.hotline_webhook_secret.get_secret_value() if settings.hotline_webhook_secret else ""
-            state.webhook = WebhookSender(state.store, settings.hotline_webhook_url, secret)
+            state.webhook = WebhookSender(
+                state.store, settings.hotline_webhook_url, secret, max_attempts=settings.hotline_webhook_max_attempts
+            )
             state.webhook_task = asyncio.create_task(state.webhook.run_forever())
+        state.retention = Retention(state.store, settings)
+        if state.wechat is not None:
+            state.wechat.forget = state.retention.forget
+        tasks.append(asyncio.create_task(state.retention.run_forever(settings.purge_interval_minutes * 60)))
+        state.polls = PollGate(settings.max_long_polls)
         logger.info("menpai web ready: %s", state.kb.index.describe())
         # The index, models and libraries loaded above live as long as the process: keep them
         # out of the GC's full collections, which otherwise walk all of them and stall requests.
@@ -131,6 +154,8 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
             state.editor_task.cancel()
             state.router_task.cancel()
             state.analytics_task.cancel()
+            for task in tasks:
+                task.cancel()
             await asyncio.to_thread(state.store.analytics.flush)  # queued page views are not lost
             if state.webhook is not None:
                 state.webhook_task.cancel()
@@ -171,6 +196,7 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
     )
     # Phones on slow links: pages, CSS and JS go gzipped (SSE streams and pre-compressed pages pass through).
     app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=6)
+    app.add_middleware(errors.CatchAll)  # an unhandled exception: logged, and the one error shape
     # Before routing: a cached plate page for a visitor without a cookie (nearly every scan).
     app.add_middleware(pages.PlateFastPath)
     # Outermost: on every response, errors too.
@@ -181,7 +207,7 @@ def create_app(settings: Settings | None = None, *, kb: KnowledgeBase | None = N
     return app
 
 
-def _wechat(settings: Settings, state: Any) -> WeChatService | None:
+def _wechat(settings: Settings, state: Any, fake: FastAPI | None = None) -> WeChatService | None:
     """The WeChat channel when configured; 'fake' API base = the built-in local fake."""
     if settings.wechat_token is None or not settings.wechat_appid:
         return None
@@ -198,7 +224,7 @@ def _wechat(settings: Settings, state: Any) -> WeChatService | None:
     )
     client = None
     if settings.wechat_api_base == "fake":
-        state.wechat_fake = create_fake_app(settings.wechat_appid, secret)
+        state.wechat_fake = fake or create_fake_app(settings.wechat_appid, secret)
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=state.wechat_fake), timeout=5.0)
         config.api_base = "http://fake-wechat"
     api = WeChatAPI(config, client)

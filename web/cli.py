@@ -159,9 +159,49 @@ def _store(settings: Settings) -> Any:
     from web.db.engine import make_engine
     from web.db.store import Store
 
-    store = Store(make_engine(settings.db_url))
+    engine = make_engine(
+        settings.db_url, connect_timeout=settings.db_connect_timeout, statement_timeout=settings.db_statement_timeout
+    )
+    store = Store(engine, uploads=settings.var_path / "uploads", upload_retention_days=settings.upload_retention_days)
     store.migrate()
     return store
+
+
+def _operator() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def cmd_transcript(args: argparse.Namespace) -> int:
+    """The stored messages of one conversation; the view goes to the audit log."""
+    from web.helpdesk.audit import Audited, record_operator
+    from web.helpdesk.chats import stored_transcript
+
+    store = _store(Settings())
+    rows = stored_transcript(store, args.session)
+    record_operator(store, _operator(), Audited.TRANSCRIPT_CLI, args.session)
+    if args.json:
+        sys.stdout.write(json.dumps({"session": args.session, "messages": rows}, ensure_ascii=False, indent=2) + "\n")
+        return 0
+    for r in rows:
+        sys.stdout.write(f"{r['at']}  {r['role']:<8} {r['kind']:<8} {r['text']}\n")
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    """Delete what is past its retention (MENPAI_RETENTION_*); print the counts."""
+    from web.helpdesk.retention import Retention
+
+    settings = Settings()
+    purged = Retention(_store(settings), settings).purge(dry_run=args.dry_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    for name, count in purged.counts.items():
+        sys.stdout.write(f"{name:<20} {count:>8}  {verb}\n")
+    return 0
 
 
 def cmd_staff_add(args: argparse.Namespace) -> int:
@@ -304,6 +344,15 @@ def build_parser() -> argparse.ArgumentParser:
     pw.set_defaults(func=cmd_staff_password)
     demo = staff.add_parser("demo", help="create demo accounts with random passwords (var/demo-staff.txt)")
     demo.set_defaults(func=cmd_staff_demo)
+
+    tr = sub.add_parser("transcript", help="the stored messages of one conversation (role, kind, text, time)")
+    tr.add_argument("session", help="the conversation id (web chats: a hex id; WeChat: wx-<openid>)")
+    tr.add_argument("--json", action="store_true")
+    tr.set_defaults(func=cmd_transcript)
+
+    purge = sub.add_parser("purge", help="delete what is past its retention days (MENPAI_RETENTION_*); print counts")
+    purge.add_argument("--dry-run", action="store_true", help="count only, delete nothing")
+    purge.set_defaults(func=cmd_purge)
 
     serve = sub.add_parser("serve", help="run the web app")
     serve.add_argument("--host")

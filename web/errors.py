@@ -10,6 +10,8 @@ import logging
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,6 +30,8 @@ _CODES = {
     413: "too_large",
     422: "invalid_request",
     429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
 }
 _TITLES = {
     400: "请求有误",
@@ -38,6 +42,7 @@ _TITLES = {
     422: "填写的内容有误",
     429: "提交太频繁了",
     500: "系统出了点问题",
+    503: "系统正忙",
 }
 
 
@@ -81,7 +86,7 @@ async def menpai_error(request: Request, exc: MenpaiError) -> Response:
     elif exc.status >= 500:
         logger.error("%s: %s", exc.code, exc)
     response = error_response(request, exc.status, exc.code, str(exc))
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | TooBusy):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
@@ -143,3 +148,60 @@ class BodyLimit:
 
 class _TooLarge(Exception):
     pass
+
+
+class TooBusy(MenpaiError):
+    """More held requests than this copy takes (e.g. long polls); try again after Retry-After."""
+
+    status = 503
+    code = "busy"
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database is down, unreachable or too slow (a statement or pool timeout), not a bug of ours."""
+    if isinstance(exc, PoolTimeout | OperationalError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+class CatchAll:
+    """The last word on an exception nobody handled: logged with its stack, answered in the one
+    error shape (JSON for the API, the error page for people) — 503 when the database is down or
+    stalled past its timeout, 500 otherwise. Placed inside the security headers, so errors carry them.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            request = Request(scope)
+            if database_unavailable(exc):
+                logger.error("%s %s: database unavailable: %s", request.method, request.url.path, exc)
+                status, code, message = 503, "database_unavailable", "数据库暂时不可用，请稍后再试"
+            else:
+                logger.exception("%s %s failed", request.method, request.url.path)
+                status, code, message = 500, "internal_error", "系统出了点问题，请稍后再试"
+            if started:  # too late for an error response: the client sees the connection end
+                raise
+            response = error_response(request, status, code, message)
+            if status == 503:
+                response.headers["Retry-After"] = "5"
+            await response(scope, receive, send)

@@ -201,7 +201,7 @@ def test_webhook_to_12345_carries_an_opaque_reference_not_the_conversation_id(cl
     session = _widget_chat(client)
     assert client.post(f"/api/chat/{session}/leave-message", json={"phone": "13912345678", "text": "回电"}).status_code
     store: Store = client.app.state.store  # type: ignore[attr-defined]
-    bodies = [row.body for row in store.webhooks.due(dt.datetime.now(dt.UTC), 12)]
+    bodies = [row.body for row in store.webhooks.due(dt.datetime.now(dt.UTC))]
     assert bodies and all(session not in body for body in bodies)
     refs = {json.loads(body)["order"]["conversation"] for body in bodies}
     assert len(refs) == 1 and len(refs.pop()) == 32  # one stable reference for the chat
@@ -407,7 +407,10 @@ def test_named_turns_are_claimed_once_on_every_database(db_url: str) -> None:
         assert store.turns.reply("conv-1", "m-1") == (True, None)
         store.turns.finish("conv-1", "m-1", {"session": "conv-1", "mode": "bot", "messages": []})
         assert store.turns.reply("conv-1", "m-1") == (True, {"session": "conv-1", "mode": "bot", "messages": []})
-        store.turns.release("conv-1", "m-1")
-        assert store.turns.reply("conv-1", "m-1") == (False, None)
+        store.turns.release("conv-1", "m-1")  # an answered turn stays answered
+        assert store.turns.reply("conv-1", "m-1") == (True, {"session": "conv-1", "mode": "bot", "messages": []})
+        assert store.turns.claim("conv-2", "m-1") is True
+        store.turns.release("conv-2", "m-1")  # failed before its answer: the retry takes it at once
+        assert store.turns.claim("conv-2", "m-1") is True
     finally:
         store.engine.dispose()

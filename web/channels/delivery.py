@@ -19,8 +19,10 @@ from typing import Annotated, Protocol
 
 from fastapi import Query
 
+from web.db.engine import in_thread
 from web.db.store import Store
 from web.db.tables import Message, Role
+from web.errors import TooBusy
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ class Delivery:
         self.channels[name] = channel
 
     async def deliver(self, conversation_id: str, text: str) -> None:
-        conv = self.store.conversations.find(conversation_id)
+        conv = await in_thread(self.store.conversations.find, conversation_id)
         channel = self.channels.get(conv.channel)
         if channel is None:
             logger.error("no delivery channel %r for conversation %s", conv.channel, conversation_id)
@@ -88,6 +90,25 @@ class Notifier:
             return
         for event in events:
             self._loop.call_soon_threadsafe(event.set)
+
+
+class PollGate:
+    """At most ``limit`` long polls held at once by this copy: each one holds a connection and
+    memory, so past the limit a poll is refused (503, Retry-After) instead of piling up."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        if self.held >= self.limit:
+            raise TooBusy(f"too many live connections on this server ({self.limit}); try again shortly")
+        self.held += 1
+        try:
+            yield
+        finally:
+            self.held -= 1
 
 
 LONG_POLL_MAX_SECONDS = 25  # below common proxy idle timeouts (30–60 s)
@@ -136,17 +157,37 @@ async def poll_args(
     return PollArgs(after, wait, mode)
 
 
-async def long_poll(notifier: Notifier, store: Store, conv_id: str, roles: Collection[Role], args: PollArgs) -> Changes:
+async def long_poll(
+    notifier: Notifier,
+    store: Store,
+    conv_id: str,
+    roles: Collection[Role],
+    args: PollArgs,
+    gate: PollGate | None = None,
+) -> Changes:
     """Messages of ``roles`` after ``args.after``; with ``args.wait``, held until there is one,
-    or the mode differs from ``args.known_mode``, or ``wait`` seconds pass."""
+    or the mode differs from ``args.known_mode``, or ``wait`` seconds pass.
+
+    The database is read off the event loop; a held poll counts against ``gate``."""
+    if args.wait <= 0 or gate is None:
+        return await _poll(notifier, store, conv_id, roles, args)
+    with gate.hold():
+        return await _poll(notifier, store, conv_id, roles, args)
+
+
+def _read(store: Store, conv_id: str, roles: Collection[Role], after: int) -> tuple[str, list[Message]]:
+    conv = store.conversations.maybe(conv_id)
+    rows = [m for m in store.conversations.messages(conv_id, after) if m.role in roles] if conv else []
+    return (conv.mode.value if conv else "bot"), rows
+
+
+async def _poll(notifier: Notifier, store: Store, conv_id: str, roles: Collection[Role], args: PollArgs) -> Changes:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + args.wait
     after, known_mode = args.after, args.known_mode
     while True:
         with notifier.subscribe(conv_id) as changed:  # before reading, so no change slips by
-            conv = store.conversations.maybe(conv_id)
-            rows = [m for m in store.conversations.messages(conv_id, after) if m.role in roles] if conv else []
-            mode = conv.mode.value if conv else "bot"
+            mode, rows = await in_thread(_read, store, conv_id, roles, after)
             remaining = deadline - loop.time()
             if rows or (known_mode is not None and known_mode != mode) or remaining <= 0:
                 return Changes(mode, rows, rows[-1].id if rows else after)

@@ -20,6 +20,7 @@ import logging
 import re
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ from knowledge.service import KnowledgeBase
 from web.chat.handoff import resident_talks_to_bot
 from web.chat.turn import ChatService
 from web.db.codes import normalize_code
+from web.db.engine import in_thread
 from web.db.store import Store
 from web.db.tables import Role
 from web.helpdesk.images import clean_photo
@@ -184,38 +186,79 @@ def conversation_id(openid: str) -> str:
     return f"wx-{openid}"[:64]
 
 
+RETRY_BASE = 2.0  # seconds before the first retry of a text WeChat's API did not take; doubling
+RETRY_CAP = 300.0
+HELD_ERRORS = {OUT_OF_WINDOW, 45047}  # outside the 48-hour window / over the replies per message
+
+
 class WeChatChannel:
-    """Delivery through the customer-service API; undeliverable text waits in the outbox."""
+    """Delivery through the customer-service API. Every text is written to the outbox first and
+    marked sent once WeChat took it: a text WeChat refuses for now (45015) waits for the resident's
+    next message; one the API did not take (network, 5xx) is retried by ``sweep`` — in every web
+    copy, at startup and every few seconds — so a restart loses none."""
 
     def __init__(self, api: WeChatAPI, store: Store) -> None:
         self.api = api
         self.store = store
 
     async def send(self, conversation_id: str, text: str) -> None:
+        await in_thread(self.store.outbox.add, conversation_id, text)
+        await self.flush(conversation_id)
+
+    async def flush(self, conversation_id: str) -> bool:
+        """Send every unsent text of the conversation as one message; True when WeChat took it."""
+        kept = await in_thread(self.store.outbox.claim, conversation_id)
+        if not kept:
+            return False
+        ids = [k.id for k in kept]
         openid = conversation_id.removeprefix("wx-")
         try:
-            await self.api.send_text(openid, fit(text))
+            await self.api.send_text(openid, join([k.text for k in kept]))
         except (WeChatAPIError, httpx.HTTPError) as exc:
-            # 45015: outside the 48-hour window. Keep it: it goes out with the next reply, and
-            # the help desk sees in the transcript that it has not arrived yet.
+            reason = undelivered_reason(exc)
             logger.warning("WeChat delivery to %s failed (%s); kept in the outbox", conversation_id, exc)
-            self.keep(conversation_id, [text], undelivered_reason(exc))
+            fresh = [k.text for k in kept if not k.held and k.attempts == 0]  # staff hear of each text once
+            if isinstance(exc, WeChatAPIError) and exc.errcode in HELD_ERRORS:
+                await in_thread(self.store.outbox.hold, ids, reason)
+                await in_thread(self.note, conversation_id, fresh, reason, SAY["wechat_kept_held"])
+            else:
+                attempts = max(k.attempts for k in kept) + 1
+                await in_thread(self.store.outbox.retry, ids, reason, min(RETRY_CAP, RETRY_BASE * 2 ** (attempts - 1)))
+                await in_thread(self.note, conversation_id, fresh, reason, SAY["wechat_kept_retry"])
+            return False
+        await in_thread(self.store.outbox.sent, ids)
+        held = sum(1 for k in kept if k.held)
+        if held:
+            await in_thread(self.note, conversation_id, [], "", SAY["wechat_backlog_sent"].format(count=held))
+        return True
 
-    def keep(self, conversation_id: str, texts: list[str], reason: str) -> None:
-        """Keep texts that could not be sent for the resident's next message, and tell staff."""
-        if not texts:
-            return
-        for text in texts:
-            self.store.outbox.add(conversation_id, text)
+    async def sweep(self) -> int:
+        """Send what is due in every conversation (texts a restart or an outage left); how many went out."""
+        done = 0
+        for conv in await in_thread(self.store.outbox.due):
+            done += await self.flush(conv)
+        return done
+
+    async def run_forever(self, interval: float = 5.0) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:  # keep the loop alive; the outbox keeps the work
+                logger.exception("WeChat outbox sweep")
+            await asyncio.sleep(interval)
+
+    def note(self, conversation_id: str, texts: list[str], reason: str, sentence: str) -> None:
+        """Tell staff in the transcript (a staff-only note) what has not arrived, or that it went out."""
         if self.store.conversations.maybe(conversation_id) is None:
             return
-        preview = texts[0][:30] + ("…" if len(texts[0]) > 30 else "")
-        self.store.conversations.add_message(
-            conversation_id,
-            Role.NOTE,
-            f"未送达微信（{reason}）：“{preview}”等 {len(texts)} 条已保留，居民下次发消息时随回复一并发出。",
-            "note",
-        )
+        if texts:
+            preview = texts[0][:30] + ("…" if len(texts[0]) > 30 else "")
+            text = sentence.format(reason=reason, preview=preview, count=len(texts))
+        elif reason:
+            return
+        else:
+            text = sentence
+        self.store.conversations.add_message(conversation_id, Role.NOTE, text, "note")
 
 
 def undelivered_reason(exc: BaseException) -> str:
@@ -239,6 +282,7 @@ class WeChatService:
         self.channel = channel
         self.crypto = WeChatCrypto(config.token, config.aes_key, config.appid) if config.aes_key else None
         self.pending: set[asyncio.Task[Any]] = set()
+        self.forget: Callable[[str, str], object] | None = None  # (conversation, openid): web.helpdesk.retention
 
     def verify(self, signature: str, timestamp: str, nonce: str) -> None:
         """A request WeChat signed, fresh, and not seen before; else WeChatForbidden (403).
@@ -308,14 +352,19 @@ class WeChatService:
         if msg is None or not getattr(msg, "source", None):
             raise BadRequest("malformed XML: not a WeChat message")
         key = f"msg:{msg.id}" if getattr(msg, "id", None) else f"evt:{msg.source}:{int(msg.create_time.timestamp())}"
-        first, cached = self.store.inbound.claim(key)
+        first, cached = await in_thread(self.store.inbound.claim, key)
         if not first:
             # A retry of something we have seen: same answer, or success while it is still being made.
             return self.encode(self._reply(msg, cached), params) if cached else "success"
-        text = await self._answer(msg)
+        try:
+            text = await self._answer(msg)
+        except BaseException:
+            # The turn failed (or was cancelled): let go of the MsgId, so WeChat's retry is processed.
+            await in_thread(self.store.inbound.release, key)
+            raise
         if text is None:
             return "success"
-        self.store.inbound.finish(key, text)
+        await in_thread(self.store.inbound.finish, key, text)
         return self.encode(self._reply(msg, text), params)
 
     def _reply(self, msg: Any, text: str) -> str:
@@ -325,7 +374,7 @@ class WeChatService:
         conv = conversation_id(msg.source)
         if msg.type == "text":
             text = str(msg.content)
-            if (status := self._code_status(text)) is not None:
+            if (status := await in_thread(self._code_status, text)) is not None:
                 return status
             return await self._text(conv, msg.source, text)
         if msg.type == "voice":
@@ -333,9 +382,15 @@ class WeChatService:
         if msg.type == "image":
             return await self._image(conv, msg)
         if msg.type == "event" and msg.event in ("subscribe_scan", "scan"):
-            return self._welcome(conv, str(msg.scene_id))
+            return await in_thread(self._welcome, conv, str(msg.scene_id))
         if msg.type == "event" and msg.event == "subscribe":
             return SAY["wechat_subscribe"]
+        if msg.type == "event" and msg.event == "unsubscribe":
+            # The platform requires it: a resident who unsubscribes is forgotten (conversation,
+            # messages, photos, outbox, Rasa's tracker). Nothing can be sent to them any more.
+            if self.forget is not None:
+                await in_thread(self.forget, conv, str(msg.source))
+            return None
         if msg.type == "event" and msg.event == "location":
             return self._nearby(float(msg.longitude), float(msg.latitude))
         if msg.type == "location":
@@ -354,8 +409,12 @@ class WeChatService:
         recognised = str(getattr(msg, "recognition", "") or "").strip().rstrip("。.!！")
         if recognised:
             return await self._text(conv, msg.source, recognised)
-        self.store.conversations.get_or_create(conv, "wechat")
-        self.store.conversations.add_message(conv, Role.RESIDENT, SAY["wechat_voice_note"], "voice")
+
+        def note_voice() -> None:
+            self.store.conversations.get_or_create(conv, "wechat")
+            self.store.conversations.add_message(conv, Role.RESIDENT, SAY["wechat_voice_note"], "voice")
+
+        await in_thread(note_voice)
         return SAY["wechat_voice"]
 
     async def _image(self, conv: str, msg: Any) -> str:
@@ -364,7 +423,7 @@ class WeChatService:
         The file is fetched through the media API, re-encoded without EXIF and kept only for the
         retention period (``web.db.uploads``); the bot itself never sees it.
         """
-        found = self.store.conversations.maybe(conv)
+        found = await in_thread(self.store.conversations.maybe, conv)
         if found is None or resident_talks_to_bot(found.mode):
             return SAY["wechat_image"]
         days = self.store.uploads.retention.days
@@ -373,11 +432,18 @@ class WeChatService:
             clean = await asyncio.to_thread(clean_photo, data, self.config.max_photo_bytes)
         except (WeChatAPIError, httpx.HTTPError, MenpaiError) as exc:
             logger.warning("WeChat image for %s not kept: %s", conv, exc)
-            self.store.conversations.add_message(conv, Role.NOTE, f"居民发来的图片没能取到（{exc}）", "note")
+            await in_thread(
+                self.store.conversations.add_message, conv, Role.NOTE, f"居民发来的图片没能取到（{exc}）", "note"
+            )
             return SAY["wechat_image_failed"]
-        upload = self.store.uploads.save(clean, purpose="wechat", conversation_id=conv)
-        self.store.conversations.add_message(
-            conv, Role.RESIDENT, SAY["wechat_image_note"].format(days=days), "image", {"upload": upload.token}
+        upload = await in_thread(self.store.uploads.save, clean, purpose="wechat", conversation_id=conv)
+        await in_thread(
+            self.store.conversations.add_message,
+            conv,
+            Role.RESIDENT,
+            SAY["wechat_image_note"].format(days=days),
+            "image",
+            {"upload": upload.token},
         )
         return SAY["wechat_image_to_staff"].format(days=days)
 
@@ -389,32 +455,41 @@ class WeChatService:
         return status_text(self.store, self.kb, code) or SAY["wechat_code_unknown"].format(code=code)
 
     async def _text(self, conv: str, openid: str, text: str) -> str | None:
-        """Run the chat turn; answer passively within the budget, else deliver later."""
-        backlog = self.store.outbox.take(conv)
-        if backlog:
-            self.store.conversations.add_message(
-                conv, Role.NOTE, f"之前未送达的 {len(backlog)} 条已随这次回复发给居民。", "note"
-            )
+        """Run the chat turn; answer passively within the budget, else deliver later.
+
+        Texts kept in the outbox go out with the reply: taken only once the reply is made, so a
+        turn that fails (or a restart meanwhile) leaves them kept.
+        """
         task = asyncio.create_task(self.chat.turn(conv, text[:1000], channel="wechat"))
         try:
             reply = await asyncio.wait_for(asyncio.shield(task), timeout=self.config.passive_seconds)
         except TimeoutError:
             self.pending.add(task)
-            task.add_done_callback(lambda t: self._deliver_late(t, conv, backlog))
+            task.add_done_callback(lambda t: self._deliver_late(t, conv))
             return None
-        except BadRequest as exc:
-            return join([*backlog, SAY["wechat_failed"].format(error=exc)])
-        return join([*backlog, *(self._text_of(m) for m in reply.messages)]) or None
+        except MenpaiError as exc:  # a bad message, or a conversation that is full: say why
+            if exc.status >= 500:
+                raise
+            return join([*await self._backlog(conv), SAY["wechat_failed"].format(error=exc)])
+        return join([*await self._backlog(conv), *(self._text_of(m) for m in reply.messages)]) or None
 
-    def _deliver_late(self, task: asyncio.Task[Any], conv: str, backlog: list[str]) -> None:
-        """The slow answer, with what was waiting in the outbox, through the customer-service API."""
+    async def _backlog(self, conv: str) -> list[str]:
+        backlog = await in_thread(self.store.outbox.take, conv)
+        if backlog:
+            await in_thread(self.channel.note, conv, [], "", SAY["wechat_backlog_sent"].format(count=len(backlog)))
+        return backlog
+
+    def _deliver_late(self, task: asyncio.Task[Any], conv: str) -> None:
+        """The slow answer through the customer-service API (by the outbox, with what was kept there)."""
         self.pending.discard(task)
         failure = "cancelled" if task.cancelled() else task.exception()
         if failure is not None:
             logger.error("late WeChat answer for %s failed: %r", conv, failure)
-            self.channel.keep(conv, backlog, "助手没能回答这条消息")  # the backlog is not lost with it
+            note = asyncio.create_task(in_thread(self.channel.note, conv, [], "", SAY["wechat_late_failed"]))
+            self.pending.add(note)
+            note.add_done_callback(self.pending.discard)
             return
-        text = join([*backlog, *(self._text_of(m) for m in task.result().messages)])
+        text = join([self._text_of(m) for m in task.result().messages])
         if text:
             follow = asyncio.create_task(self.channel.send(conv, text))
             self.pending.add(follow)

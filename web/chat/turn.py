@@ -37,6 +37,7 @@ from web.contract import (
     parse_payloads,
 )
 from web.db.analytics import event_row
+from web.db.engine import in_thread
 from web.db.store import Store
 from web.privacy import mask_pii
 from web.render.messages import ChatMessage, MessageKind, channel_of, render_payload
@@ -46,7 +47,15 @@ logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 1000
 HUMAN_BUTTON_TEXT = "找人工帮办"  # what the transcript shows for the button
+PERSON_WORDS = frozenset({"人工", "转人工", "找人工", "人工服务"})  # still taken when a chat is full
 RETRY_WAIT_SECONDS = 10.0  # a retry waits this long for the first request's answer
+
+
+class ConversationFull(MenpaiError):
+    """The chat holds as many resident messages as one conversation may (``MENPAI_CHAT_MAX_MESSAGES``)."""
+
+    status = 409
+    code = "conversation_full"
 
 
 class TurnInProgress(MenpaiError):
@@ -107,7 +116,9 @@ class ChatService:
         base_url: str = "",
         policy: HandoffPolicy | None = None,
         router: Router | None = None,
+        max_messages: int = 400,
     ) -> None:
+        self.max_messages = max_messages
         self.kb = kb
         self.store = store
         self.rasa = rasa
@@ -126,10 +137,12 @@ class ChatService:
         choice: dict[str, str] | None = None,
         human: bool = False,
         owner: str | None = None,
+        client_msg_id: str | None = None,
     ) -> ChatReply:
         """One resident message (or a tapped choice, or the explicit request for a person).
 
         ``owner``: a web chat's owner (``web.chat.owner``); the conversation must be theirs.
+        ``client_msg_id``: a named turn claimed by ``answer_once``; its words are stored once.
         """
         text = (text or "").strip()
         if len(text) > MAX_MESSAGE_CHARS:
@@ -139,19 +152,33 @@ class ChatService:
         if plate and plate_code(plate) not in self.kb.library.plates:
             raise BadRequest(f"unknown door plate {plate!r}")
         plate = plate_code(plate) or None
+        wants_person = human or text in PERSON_WORDS
+        if (
+            not wants_person
+            and await in_thread(self.store.conversations.resident_messages, session) >= self.max_messages
+        ):
+            # Bounded: a conversation does not grow for ever. The request for a person still goes through.
+            raise ConversationFull(SAY["chat_full"].format(count=self.max_messages))
         picked = ChoiceMeta.of(choice)
         shown = text or (picked.label if picked else "") or (HUMAN_BUTTON_TEXT if human else "")
-        # On the event loop, not in a worker thread: a thread hop each way cost more CPU than
-        # these two short transactions (py-spy, 10 concurrent sessions on 2 cores).
-        conv = self.store.conversations.open_turn(session, shown or "(选择)", channel=channel, plate=plate, owner=owner)
+        conv = await in_thread(
+            self.store.conversations.open_turn,
+            session,
+            shown or "(选择)",
+            channel=channel,
+            plate=plate,
+            owner=owner,
+            client_msg_id=client_msg_id,
+        )
         plate = plate or conv.plate
         events = [event_row("question", plate=plate, town=self._town(plate), detail=shown)]
         if not resident_talks_to_bot(conv.mode):
             # With a person (or waiting for one): the message goes to staff, not to Rasa.
-            self.store.conversations.close_turn(session, [], events=events)
-            return ChatReply(conv.mode, [self.queue_message(session)] if conv.mode is Mode.WAITING else [])
+            await in_thread(self.store.conversations.close_turn, session, [], events=events)
+            queued = [await in_thread(self.queue_message, session)] if conv.mode is Mode.WAITING else []
+            return ChatReply(conv.mode, queued)
         if conv.mode is Mode.RESOLVED:
-            self.store.conversations.apply(session, HandoffEvent.REOPEN)
+            await in_thread(self.store.conversations.apply, session, HandoffEvent.REOPEN)
         result, metadata = await asyncio.to_thread(turn_metadata, self.kb, text or shown, plate, conv.item, picked)
         # Rasa's tracker keeps every message verbatim: it gets the words with ID and phone numbers
         # masked (retrieval above used the original; the transcript is masked when stored).
@@ -201,7 +228,7 @@ class ChatService:
                 base_url=self.base_url,
             )
             if rendered.kind is MessageKind.HANDOFF:
-                mode = self.request_human(session, rendered.reason or "asked", plate)
+                mode = await in_thread(self.request_human, session, rendered.reason or "asked", plate)
             if rendered.item:
                 item = rendered.item
                 if rendered.kind is MessageKind.ANSWER:
@@ -209,12 +236,12 @@ class ChatService:
             replies.append((rendered.text, rendered.kind.value, _stored(payload)))
             messages.append(rendered)
             if rendered.kind is MessageKind.HANDOFF:
-                messages.append(self.queue_message(session))
+                messages.append(await in_thread(self.queue_message, session))
         if not messages:
             messages.append(ChatMessage(MessageKind.TEXT, SAY["rephrase"]))
         if text and unanswered(payloads, declined=bool(result.declined_topic)):
             events.append(event_row("unanswered", plate=plate, detail=text))
-        self.store.conversations.close_turn(session, replies, item=item, events=events)
+        await in_thread(self.store.conversations.close_turn, session, replies, item=item, events=events)
         return ChatReply(mode, messages, rasa_up)
 
     def request_human(self, session: str, reason: str, plate: str | None) -> Mode:
@@ -252,25 +279,25 @@ async def answer_once(
     store: Store, session: str, client_msg_id: str | None, answer: Callable[[], Awaitable[dict[str, Any]]]
 ) -> dict[str, Any]:
     """The reply JSON of a turn. A retry with the same ``client_msg_id`` in the same chat gets the
-    stored JSON and stores nothing new (it waits while the first request is still answering)."""
+    stored JSON and stores nothing new (it waits while the first request is still answering, and
+    takes the turn over when that one failed or its process died: ``web.db.turns.STALE``)."""
     if client_msg_id is None:
         return await answer()
-    if store.turns.claim(session, client_msg_id):
-        try:
-            out = await answer()
-        except BaseException:
-            store.turns.release(session, client_msg_id)  # failed or cancelled: a retry may answer it
-            raise
-        store.turns.finish(session, client_msg_id, out)
-        return out
     loop = asyncio.get_running_loop()
     deadline = loop.time() + RETRY_WAIT_SECONDS
     while True:
-        found, reply = store.turns.reply(session, client_msg_id)
+        if await in_thread(store.turns.claim, session, client_msg_id):
+            try:
+                out = await answer()
+            except BaseException:
+                # failed or cancelled: a retry may answer it (shielded: a cancelled request still lets go)
+                await asyncio.shield(in_thread(store.turns.release, session, client_msg_id))
+                raise
+            await in_thread(store.turns.finish, session, client_msg_id, out)
+            return out
+        _, reply = await in_thread(store.turns.reply, session, client_msg_id)
         if reply is not None:
             return reply
-        if not found:  # the first request failed and let go
-            return await answer_once(store, session, client_msg_id, answer)
         if loop.time() > deadline:
             raise TurnInProgress("这条消息还在处理中，请稍后再发一次")
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.2)

@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import threading
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -110,6 +111,11 @@ class AnalyticsRepository:
                 q = q.where(AnalyticsEvent.kind == kind)
             return int(s.scalar(q) or 0)
 
+    def summary(self, since: dt.datetime) -> Summary:
+        """Counts for the stats page, each one GROUP BY in the database."""
+        self.flush()
+        return summarize(self.db, since)
+
     def since(self, when: dt.datetime) -> list[AnalyticsEvent]:
         self.flush()
         with self.db.tx() as s:
@@ -131,3 +137,56 @@ class AnalyticsRepository:
                 .limit(limit)
             ).all()
         return [(text, int(n)) for text, n in rows]
+
+
+@dataclass
+class Summary:
+    """Analytics counted by the database (GROUP BY), never by loading every event."""
+
+    by_kind_day: list[tuple[str, str, int]]  # (kind, China date MM-DD, count)
+    by_plate: list[tuple[str, int]]  # scans
+    by_town: list[tuple[str, int]]
+    by_item: list[tuple[str, int]]  # answers
+    unanswered: list[tuple[str, int]]
+    referrals: list[tuple[str, int]]  # referral entry id, times asked
+
+
+def _china_day(dialect: str) -> Any:
+    """The event's date in China (UTC+8, no daylight saving) as MM-DD, in this database's SQL."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("Asia/Shanghai", AnalyticsEvent.created_at), "MM-DD")
+    return func.strftime("%m-%d", AnalyticsEvent.created_at, "+8 hours")
+
+
+def _first_word(dialect: str) -> Any:
+    if dialect == "postgresql":
+        return func.split_part(AnalyticsEvent.detail, " ", 1)
+    detail = AnalyticsEvent.detail + " "
+    return func.substr(detail, 1, func.instr(detail, " ") - 1)
+
+
+def summarize(db: Database, since: dt.datetime, top: int = 12) -> Summary:
+    """Counts since a time, each one GROUP BY query."""
+    e = AnalyticsEvent
+    n = func.count(e.id)
+    dialect = db.engine.dialect.name
+    recent = e.created_at >= since
+
+    def grouped(column: Any, *where: Any, limit: int = top) -> list[tuple[str, int]]:
+        q = select(column, n).where(recent, column.is_not(None), *where).group_by(column).order_by(n.desc(), column)
+        return [(str(k), int(c)) for k, c in s.execute(q.limit(limit)).all()]
+
+    with db.tx() as s:
+        day = _china_day(dialect).label("day")
+        kind_day = [
+            (str(k), str(d), int(c))
+            for k, d, c in s.execute(select(e.kind, day, n).where(recent).group_by(e.kind, day))
+        ]
+        return Summary(
+            by_kind_day=kind_day,
+            by_plate=grouped(e.plate, e.kind == "scan"),
+            by_town=grouped(e.town),
+            by_item=grouped(e.item, e.kind == "answer"),
+            unanswered=grouped(e.detail, e.kind == "unanswered", limit=50),
+            referrals=grouped(_first_word(dialect), e.kind == "referral", e.detail.is_not(None), limit=30),
+        )

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from knowledge.errors import NotFound
 from web.chat.handoff import HandoffEvent, IllegalTransition, Mode, transition
 from web.db.engine import Database
-from web.db.tables import AnalyticsEvent, ChatOffer, Conversation, FirstResponse, Message, Role, utcnow
+from web.db.tables import AnalyticsEvent, ChatOffer, ChatTurn, Conversation, FirstResponse, Message, Role, utcnow
 from web.privacy import mask_pii
 
 
@@ -115,15 +115,18 @@ class ConversationRepository:
         channel: str = "web",
         plate: str | None = None,
         owner: str | None = None,
+        client_msg_id: str | None = None,
     ) -> TurnStart:
         """A resident's message, in one transaction with its conversation (created on first use).
 
         With ``owner`` (web chats), a new conversation is created with it and an existing one
         must have it: else NotFound, and nothing is written (two clients racing for one new id).
 
+        With ``client_msg_id`` (a named turn, claimed in ``chat_turns``), the message's id is kept on
+        the turn in the same transaction; a retry that takes the turn over stores the words once.
+
         A chat turn writes the database twice, here and in close_turn, with plain
-        statements instead of the ORM's unit of work: this runs on the event loop
-        that every other conversation waits on.
+        statements instead of the ORM's unit of work (it is the hot path).
         """
         now = utcnow()
         for attempt in range(2):
@@ -155,10 +158,30 @@ class ConversationRepository:
                         if plate and not row.plate:
                             values["plate"] = plate
                         conn.execute(update(Conversation).where(Conversation.id == conv_id).values(values))
-                    conn.execute(
-                        insert(Message),
-                        {"conversation_id": conv_id, "role": Role.RESIDENT, "kind": "text", "text": mask_pii(text)},
-                    )
+                    stored = None
+                    if client_msg_id is not None:
+                        stored = conn.execute(
+                            select(ChatTurn.message_id).where(
+                                ChatTurn.conversation_id == conv_id, ChatTurn.client_msg_id == client_msg_id
+                            )
+                        ).scalar()
+                    if stored is None:  # a named turn taken over keeps the words its first try stored
+                        added = conn.execute(
+                            insert(Message),
+                            {
+                                "conversation_id": conv_id,
+                                "role": Role.RESIDENT,
+                                "kind": "text",
+                                "text": mask_pii(text),
+                            },
+                        )
+                        if client_msg_id is not None:
+                            new_id = added.inserted_primary_key[0]  # type: ignore[index]
+                            conn.execute(
+                                update(ChatTurn)
+                                .where(ChatTurn.conversation_id == conv_id, ChatTurn.client_msg_id == client_msg_id)
+                                .values(message_id=new_id)
+                            )
                 break
             except IntegrityError:
                 if attempt:  # the conversation row exists now; anything else is a real error
@@ -232,6 +255,39 @@ class ConversationRepository:
                 select(Message).where(Message.conversation_id == conv_id, Message.id > after).order_by(Message.id)
             )
             return list(rows)
+
+    def recent(self, conv_id: str, limit: int) -> tuple[list[Message], int]:
+        """The last ``limit`` messages, oldest first, and how many came before them (a long chat's page)."""
+        with self.db.tx() as s:
+            rows = list(
+                s.scalars(
+                    select(Message).where(Message.conversation_id == conv_id).order_by(Message.id.desc()).limit(limit)
+                )
+            )
+            rows.reverse()
+            earlier = 0
+            if len(rows) == limit:
+                earlier = int(
+                    s.scalar(
+                        select(func.count(Message.id)).where(
+                            Message.conversation_id == conv_id, Message.id < rows[0].id
+                        )
+                    )
+                    or 0
+                )
+            return rows, earlier
+
+    def resident_messages(self, conv_id: str) -> int:
+        """How many messages the resident has written in this conversation."""
+        with self.db.tx() as s:
+            return int(
+                s.scalar(
+                    select(func.count(Message.id)).where(
+                        Message.conversation_id == conv_id, Message.role == Role.RESIDENT
+                    )
+                )
+                or 0
+            )
 
     # ---- handoff
 

@@ -31,6 +31,11 @@ class InboundRepository:
                 row = s.get(WeChatInbound, key)
                 return False, row.reply if row else None
 
+    def release(self, key: str) -> None:
+        """Forget a key whose turn failed before a reply was made: WeChat's retry is then processed."""
+        with self.db.tx() as s:
+            s.execute(delete(WeChatInbound).where(WeChatInbound.key == key, WeChatInbound.reply.is_(None)))
+
     def finish(self, key: str, reply: str) -> None:
         with self.db.tx() as s:
             row = s.get(WeChatInbound, key)

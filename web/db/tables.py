@@ -86,7 +86,8 @@ class Conversation(Base):
 class ChatTurn(Base):
     """A web chat turn the widget named (``client_msg_id``): its reply JSON, so a retry gets the same one.
 
-    ``reply`` is None while the turn is being answered. Purged after a day.
+    ``reply`` is None while the turn is being answered; ``created_at`` is when the current answering
+    began (a retry takes over a turn left unanswered longer than ``web.db.turns.STALE``). Purged after a day.
     """
 
     __tablename__ = "chat_turns"
@@ -95,6 +96,9 @@ class ChatTurn(Base):
     client_msg_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     reply: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    # ---- issue 14 (migration 0007): the resident's message this turn stored (written with it), so a
+    # retry that takes over a turn whose web process died does not store the words a second time.
+    message_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class Message(Base):
@@ -204,7 +208,12 @@ class WeChatNonce(Base):
 
 
 class Outbox(Base):
-    """Text that could not be delivered yet (e.g. WeChat 45015); sent with the next reply."""
+    """Every text for a WeChat resident outside a passive reply (a late answer, a staff reply), until sent.
+
+    Written before it is sent, so a web restart loses none: ``held`` rows (WeChat 45015, outside
+    the 48-hour window) wait for the resident's next message; the others are sent, and retried
+    from ``next_at`` by any web copy, which claims them first (``claimed_until``, issue 14).
+    """
 
     __tablename__ = "outbox"
 
@@ -213,6 +222,12 @@ class Outbox(Base):
     text: Mapped[str] = mapped_column(Text)
     delivered: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # ---- issue 14 (migration 0007)
+    held: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 # ---- 12345 work orders (工单) and the durable outbox of their webhook
@@ -267,6 +282,11 @@ class WebhookDelivery(Base):
     next_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # ---- issue 14 (migration 0007): events of one order go out in order; a copy claims a row
+    # before sending it; after the allowed tries a row is a dead letter (and holds its order's later ones).
+    order_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    dead_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 
 
 # ---- the editor's loop: published guide versions and residents' reports

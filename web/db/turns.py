@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from web.db.engine import Database
 from web.db.tables import ChatTurn, utcnow
 
 KEEP = dt.timedelta(days=1)  # a retry comes within seconds; a day is plenty
+STALE = dt.timedelta(seconds=20)  # a turn unanswered this long has lost its process (a turn takes seconds)
 PURGE_EVERY = dt.timedelta(minutes=5)
 
 
@@ -21,7 +22,8 @@ class TurnRepository:
         self._purged = dt.datetime.min.replace(tzinfo=dt.UTC)
 
     def claim(self, conv_id: str, client_msg_id: str) -> bool:
-        """True for the first request with this id in this chat (it answers the turn); False for a retry."""
+        """True when this request answers the turn: the first with this id in this chat, or a retry taking
+        over a turn that failed or whose process died (``STALE``); False while another is answering it."""
         now = utcnow()
         if now - self._purged > PURGE_EVERY:
             self._purged = now
@@ -32,7 +34,22 @@ class TurnRepository:
                 s.add(ChatTurn(conversation_id=conv_id, client_msg_id=client_msg_id, created_at=now))
             return True
         except IntegrityError:
-            return False
+            pass
+        # A turn still unanswered long after it began lost its web process (killed, restarted), or
+        # failed and let go: this retry takes it over (compare-and-set, so only one retry does).
+        with self.db.tx() as s:
+            taken = s.execute(
+                update(ChatTurn)
+                .where(
+                    ChatTurn.conversation_id == conv_id,
+                    ChatTurn.client_msg_id == client_msg_id,
+                    ChatTurn.reply.is_(None),
+                    ChatTurn.created_at < now - STALE,
+                )
+                .values(created_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(taken.rowcount)  # type: ignore[attr-defined]
 
     def reply(self, conv_id: str, client_msg_id: str) -> tuple[bool, dict[str, Any] | None]:
         """(is there such a turn, its reply JSON once answered)."""
@@ -51,8 +68,15 @@ class TurnRepository:
                 row.reply = reply
 
     def release(self, conv_id: str, client_msg_id: str) -> None:
-        """The turn failed: a retry may answer it."""
+        """The turn failed: a retry may answer it at once (it keeps the resident message already stored)."""
         with self.db.tx() as s:
             s.execute(
-                delete(ChatTurn).where(ChatTurn.conversation_id == conv_id, ChatTurn.client_msg_id == client_msg_id)
+                update(ChatTurn)
+                .where(
+                    ChatTurn.conversation_id == conv_id,
+                    ChatTurn.client_msg_id == client_msg_id,
+                    ChatTurn.reply.is_(None),
+                )
+                .values(created_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+                .execution_options(synchronize_session=False)
             )

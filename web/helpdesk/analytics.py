@@ -12,10 +12,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from knowledge.hours import CHINA_TZ
 from knowledge.library import Library
 from web.db.store import Store
-from web.db.tables import AnalyticsEvent, utcnow
+from web.db.tables import utcnow
 
 POPULAR = [
     "id-card-renew",
@@ -59,41 +58,39 @@ def bars(counter: Counter[str], limit: int = 12) -> list[Bar]:
     return [Bar(k, v, round(100 * v / biggest, 1)) for k, v in top]
 
 
-def referral_candidates(library: Library, events: list[AnalyticsEvent]) -> list[tuple[str, int]]:
-    """Referral entries residents asked about, most asked first: candidates for a full guide."""
+def referral_candidates(library: Library, asked: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Referral entries residents asked about (id, times), most asked first, by name: candidates for a full guide."""
     counts: Counter[str] = Counter()
-    for e in events:
-        if e.kind == "referral" and e.detail:
-            ident = e.detail.split(" ", 1)[0].removeprefix("ref:")
-            ref = library.referrals.get(ident)
-            counts[ref.name if ref else ident] += 1
+    for ident, n in asked:
+        ref = library.referrals.get(ident.removeprefix("ref:"))
+        counts[ref.name if ref else ident.removeprefix("ref:")] += n
     return counts.most_common(30)
 
 
 def usage(store: Store, library: Library, days: int) -> dict[str, Any]:
-    """The last ``days`` days (1 to 90) of events, counted for the stats page."""
+    """The last ``days`` days (1 to 90) of events, counted by the database (GROUP BY) for the stats page."""
     days = max(1, min(days, MAX_DAYS))
-    events = store.analytics.since(utcnow() - dt.timedelta(days=days))
-    totals = Counter(e.kind for e in events)
+    summary = store.analytics.summary(utcnow() - dt.timedelta(days=days))
+    totals: Counter[str] = Counter()
     per_day: dict[str, Counter[str]] = {}
-    for e in events:
-        day = e.created_at.replace(tzinfo=dt.UTC).astimezone(CHINA_TZ).strftime("%m-%d")
-        per_day.setdefault(day, Counter())[e.kind] += 1
-    scans_by_day = Counter({d: c["scan"] for d, c in per_day.items()})
-    questions_by_day = Counter({d: c["question"] for d, c in per_day.items()})
+    for kind, day, n in summary.by_kind_day:
+        totals[kind] += n
+        per_day.setdefault(day, Counter())[kind] += n
     day_rows = sorted(per_day)
     titles = {c: g.title for c, g in library.guides.items()}
-    unanswered = Counter((e.detail or "").strip() for e in events if e.kind == "unanswered" and e.detail)
+    by_item: Counter[str] = Counter()
+    for item, n in summary.by_item:
+        by_item[titles.get(item, item)] += n
     return {
         "days": days,
         "totals": [(KINDS.get(k, k), totals.get(k, 0)) for k in KINDS],
         "day_rows": [(d, per_day[d]) for d in day_rows],
         "kinds": KINDS,
-        "scans": bars(Counter({d: scans_by_day[d] for d in day_rows}), 90),
-        "questions": bars(Counter({d: questions_by_day[d] for d in day_rows}), 90),
-        "by_plate": bars(Counter(e.plate for e in events if e.plate and e.kind == "scan")),
-        "by_town": bars(Counter(e.town for e in events if e.town)),
-        "by_item": bars(Counter(titles.get(e.item, e.item) for e in events if e.item and e.kind == "answer")),
-        "unanswered": unanswered.most_common(50),
-        "candidates": referral_candidates(library, events),
+        "scans": bars(Counter({d: per_day[d]["scan"] for d in day_rows}), 90),
+        "questions": bars(Counter({d: per_day[d]["question"] for d in day_rows}), 90),
+        "by_plate": bars(Counter(dict(summary.by_plate))),
+        "by_town": bars(Counter(dict(summary.by_town))),
+        "by_item": bars(by_item),
+        "unanswered": [(text.strip(), n) for text, n in summary.unanswered],
+        "candidates": referral_candidates(library, summary.referrals),
     }

@@ -22,6 +22,7 @@ class Audited(enum.StrEnum):
     PRECHECK = "precheck"  # a pre-check request's materials opened
     BOOKINGS = "appointments"  # a day's bookings listed
     SEARCH = "search"  # conversations, tickets, work orders, 帮办 searched on /staff/search
+    TRANSCRIPT_CLI = "transcript.cli"  # a transcript printed by an operator (`menpai transcript`)
 
 
 LABELS = {
@@ -33,6 +34,7 @@ LABELS = {
     Audited.PRECHECK: "查看预审材料",
     Audited.BOOKINGS: "查看预约名单",
     Audited.SEARCH: "搜索记录",
+    Audited.TRANSCRIPT_CLI: "命令行导出会话记录",
 }
 
 
@@ -44,4 +46,11 @@ def record(store: Store, request: Request, session: StaffSession, action: Audite
         action=action.value,
         target=mask_pii(target),
         ip=client_ip(request),
+    )
+
+
+def record_operator(store: Store, operator: str, action: Audited, target: str) -> None:
+    """An operator's command on this machine (no staff account, no IP): who ran it, what, when."""
+    store.audit.record(
+        staff_id=None, username=f"operator:{operator}"[:64], action=action.value, target=mask_pii(target), ip="cli"
     )

@@ -15,9 +15,10 @@ from knowledge.errors import NotFound
 from knowledge.hours import CHINA_TZ
 from knowledge.library import Library
 from knowledge.service import KnowledgeBase
-from web.channels.delivery import Delivery, Notifier, PollArgs, long_poll
+from web.channels.delivery import Delivery, Notifier, PollArgs, PollGate, long_poll
 from web.chat.handoff import HandoffEvent, IllegalTransition, Mode
 from web.chat.routing import Router
+from web.db.engine import in_thread
 from web.db.store import Store
 from web.db.tables import Conversation, Presence, Role, Staff, StaffRole, TicketStatus, utcnow
 from web.helpdesk.agency import open_requests
@@ -148,10 +149,12 @@ def chat_view(store: Store, library: Library, conv_id: str, staff: Staff) -> dic
     }
 
 
-async def transcript(store: Store, notifier: Notifier, conv_id: str, poll: PollArgs) -> dict[str, Any]:
+async def transcript(
+    store: Store, notifier: Notifier, conv_id: str, poll: PollArgs, gate: PollGate | None = None
+) -> dict[str, Any]:
     """The whole transcript after an id (notes included), held open like the resident's long poll."""
-    store.conversations.find(conv_id)
-    return (await long_poll(notifier, store, conv_id, tuple(Role), poll)).to_json()
+    await in_thread(store.conversations.find, conv_id)
+    return (await long_poll(notifier, store, conv_id, tuple(Role), poll, gate)).to_json()
 
 
 def own(store: Store, conv_id: str, staff: Staff) -> Conversation:
@@ -163,8 +166,11 @@ def own(store: Store, conv_id: str, staff: Staff) -> Conversation:
 
 
 async def reply(store: Store, delivery: Delivery, conv_id: str, staff: Staff, text: str) -> None:
-    own(store, conv_id, staff)
-    store.conversations.add_message(conv_id, Role.STAFF, text.strip(), "text", staff_id=staff.id)
+    def store_reply() -> None:
+        own(store, conv_id, staff)
+        store.conversations.add_message(conv_id, Role.STAFF, text.strip(), "text", staff_id=staff.id)
+
+    await in_thread(store_reply)
     await delivery.deliver(conv_id, text.strip())
 
 
@@ -172,11 +178,13 @@ async def send_checklist(
     store: Store, delivery: Delivery, kb: KnowledgeBase, conv_id: str, staff: Staff, item: str, situation: str
 ) -> None:
     """A guide's checklist as a reply (rendered text, ready for SMS too)."""
-    own(store, conv_id, staff)
+    await in_thread(own, store, conv_id, staff)
     if item not in kb.library.guides:
         raise NotFound(f"unknown item {item!r}")
     text = render_text(kb.answer(item, situation or None))
-    store.conversations.add_message(conv_id, Role.STAFF, text, "text", {"item": item}, staff_id=staff.id)
+    await in_thread(
+        store.conversations.add_message, conv_id, Role.STAFF, text, "text", {"item": item}, staff_id=staff.id
+    )
     await delivery.deliver(conv_id, text)
 
 
@@ -199,9 +207,10 @@ async def finish(store: Store, delivery: Delivery, conv_id: str, staff: Staff, a
     """resolve (and ask for a rating), back (to the bot) or release (to the queue)."""
     if action not in FINISH:
         raise NotFound(f"no action {action}")
-    own(store, conv_id, staff)
+    await in_thread(own, store, conv_id, staff)
     event, text = FINISH[action]
-    store.conversations.apply(conv_id, event, announce=(text, "rate" if action == "resolve" else "system"))
+    announce = (text, "rate" if action == "resolve" else "system")
+    await in_thread(store.conversations.apply, conv_id, event, announce=announce)
     await delivery.deliver(conv_id, text)
 
 
@@ -258,3 +267,12 @@ def supervision(store: Store, library: Library, target_seconds: int = 60) -> dic
         "recent_ratings": ratings[:20],
         "tickets": store.tickets.by_status(TicketStatus.OPEN),
     }
+
+
+def stored_transcript(store: Store, conv_id: str) -> list[dict[str, Any]]:
+    """Every stored message of a conversation, oldest first: role, kind, text, time (for audits, tests)."""
+    store.conversations.find(conv_id)
+    return [
+        {"id": m.id, "role": m.role.value, "kind": m.kind, "text": m.text, "at": m.created_at.isoformat()}
+        for m in store.conversations.messages(conv_id)
+    ]

@@ -1,6 +1,7 @@
 """FastAPI dependencies of the help desk's routes: typed views of what lifespan put on app.state.
 
-``async def`` like web/deps.py: a plain ``def`` dependency would hop to the thread pool.
+``async def`` like web/deps.py: a plain ``def`` dependency would hop to the thread pool; the session
+check reads the database, so it runs there (``in_thread``), never on the event loop.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from fastapi import Depends, Form, Request
 
 from web.channels.delivery import Delivery, Notifier
 from web.chat.routing import Router
+from web.db.engine import in_thread
 from web.db.tables import StaffRole
 from web.helpdesk.auth import Auth, StaffSession
 from web.helpdesk.canned import CannedReplies
@@ -37,7 +39,7 @@ async def get_auth(request: Request) -> Auth:
 
 async def staff_session(request: Request, auth: Annotated[Auth, Depends(get_auth)]) -> StaffSession:
     """Any logged-in staff member: only for logging out; every other route names its Action."""
-    return auth.require(request)
+    return await in_thread(auth.require, request)
 
 
 SessionDependency = Callable[[Request, Auth], Awaitable[StaffSession]]
@@ -50,7 +52,7 @@ def role_session(action: Action) -> SessionDependency:
     roles = [r for r in StaffRole if r in PERMISSIONS[action]]
 
     async def dependency(request: Request, auth: Annotated[Auth, Depends(get_auth)]) -> StaffSession:
-        return auth.require(request, *roles)
+        return await in_thread(auth.require, request, *roles)
 
     dependency.__name__ = f"{action.value}_session"
     ROLE_DEPENDENCIES[dependency] = action

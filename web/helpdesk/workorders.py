@@ -2,8 +2,10 @@
 
 Flow (国办发〔2020〕53号): 受理 → 派单 → 办理 → 回复 → 办结 → 回访 → 评价. Every change is
 queued in a durable outbox and pushed to the platform's webhook, HMAC-SHA256 signed,
-retried with exponential backoff; pending deliveries survive a restart because
-they live in the database, not in memory.
+retried with exponential backoff (capped at 10 minutes); pending deliveries survive a restart
+because they live in the database, not in memory. After ``max_attempts`` tries a delivery is a
+dead letter: /healthz counts it, supervisors see it and can send it again. An order's events
+reach the platform in order, and several web copies never send one twice (rows are claimed).
 """
 
 from __future__ import annotations
@@ -24,15 +26,17 @@ from knowledge.hours import Clock, SystemClock, WorkingDays, china_today
 from web.channels.delivery import Delivery
 from web.chat.owner import external_ref
 from web.db.codes import MAX_TRIES, new_code, normalize_code
+from web.db.engine import in_thread
 from web.db.store import Store
 from web.db.tables import OrderStatus, OrderType, Role, WorkOrder, utcnow
+from web.db.workorders import OutboxHealth
 from web.helpdesk.taxonomy import Taxonomy
 from web.privacy import mask_pii
 from web.render.sentences import SAY
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 12
+MAX_ATTEMPTS = 12  # the default of MENPAI_HOTLINE_WEBHOOK_MAX_ATTEMPTS
 BACKOFF_BASE = 2.0  # seconds; doubles each attempt, capped at 10 minutes
 
 FLOW = list(OrderStatus)
@@ -201,18 +205,33 @@ def sign_body(secret: str, timestamp: str, body: bytes) -> str:
 
 
 class WebhookSender:
-    """Pushes the durable outbox to the 12345 platform; safe to run in every web copy."""
+    """Pushes the durable outbox to the 12345 platform; safe to run in every web copy.
 
-    def __init__(self, store: Store, url: str, secret: str, client: httpx.AsyncClient | None = None) -> None:
+    ``health`` is what the last pass saw of the outbox (pending, dead letters, held behind them),
+    so /healthz can show it without a query of its own.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        url: str,
+        secret: str,
+        client: httpx.AsyncClient | None = None,
+        *,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
         self.store = store
         self.url = url
         self.secret = secret
         self.client = client or httpx.AsyncClient(timeout=5.0)
+        self.max_attempts = max_attempts
+        self.health: OutboxHealth | None = None
+        self.checked_at: dt.datetime | None = None
 
     async def run_once(self) -> int:
-        """Try every due delivery once; returns how many were delivered."""
+        """Claim every due delivery and try it once; returns how many were delivered."""
         now = utcnow()
-        due = self.store.webhooks.due(now, MAX_ATTEMPTS)
+        due = await in_thread(self.store.webhooks.claim, now)
         delivered = 0
         for row in due:
             body = row.body.encode()
@@ -230,23 +249,41 @@ class WebhookSender:
                     error = f"HTTP {r.status_code}"
             except httpx.HTTPError as exc:
                 error = repr(exc)
-            fresh = self.store.webhooks.record_attempt(row.id, error, retry_delay)
+            fresh = await in_thread(self.store.webhooks.record_attempt, row.id, error, retry_delay, self.max_attempts)
             if fresh is None:
                 continue
             if error is None:
                 delivered += 1
+            elif fresh.dead_at is not None:
+                logger.error(
+                    "12345 webhook delivery %s is a dead letter after %d tries (%s)", row.id, fresh.attempts, error
+                )
             else:
                 delay = retry_delay(fresh.attempts)
                 logger.warning("12345 webhook delivery %s failed (%s); retry in %.0fs", row.id, error, delay)
         return delivered
 
+    async def check(self) -> OutboxHealth:
+        self.health = await in_thread(self.store.webhooks.health)
+        self.checked_at = utcnow()
+        return self.health
+
     async def run_forever(self, interval: float = 2.0) -> None:
         while True:
             try:
-                await self.run_once()
+                # An order's next event is claimable once the one before it is delivered: go on at once.
+                while await self.run_once():
+                    pass
+                await self.check()
             except Exception:  # keep the loop alive; the outbox keeps the work
                 logger.exception("12345 webhook loop")
             await asyncio.sleep(interval)
 
     def pending(self) -> int:
         return self.store.webhooks.pending()
+
+    def status(self) -> dict[str, object]:
+        """For /healthz: the outbox as the last pass saw it (no query here)."""
+        if self.health is None:
+            return {"checked_at": None}
+        return {**self.health.to_json(), "checked_at": self.checked_at.isoformat() if self.checked_at else None}

@@ -67,6 +67,13 @@ SAY = {
     "wechat_nearest": "离您最近的是{name}（{distance}，{status}），电话{phone}。",
     "wechat_nearby": "离您最近的办事地点：",
     "wechat_failed": "消息没能处理：{error}",
+    "chat_full": "这段对话已经有 {count} 条消息，不能再往下发了。请点“找人工帮办”（微信里发“人工”）让工作人员接着帮您，或者开始一段新的对话。",
+    "transcript_earlier": "（更早的 {count} 条消息没有显示）",
+    # staff-only notes in the transcript about texts kept in the WeChat outbox (web.channels.wechat)
+    "wechat_kept_held": "未送达微信（{reason}）：“{preview}”等 {count} 条已保留，居民下次发消息时随回复一并发出。",
+    "wechat_kept_retry": "未送达微信（{reason}）：“{preview}”等 {count} 条已保留，系统会自动重发。",
+    "wechat_backlog_sent": "之前未送达的 {count} 条已随这次回复发给居民。",
+    "wechat_late_failed": "助手没能回答这条消息（出错了），居民没有收到回复；请人工跟进。",
     "wechat_voice": "这条语音我没能听清（没有识别出文字）。请打字问我，或者发“人工”找工作人员。",
     "wechat_voice_note": "［语音消息，微信没有识别出文字］",
     "wechat_image": "收到您的图片。我看不懂图片，请用文字说说想办什么事；要给工作人员看材料，请先发“人工”。",

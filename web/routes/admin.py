@@ -17,7 +17,7 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 
 
 @router.get("/stats", response_class=HTMLResponse)
-async def stats(
+def stats(
     request: Request,
     session: StatsSession,
     store: Annotated[Store, Depends(get_store)],

@@ -26,6 +26,7 @@ from web.api_models import (
 from web.channels.delivery import Notifier, PollArgs, long_poll, poll_args
 from web.chat.rasa import RasaClient
 from web.chat.turn import MAX_MESSAGE_CHARS, ChatService, answer_once
+from web.db.engine import in_thread
 from web.db.store import Store
 from web.db.tables import Role
 from web.deps import get_chat, get_kb, get_notifier, get_rasa, get_store, owned_chat, web_chat
@@ -75,11 +76,27 @@ class EventIn(BaseModel):
 async def healthz(
     request: Request, kb: Annotated[KnowledgeBase, Depends(get_kb)], rasa: Annotated[RasaClient, Depends(get_rasa)]
 ) -> dict[str, Any]:
+    """Up, Rasa up or down, the index, and the outboxes as their senders last saw them.
+
+    No database query here: a stalled database does not stall the health check (the outbox
+    figures carry the time they were read).
+    """
     rasa_up = await rasa.healthy()
     changes = request.app.state.changes
     # "off" on SQLite; "down" while the LISTEN connection reconnects (long polls re-read every 3 s then).
     notify = "off" if not changes.enabled else "listening" if changes.listening.is_set() else "down"
-    return {"status": "ok", "rasa": "up" if rasa_up else "down", "notify": notify, "index": kb.index.describe()}
+    out: dict[str, Any] = {
+        "status": "ok",
+        "rasa": "up" if rasa_up else "down",
+        "notify": notify,
+        "index": kb.index.describe(),
+    }
+    webhook = request.app.state.webhook
+    if webhook is not None:
+        out["webhook_outbox"] = webhook.status()
+        if webhook.health is not None and webhook.health.dead:
+            out["status"] = "degraded"  # dead letters wait for a supervisor
+    return out
 
 
 @router.post("/api/ask", responses=body(AskOut), dependencies=[limited(Limit.ASK_PER_IP)])
@@ -105,7 +122,7 @@ async def chat(
     throttle: Annotated[Throttle, Depends(get_throttle)],
 ) -> dict[str, Any]:
     """One turn of a web chat; another's chat (or another channel's) is 404."""
-    target = web_chat(request, response, store, body.session)
+    target = await in_thread(web_chat, request, response, store, body.session)
     throttle.check(Limit.CHAT_PER_IP, Limit.CHAT_PER_SESSION, session=target.session)
 
     async def answer() -> dict[str, Any]:
@@ -116,6 +133,7 @@ async def chat(
             choice=body.choice.model_dump() if body.choice else None,
             human=body.human,
             owner=target.owner,
+            client_msg_id=body.client_msg_id,
         )
         return {"session": target.session, **reply.to_json()}
 
@@ -136,12 +154,13 @@ async def chat_messages(
     a mode other than the ``mode`` the caller already shows) or ``wait`` seconds pass:
     the widget's live channel for staff replies. Only for the chat's owner (else 404).
     """
-    owned_chat(request, store, session)
-    return (await long_poll(notifier, store, session, (Role.STAFF, Role.SYSTEM), poll)).to_json()
+    await in_thread(owned_chat, request, store, session)
+    gate = request.app.state.polls
+    return (await long_poll(notifier, store, session, (Role.STAFF, Role.SYSTEM), poll, gate)).to_json()
 
 
 @router.post("/api/events", status_code=204)
-async def events(
+def events(
     body: EventIn, kb: Annotated[KnowledgeBase, Depends(get_kb)], store: Annotated[Store, Depends(get_store)]
 ) -> None:
     plate = plate_code(body.plate) or None
@@ -159,7 +178,7 @@ class LeaveMessageIn(BaseModel):
     status_code=201,
     responses={**body(LeftMessageOut, 201, "Created"), **json_errors(409)},
 )
-async def leave_message(
+def leave_message(
     request: Request,
     session: str,
     body: LeaveMessageIn,
@@ -189,7 +208,7 @@ class RatingIn(BaseModel):
 
 
 @router.post("/api/rate", status_code=201, responses=body(RatingOut, 201, "Created"))
-async def rate(
+def rate(
     request: Request,
     body: RatingIn,
     store: Annotated[Store, Depends(get_store)],
@@ -222,7 +241,7 @@ async def rate(
     responses=body(AgencyOut, 201, "Created"),
     dependencies=[limited(Limit.AGENCY_PER_IP)],
 )
-async def agency(
+def agency(
     body: AgencyIn, kb: Annotated[KnowledgeBase, Depends(get_kb)], store: Annotated[Store, Depends(get_store)]
 ) -> dict[str, Any]:
     """帮办代办: ask for someone to do it for (or with) you; returns the code to check status."""
@@ -231,7 +250,7 @@ async def agency(
 
 
 @router.get("/api/agency/{code}", responses=body(AgencyStatusOut), dependencies=[limited(Limit.AGENCY_STATUS_PER_IP)])
-async def agency_status(code: str, store: Annotated[Store, Depends(get_store)]) -> dict[str, Any]:
+def agency_status(code: str, store: Annotated[Store, Depends(get_store)]) -> dict[str, Any]:
     req = store.agency.by_code(code)
     return {
         "code": req.code,

@@ -63,7 +63,7 @@ def _home(
 
 
 @router.get("/editor", response_class=HTMLResponse)
-async def editor_home(
+def editor_home(
     request: Request,
     session: EditorSession,
     editor: Editor,
@@ -109,7 +109,7 @@ def _edit_page(
 
 
 @router.get("/editor/guides/{code}", response_class=HTMLResponse)
-async def edit_guide(request: Request, code: str, session: EditorSession, editor: Editor) -> Response:
+def edit_guide(request: Request, code: str, session: EditorSession, editor: Editor) -> Response:
     version = editor.current_version(code)
     text = editor.version_text(code, version)
     published = request.query_params.get("published", "")
@@ -193,12 +193,12 @@ def _history_page(
 
 
 @router.get("/editor/guides/{code}/history", response_class=HTMLResponse)
-async def guide_history(request: Request, code: str, session: EditorSession, editor: Editor) -> Response:
+def guide_history(request: Request, code: str, session: EditorSession, editor: Editor) -> Response:
     return _history_page(request, session, editor, code)
 
 
 @router.get("/editor/guides/{code}/v/{version}", response_class=HTMLResponse)
-async def guide_version(request: Request, code: str, version: int, session: EditorSession, editor: Editor) -> Response:
+def guide_version(request: Request, code: str, version: int, session: EditorSession, editor: Editor) -> Response:
     """One version's text, and what changed from the version before it."""
     text, diff = editor.version_diff(code, version)
     return _page(
@@ -221,7 +221,7 @@ async def rollback_form(
 
 
 @router.post("/editor/reports/{report_id}/resolve")
-async def resolve_report(
+def resolve_report(
     report_id: int,
     session: EditorSession,
     reports: ReportsDep,
@@ -275,7 +275,7 @@ def _json_csrf(request: Request, session: StaffSession) -> None:
 
 
 @router.get("/api/guides/{code}")
-async def api_read_guide(code: str, session: EditorSession, editor: Editor) -> Response:
+def api_read_guide(code: str, session: EditorSession, editor: Editor) -> Response:
     version = editor.current_version(code)
     return Response(
         editor.version_text(code, version),
@@ -304,7 +304,7 @@ async def api_write_guide(request: Request, code: str, session: EditorSession, e
 
 
 @router.get("/api/guides/{code}/history")
-async def api_history(code: str, session: EditorSession, editor: Editor) -> dict[str, Any]:
+def api_history(code: str, session: EditorSession, editor: Editor) -> dict[str, Any]:
     return {"code": code, "versions": [v.to_json() for v in editor.history(code)]}
 
 
@@ -319,6 +319,6 @@ async def api_rollback(request: Request, code: str, version: int, session: Edito
 
 
 @router.get("/api/reports")
-async def api_reports(session: EditorSession, reports: ReportsDep) -> dict[str, list[dict[str, Any]]]:
+def api_reports(session: EditorSession, reports: ReportsDep) -> dict[str, list[dict[str, Any]]]:
     """The open reports (phones masked)."""
     return {"reports": [r.to_json() for r in reports.open()]}

@@ -23,6 +23,7 @@ from knowledge.service import KnowledgeBase
 from web.api_models import MOVED, PAGE_ERRORS, REDIRECT
 from web.chat.owner import new_token, owner_key
 from web.chat.turn import MAX_MESSAGE_CHARS, ChatService
+from web.db.engine import in_thread
 from web.db.store import Store
 from web.db.tables import AgencyKind
 from web.deps import get_chat, get_kb, get_store, session_from_cookie, web_chat, with_session_cookie
@@ -35,7 +36,7 @@ from web.render.flow import Flow, flow_of
 from web.render.html import render_html
 from web.render.pages import TEXT_COOKIE, Renderer
 from web.render.plain import carry_text
-from web.render.sentences import AGENCY_KINDS, AGENCY_STATUS
+from web.render.sentences import AGENCY_KINDS, AGENCY_STATUS, SAY
 from web.urls import SITE, Urls
 
 router = APIRouter(responses=PAGE_ERRORS)
@@ -79,6 +80,7 @@ class PlatePage:
     session: str
     chat: list[ChatLine]
     mode: str
+    earlier: str = ""  # a long conversation: how many earlier messages the page leaves out
 
 
 def _link(g: Guide) -> GuideLink:
@@ -97,13 +99,17 @@ def _plate_or_404(kb: KnowledgeBase, code: str) -> Plate:
     return plate
 
 
-def _transcript(store: Store, session: str, kb: KnowledgeBase) -> tuple[list[ChatLine], str]:
-    """The conversation so far, read only (a page view never creates one)."""
+TRANSCRIPT_RECENT = 40  # messages of a long conversation the plate page renders (the latest)
+
+
+def _transcript(store: Store, session: str, kb: KnowledgeBase) -> tuple[list[ChatLine], str, int]:
+    """The recent part of the conversation, read only (a page view never creates one), and how many came before."""
     conv = store.conversations.maybe(session)
     if conv is None:
-        return [], "bot"
+        return [], "bot", 0
     lines = []
-    for m in store.conversations.messages(session):
+    recent, earlier = store.conversations.recent(session, TRANSCRIPT_RECENT)
+    for m in recent:
         if m.role.value == "note":
             continue
         payload = m.payload or {}
@@ -121,7 +127,7 @@ def _transcript(store: Store, session: str, kb: KnowledgeBase) -> tuple[list[Cha
                 str(payload.get("item") or ""),
             )
         )
-    return lines, conv.mode.value
+    return lines, conv.mode.value, earlier
 
 
 def plate_page(
@@ -154,7 +160,7 @@ def plate_page(
         if n.hall.level is not HallLevel.CITY:
             near_codes.update(n.hall.items)
     guides = sorted(lib.guides.values(), key=lambda g: g.code)
-    chat, mode = _transcript(store, session, kb) if store is not None else ([], "bot")
+    chat, mode, earlier = _transcript(store, session, kb) if store is not None else ([], "bot", 0)
     return PlatePage(
         plate=plate,
         centres=[HallView(n, hours_text(n.hall)) for n in centres],
@@ -170,6 +176,7 @@ def plate_page(
         session=session,
         chat=chat,
         mode=mode,
+        earlier=SAY["transcript_earlier"].format(count=earlier) if earlier else "",
     )
 
 
@@ -295,9 +302,9 @@ async def plate(
     token = known or new_token()
     _record_scan(store, p)
     renderer = _renderer(request)
-    session = store.conversations.latest_owned(owner_key(known)) if known is not None else None
+    session = await in_thread(store.conversations.latest_owned, owner_key(known)) if known is not None else None
     if session is not None:
-        page = plate_page(kb, store, p, session)
+        page = await in_thread(plate_page, kb, store, p, session)
         return with_session_cookie(renderer.page(request, "plate.html", {"page": page}), token)
     # A scan without a conversation (nearly all of them): the same page for everyone this
     # minute, without the session in it (the widget learns it from its first chat reply).
@@ -332,7 +339,7 @@ async def plate_chat(
     """The chat without JavaScript: a plain form post that re-renders the page."""
     p = _plate_or_404(kb, code)
     response = RedirectResponse(SITE.plate(p.code, "chat"), status_code=303)
-    target = web_chat(request, response, store, None)  # the cookie's chat (a new cookie when there is none)
+    target = await in_thread(web_chat, request, response, store, None)  # the cookie's chat (or a new cookie)
     choice = None
     if choice_kind in ("situation", "item") and choice_value:
         choice = {"kind": choice_kind, "value": choice_value, "item": choice_item, "label": choice_label}
@@ -481,11 +488,10 @@ async def search(
     if q:
         p = kb.library.plates.get(plate_code(plate))
         result = await asyncio.to_thread(kb.ask, q, plate=p.code if p else None)
-        store.analytics.record(
-            "question", plate=p.code if p else None, detail=q, item=result.answer.item if result.answer else None
-        )
+        item = result.answer.item if result.answer else None
+        await in_thread(store.analytics.record, "question", plate=p.code if p else None, detail=q, item=item)
         if result.answer is None:
-            store.analytics.record("unanswered", plate=p.code if p else None, detail=q)
+            await in_thread(store.analytics.record, "unanswered", plate=p.code if p else None, detail=q)
         context["result"] = result
         context["answer_html"] = render_html(result.answer) if result.answer else ""
         context["candidates"] = [_link(kb.library.guides[c.item]) for c in result.retrieval.candidates]
@@ -503,7 +509,7 @@ async def verify(
 
 
 @router.get("/bang", response_class=HTMLResponse)
-async def agency_form(
+def agency_form(
     request: Request,
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
     plate: Annotated[str | None, Query(max_length=16)] = None,
@@ -519,7 +525,7 @@ async def agency_form(
 
 
 @router.post("/bang", response_class=HTMLResponse, dependencies=[limited(Limit.AGENCY_PER_IP)])
-async def agency_submit(
+def agency_submit(
     request: Request,
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
     store: Annotated[Store, Depends(get_store)],
@@ -554,7 +560,7 @@ async def agency_submit(
 
 
 @router.get("/bang/status", response_class=HTMLResponse, dependencies=[limited(Limit.AGENCY_STATUS_PER_IP)])
-async def agency_status_page(
+def agency_status_page(
     request: Request,
     store: Annotated[Store, Depends(get_store)],
     kb: Annotated[KnowledgeBase, Depends(get_kb)],

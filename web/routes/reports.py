@@ -61,7 +61,7 @@ def _form_context(
 
 
 @router.get("/g/{code}/report", response_class=HTMLResponse, responses=PAGE_ERRORS)
-async def report_form(
+def report_form(
     request: Request,
     code: str,
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
@@ -73,7 +73,7 @@ async def report_form(
 
 
 @router.post("/g/{code}/report", response_class=HTMLResponse, responses=PAGE_ERRORS)
-async def report_submit(
+def report_submit(
     request: Request,
     code: str,
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
@@ -102,7 +102,7 @@ async def report_submit(
 
 
 @router.post("/api/guides/{code}/reports", status_code=201, responses={**API_ERRORS, **body(ReportOut, 201, "Created")})
-async def report_json(
+def report_json(
     request: Request,
     code: str,
     body: ReportIn,

@@ -13,10 +13,12 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
+from knowledge.errors import NotFound
 from knowledge.hours import local
 from knowledge.service import KnowledgeBase
 from web.channels.delivery import PollArgs, poll_args
 from web.chat.handoff import IllegalTransition
+from web.db.engine import in_thread
 from web.db.store import Store
 from web.db.tables import AgencyStatus, OrderStatus, OrderType, Presence, StaffRole, Verdict
 from web.deps import get_kb, get_store
@@ -65,7 +67,7 @@ def _me(session: StaffSession) -> dict[str, Any]:
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_form(request: Request, next: str = "/staff") -> Response:
+def login_form(request: Request, next: str = "/staff") -> Response:
     return _page(request, "staff/login.html", {"next": next if next.startswith("/staff") else "/staff", "error": ""})
 
 
@@ -84,7 +86,7 @@ async def login(
     response = RedirectResponse(next if next.startswith("/staff") else "/staff", status_code=303)
     response.set_cookie(
         COOKIE,
-        auth.start_session(staff, ip),
+        await in_thread(auth.start_session, staff, ip),
         max_age=SESSION_SECONDS,
         httponly=True,
         samesite="strict",
@@ -95,7 +97,7 @@ async def login(
 
 
 @router.post("/logout")
-async def logout(session: Session, auth: Annotated[Auth, Depends(get_auth)], csrf: CsrfField) -> Response:
+def logout(session: Session, auth: Annotated[Auth, Depends(get_auth)], csrf: CsrfField) -> Response:
     auth.check_csrf(session, csrf)
     auth.end(session)
     response = RedirectResponse("/staff/login", status_code=303)
@@ -104,7 +106,7 @@ async def logout(session: Session, auth: Annotated[Auth, Depends(get_auth)], csr
 
 
 @router.get("", response_class=HTMLResponse)
-async def console(request: Request, session: ConsoleSession, store: StoreDep, kb: Kb) -> Response:
+def console(request: Request, session: ConsoleSession, store: StoreDep, kb: Kb) -> Response:
     if session.staff.role is StaffRole.EDITOR:  # editors keep the guides, not the help-desk queue
         return RedirectResponse("/staff/editor", status_code=303)
     target = request.app.state.settings.first_response_seconds
@@ -148,10 +150,10 @@ async def live_events(
         now = asyncio.get_running_loop().time()
         if now - checked >= RECHECK_EVERY:
             checked = now
-            if auth.check(session.sid) is None:
+            if await in_thread(auth.check, session.sid) is None:
                 yield "event: logout\ndata: {}\n\n"
                 return
-        state = json.dumps(chats.live_state(store, session.staff, overdue()))
+        state = json.dumps(await in_thread(chats.live_state, store, session.staff, overdue()))
         if state != last:
             yield f"event: queue\ndata: {state}\n\n"
             last = state
@@ -161,7 +163,7 @@ async def live_events(
 
 
 @router.get("/events")
-async def events(
+def events(
     request: Request, session: ChatSession, store: StoreDep, auth: Annotated[Auth, Depends(get_auth)]
 ) -> Response:
     """Server-sent events for live pages (see ``live_events``)."""
@@ -173,7 +175,7 @@ async def events(
 
 
 @router.post("/c/{conv_id}/claim")
-async def claim(request: Request, conv_id: str, session: ChatSession, store: StoreDep, csrf: CsrfField) -> Response:
+def claim(request: Request, conv_id: str, session: ChatSession, store: StoreDep, csrf: CsrfField) -> Response:
     Auth.check_csrf(session, csrf)
     try:
         chats.claim(store, conv_id, session.staff)
@@ -188,7 +190,7 @@ async def claim(request: Request, conv_id: str, session: ChatSession, store: Sto
 
 
 @router.get("/c/{conv_id}", response_class=HTMLResponse)
-async def chat_view(
+def chat_view(
     request: Request,
     conv_id: str,
     session: ChatSession,
@@ -222,9 +224,9 @@ async def chat_messages(
     poll: Annotated[PollArgs, Depends(poll_args)],
 ) -> dict[str, Any]:
     """The whole transcript after an id (notes included); ``wait`` holds it open as for residents."""
-    found = await chats.transcript(store, notifier, conv_id, poll)
+    found = await chats.transcript(store, notifier, conv_id, poll, request.app.state.polls)
     if poll.after == 0:  # the whole transcript (the open page only asks for what is new)
-        audit.record(store, request, session, Audited.TRANSCRIPT, conv_id)
+        await in_thread(audit.record, store, request, session, Audited.TRANSCRIPT, conv_id)
     return found
 
 
@@ -260,7 +262,7 @@ async def checklist(
 
 
 @router.post("/c/{conv_id}/note")
-async def note(
+def note(
     conv_id: str,
     session: ChatSession,
     store: StoreDep,
@@ -273,7 +275,7 @@ async def note(
 
 
 @router.post("/c/{conv_id}/transfer")
-async def transfer(
+def transfer(
     conv_id: str, session: ChatSession, store: StoreDep, csrf: CsrfField, to: Annotated[int, Form()]
 ) -> Response:
     Auth.check_csrf(session, csrf)
@@ -291,14 +293,14 @@ async def finish(
 
 
 @router.post("/tickets/{ticket_id}/done")
-async def ticket_done(ticket_id: int, session: TicketSession, store: StoreDep, csrf: CsrfField) -> Response:
+def ticket_done(ticket_id: int, session: TicketSession, store: StoreDep, csrf: CsrfField) -> Response:
     Auth.check_csrf(session, csrf)
     store.tickets.close(ticket_id)
     return RedirectResponse("/staff", status_code=303)
 
 
 @router.post("/agency/{code}")
-async def agency_update(
+def agency_update(
     code: str,
     session: AgencySession,
     store: StoreDep,
@@ -312,7 +314,7 @@ async def agency_update(
 
 
 @router.get("/uploads/{token}")
-async def photo(request: Request, token: str, session: ChatSession, store: StoreDep) -> Response:
+def photo(request: Request, token: str, session: ChatSession, store: StoreDep) -> Response:
     """A resident's photo (a WeChat image in a chat; a pre-check material for staff who handle 帮办)."""
     row, data = store.uploads.get(token[:64])
     if row.purpose == "precheck" and not allowed(session.staff.role, Action.AGENCY):
@@ -324,7 +326,7 @@ async def photo(request: Request, token: str, session: ChatSession, store: Store
 
 
 @router.get("/precheck/{code}", response_class=HTMLResponse)
-async def precheck_page(request: Request, code: str, session: AgencySession, store: StoreDep, kb: Kb) -> Response:
+def precheck_page(request: Request, code: str, session: AgencySession, store: StoreDep, kb: Kb) -> Response:
     """A pre-check's materials with the resident's photos, and a verdict form per material."""
     found = precheck.view(store, kb, code)
     plate = kb.library.plates.get(found.req.plate or "")
@@ -334,7 +336,7 @@ async def precheck_page(request: Request, code: str, session: AgencySession, sto
 
 
 @router.post("/precheck/{code}/{material}")
-async def precheck_mark(
+def precheck_mark(
     code: str,
     material: int,
     session: AgencySession,
@@ -350,7 +352,7 @@ async def precheck_mark(
 
 
 @router.get("/appointments", response_class=HTMLResponse)
-async def appointments_page(
+def appointments_page(
     request: Request, session: AppointmentsSession, store: StoreDep, kb: Kb, day: str = "", hall: str = ""
 ) -> Response:
     """The day's bookings (today by default), name and phone masked."""
@@ -363,19 +365,31 @@ async def appointments_page(
 
 
 @router.get("/supervisor", response_class=HTMLResponse)
-async def supervisor(request: Request, session: SupervisorSession, store: StoreDep, kb: Kb) -> Response:
-    target = request.app.state.settings.first_response_seconds
+def supervisor(request: Request, session: SupervisorSession, store: StoreDep, kb: Kb) -> Response:
+    settings = request.app.state.settings
     context = {
         **_me(session),
-        **chats.supervision(store, kb.library, target),
+        **chats.supervision(store, kb.library, settings.first_response_seconds),
         "presences": list(Presence),
-        "default_limit": request.app.state.settings.agent_max_chats,
+        "default_limit": settings.agent_max_chats,
+        "dead_letters": store.webhooks.dead_letters(),
+        "webhook_health": store.webhooks.health(),
+        "webhook_max_attempts": settings.hotline_webhook_max_attempts,
     }
     return _page(request, "staff/supervisor.html", context)
 
 
+@router.post("/webhooks/{delivery_id}/revive")
+def revive_webhook(delivery_id: int, session: SupervisorSession, store: StoreDep, csrf: CsrfField) -> Response:
+    """A dead 12345 webhook delivery: its tries start over (the platform is back)."""
+    Auth.check_csrf(session, csrf)
+    if not store.webhooks.revive(delivery_id):
+        raise NotFound(f"no dead letter {delivery_id}")
+    return RedirectResponse("/staff/supervisor#dead-letters", status_code=303)
+
+
 @router.get("/audit", response_class=HTMLResponse)
-async def audit_page(request: Request, session: AuditSession, store: StoreDep) -> Response:
+def audit_page(request: Request, session: AuditSession, store: StoreDep) -> Response:
     """Who opened transcripts, exported or read work orders, looked things up: the latest 200."""
     context = {
         **_me(session),
@@ -396,7 +410,7 @@ async def hotline(
     """Answer a caller: search the guides and copy the checklist as an SMS."""
     context = {**_me(session), "q": q, **(await lookup(kb, q, item, s))}
     if q or item:
-        audit.record(store, request, session, Audited.LOOKUP, q or f"{item} {s}".strip())
+        await in_thread(audit.record, store, request, session, Audited.LOOKUP, q or f"{item} {s}".strip())
     return _page(request, "staff/hotline.html", context)
 
 
@@ -422,7 +436,7 @@ def _json_csrf(request: Request, session: StaffSession) -> None:
 
 
 @router.post("/api/workorders", status_code=201)
-async def create_order(request: Request, body: OrderIn, session: OrdersSession, orders: Orders) -> dict[str, Any]:
+def create_order(request: Request, body: OrderIn, session: OrdersSession, orders: Orders) -> dict[str, Any]:
     _json_csrf(request, session)
     return orders.create(
         body.type,
@@ -437,9 +451,7 @@ async def create_order(request: Request, body: OrderIn, session: OrdersSession, 
 
 
 @router.get("/api/workorders/{code}")
-async def read_order(
-    request: Request, code: str, session: OrdersSession, orders: Orders, store: StoreDep
-) -> dict[str, Any]:
+def read_order(request: Request, code: str, session: OrdersSession, orders: Orders, store: StoreDep) -> dict[str, Any]:
     found = orders.get(code)
     audit.record(store, request, session, Audited.ORDER_JSON, code)
     return found
@@ -465,7 +477,7 @@ async def advance_order(
 
 
 @router.get("/workorders.csv")
-async def export_orders(request: Request, session: OrdersSession, orders: Orders, store: StoreDep) -> Response:
+def export_orders(request: Request, session: OrdersSession, orders: Orders, store: StoreDep) -> Response:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(
@@ -514,7 +526,7 @@ async def export_orders(request: Request, session: OrdersSession, orders: Orders
 
 
 @router.get("/workorders", response_class=HTMLResponse)
-async def orders_page(request: Request, session: OrdersSession, orders: Orders) -> Response:
+def orders_page(request: Request, session: OrdersSession, orders: Orders) -> Response:
     context = {
         **_me(session),
         "orders": orders.all(),

@@ -14,6 +14,7 @@ from knowledge.settings import Settings
 from web.api_models import PAGE_ERRORS
 from web.db.appointments import SlotFull
 from web.db.codes import normalize_code
+from web.db.engine import in_thread
 from web.db.store import Store
 from web.deps import get_kb, get_settings, get_store
 from web.helpdesk import appointments, precheck
@@ -46,7 +47,7 @@ def _booking_page(
 
 
 @router.get("/yuyue", response_class=HTMLResponse)
-async def appointment_form(
+def appointment_form(
     request: Request,
     kb: Kb,
     store: StoreDep,
@@ -58,7 +59,7 @@ async def appointment_form(
 
 
 @router.post("/yuyue", response_class=HTMLResponse, dependencies=[limited(Limit.BOOKING_PER_IP)])
-async def appointment_book(
+def appointment_book(
     request: Request,
     kb: Kb,
     store: StoreDep,
@@ -106,7 +107,7 @@ def _appointment_context(kb: KnowledgeBase, store: Store, code: str) -> dict[str
 
 
 @router.get("/yuyue/status", response_class=HTMLResponse, dependencies=[limited(Limit.AGENCY_STATUS_PER_IP)])
-async def appointment_status(
+def appointment_status(
     request: Request, kb: Kb, store: StoreDep, code: Annotated[str, Query(max_length=32)] = ""
 ) -> Response:
     """A booking by its code: when and where, and the form to cancel it."""
@@ -114,7 +115,7 @@ async def appointment_status(
 
 
 @router.post("/yuyue/cancel", response_class=HTMLResponse, dependencies=[limited(Limit.BOOKING_PER_IP)])
-async def appointment_cancel(
+def appointment_cancel(
     request: Request,
     kb: Kb,
     store: StoreDep,
@@ -135,7 +136,7 @@ async def appointment_cancel(
 
 
 @router.get("/bang/precheck", response_class=HTMLResponse, dependencies=[limited(Limit.AGENCY_STATUS_PER_IP)])
-async def precheck_page(
+def precheck_page(
     request: Request,
     kb: Kb,
     store: StoreDep,
@@ -166,18 +167,18 @@ async def precheck_upload(
     """One photo of one material; over the size limit, not an image, or too many: the page says why (400/413)."""
     data = await photo.read(settings.upload_max_bytes + 1)
     try:
-        precheck.upload(store, kb, code, material, data, settings.upload_max_bytes)
+        await in_thread(precheck.upload, store, kb, code, material, data, settings.upload_max_bytes)
     except NotFound:
         raise  # no such pre-check: the error page, not the upload page
     except MenpaiError as exc:
-        pc = precheck.view(store, kb, code)
+        pc = await in_thread(precheck.view, store, kb, code)
         context = {"code": code, "pc": pc, "error": str(exc), "max_kb": settings.upload_max_bytes // 1024}
         return _renderer(request).page(request, "precheck.html", context, status=exc.status)
     return RedirectResponse(SITE.precheck(normalize_code(code)) + f"#m{material}", status_code=303)
 
 
 @router.get("/bang/precheck/photo/{token}", dependencies=[limited(Limit.AGENCY_STATUS_PER_IP)])
-async def precheck_photo(store: StoreDep, token: str, code: Annotated[str, Query(max_length=32)] = "") -> Response:
+def precheck_photo(store: StoreDep, token: str, code: Annotated[str, Query(max_length=32)] = "") -> Response:
     """The resident's own photo (the request's code must come with it)."""
     row, data = store.uploads.get(token[:64])
     if row.purpose != "precheck" or row.agency_code != normalize_code(code):

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from web.channels.wechat import WeChatService
+from web.db.engine import in_thread
 from web.deps import get_wechat
 
 router = APIRouter(include_in_schema=False)
@@ -22,7 +23,7 @@ async def verify(
     echostr: Annotated[str, Query(max_length=256)] = "",
 ) -> Response:
     """URL verification: sha1 over the sorted token/timestamp/nonce; echostr back unchanged."""
-    service.verify(signature, timestamp, nonce)
+    await in_thread(service.verify, signature, timestamp, nonce)
     return PlainTextResponse(echostr)
 
 
@@ -34,7 +35,7 @@ async def message(
     timestamp: Annotated[str, Query(max_length=32)] = "",
     nonce: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
-    service.verify(signature, timestamp, nonce)
+    await in_thread(service.verify, signature, timestamp, nonce)  # the nonce is kept in the database
     params = {k: v for k, v in request.query_params.items()}
     body = await request.body()
     reply = await service.handle(body, params)
