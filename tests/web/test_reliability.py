@@ -109,6 +109,32 @@ def test_wechat_turn_that_fails_does_not_eat_the_msgid(
         assert calls == 2
 
 
+def test_wechat_retry_of_a_turn_that_failed_midway_stores_the_words_once(
+    settings: Settings, kb: KnowledgeBase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_app = create_fake_app(APPID, SECRET)
+    with wechat_app(settings, kb, f"sqlite:///{tmp_path / 'wx.db'}", fake_app) as wx:
+        service = wx.app.state.wechat  # type: ignore[attr-defined]
+        rasa = service.chat.rasa
+        original = rasa.send
+        calls = 0
+
+        async def failing_once(*args: Any, **kwargs: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            if calls == 1:  # after the resident's words were stored
+                raise RuntimeError("web lost its database connection mid-turn")
+            return await original(*args, **kwargs)
+
+        monkeypatch.setattr(rasa, "send", failing_once)
+        assert wx.post("/wechat", params=sign(), content=text_xml("换身份证要带什么", 7011)).status_code == 500
+        retry = wx.post("/wechat", params=sign(), content=text_xml("换身份证要带什么", 7011))
+        assert retry.status_code == 200 and calls == 2
+        store: Store = wx.app.state.store  # type: ignore[attr-defined]
+        said = [m.text for m in store.conversations.messages(CONV) if m.role is Role.RESIDENT]
+        assert said == ["换身份证要带什么"]
+
+
 def test_wechat_kept_texts_survive_a_web_restart(
     settings: Settings, kb: KnowledgeBase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -376,7 +376,7 @@ class WeChatService:
             text = str(msg.content)
             if (status := await in_thread(self._code_status, text)) is not None:
                 return status
-            return await self._text(conv, msg.source, text)
+            return await self._text(conv, msg.source, text, getattr(msg, "id", None))
         if msg.type == "voice":
             return await self._voice(conv, msg)
         if msg.type == "image":
@@ -408,7 +408,7 @@ class WeChatService:
         """
         recognised = str(getattr(msg, "recognition", "") or "").strip().rstrip("。.!！")
         if recognised:
-            return await self._text(conv, msg.source, recognised)
+            return await self._text(conv, msg.source, recognised, getattr(msg, "id", None))
 
         def note_voice() -> None:
             self.store.conversations.get_or_create(conv, "wechat")
@@ -454,13 +454,17 @@ class WeChatService:
             return None
         return status_text(self.store, self.kb, code) or SAY["wechat_code_unknown"].format(code=code)
 
-    async def _text(self, conv: str, openid: str, text: str) -> str | None:
+    async def _text(self, conv: str, openid: str, text: str, msg_id: object = None) -> str | None:
         """Run the chat turn; answer passively within the budget, else deliver later.
 
         Texts kept in the outbox go out with the reply: taken only once the reply is made, so a
-        turn that fails (or a restart meanwhile) leaves them kept.
+        turn that fails (or a restart meanwhile) leaves them kept. The turn is named by its MsgId
+        (``chat_turns``), so WeChat's retry of a turn that failed does not store the words twice.
         """
-        task = asyncio.create_task(self.chat.turn(conv, text[:1000], channel="wechat"))
+        named = f"wx{msg_id}"[:64] if msg_id else None
+        if named is not None:
+            await in_thread(self.store.turns.claim, conv, named)  # the row the stored message is noted on
+        task = asyncio.create_task(self.chat.turn(conv, text[:1000], channel="wechat", client_msg_id=named))
         try:
             reply = await asyncio.wait_for(asyncio.shield(task), timeout=self.config.passive_seconds)
         except TimeoutError:

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from knowledge.errors import BadRequest, Problem
 from knowledge.service import KnowledgeBase
 from knowledge.settings import Settings
+from web.db.engine import in_thread
 from web.deps import get_kb, get_settings
 from web.errors import error_body
 from web.helpdesk.auth import Auth, StaffSession
@@ -216,7 +217,7 @@ async def rollback_form(
     try:
         outcome = await asyncio.to_thread(editor.rollback, code, version, author_id=session.staff.id)
     except GuideInvalid as exc:  # an old text may clash with what other guides say now
-        return _history_page(request, session, editor, code, exc.problems, status=422)
+        return await in_thread(_history_page, request, session, editor, code, exc.problems, status=422)
     return RedirectResponse(SITE.editor_guide(code, published=outcome.version), status_code=303)
 
 
@@ -251,8 +252,8 @@ async def add_unanswered(
         outcome = await asyncio.to_thread(editor.add_ask, code, text, author_id=session.staff.id)
     except GuideInvalid as exc:
         message = f"没有加入“{text.strip()[:60]}”：{code} 的新版本通不过检查"
-        return _home(
-            request, session, editor, reports, kb, settings, message=message, problems=exc.problems, status=422
+        return await in_thread(
+            _home, request, session, editor, reports, kb, settings, message=message, problems=exc.problems, status=422
         )
     done = f"已把“{text.strip()[:60]}”加入 {code} 的问法（第 {outcome.version} 版）"
     return RedirectResponse(SITE.editor(done=done, anchor="unanswered"), status_code=303)
