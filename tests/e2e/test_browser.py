@@ -7,16 +7,13 @@ the resident rates. Screenshots go to var/screenshots/.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 
-from scripts.stack import ROOT, free_port, process
-from tests.e2e.conftest import screenshot_dir
+from tests.e2e.conftest import screenshot_dir, web_without_rasa
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -36,28 +33,8 @@ XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2"><b>粗
 @pytest.fixture(scope="module")
 def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("browser")
-    (tmp / "var").mkdir()
-    (tmp / "var" / "index").symlink_to(ROOT / "var" / "index")
-    env = {
-        "MENPAI_VAR_PATH": str(tmp / "var"),
-        "MENPAI_RASA_URL": "http://127.0.0.1:9",
-        "MENPAI_ENVIRONMENT": "test",
-        "MENPAI_STAFF_HOURS": "always",
-    }
-    subprocess.run(
-        [str(ROOT / ".venv/bin/menpai"), "staff", "add", "lin", "--name", "小林", "--role", "agent"],
-        env={**os.environ, **env, "MENPAI_STAFF_PASSWORD": PASSWORD},
-        check=True,
-        capture_output=True,
-    )
-    port = free_port()
-    with process(
-        [str(ROOT / ".venv/bin/menpai"), "serve", "--port", str(port)],
-        env=env,
-        ready=f"http://127.0.0.1:{port}/healthz",
-        log=tmp / "web.log",
-    ):
-        yield f"http://127.0.0.1:{port}"
+    with web_without_rasa(tmp, [("lin", "小林", "agent")], PASSWORD) as url:
+        yield url
 
 
 def test_resident_and_staff_in_two_browsers(web: str) -> None:

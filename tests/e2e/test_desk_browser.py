@@ -7,15 +7,12 @@ variables, edited before sending, reaches the resident.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from scripts.stack import ROOT, free_port, process
-from tests.e2e.conftest import screenshot_dir
+from tests.e2e.conftest import screenshot_dir, web_without_rasa
 from tests.e2e.test_browser import CHROMIUM, FLAGS
 
 pytestmark = pytest.mark.e2e
@@ -37,29 +34,8 @@ RECORD_NOTIFICATIONS = """
 @pytest.fixture(scope="module")
 def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("desk-browser")
-    (tmp / "var").mkdir()
-    (tmp / "var" / "index").symlink_to(ROOT / "var" / "index")
-    env = {
-        "MENPAI_VAR_PATH": str(tmp / "var"),
-        "MENPAI_RASA_URL": "http://127.0.0.1:9",
-        "MENPAI_ENVIRONMENT": "test",
-        "MENPAI_STAFF_HOURS": "always",
-    }
-    for username, name in (("lin", "小林"), ("wu", "小吴")):
-        subprocess.run(
-            [str(ROOT / ".venv/bin/menpai"), "staff", "add", username, "--name", name, "--role", "agent"],
-            env={**os.environ, **env, "MENPAI_STAFF_PASSWORD": PASSWORD},
-            check=True,
-            capture_output=True,
-        )
-    port = free_port()
-    with process(
-        [str(ROOT / ".venv/bin/menpai"), "serve", "--port", str(port)],
-        env=env,
-        ready=f"http://127.0.0.1:{port}/healthz",
-        log=tmp / "web.log",
-    ):
-        yield f"http://127.0.0.1:{port}"
+    with web_without_rasa(tmp, [("lin", "小林", "agent"), ("wu", "小吴", "agent")], PASSWORD) as url:
+        yield url
 
 
 def test_handoff_notifies_the_online_agent_only_and_a_canned_reply_reaches_the_resident(web: str) -> None:

@@ -126,6 +126,20 @@ def test_an_online_agent_is_offered_the_handoff_and_sees_it_marked(client: Any) 
 
 
 @pytest.mark.integration
+def test_logging_out_goes_away_and_gives_back_offers(client: Any) -> None:
+    add_staff(client, "lin")
+    login(client, "lin")
+    csrf = csrf_of(client.get("/staff").text)
+    client.post("/staff/presence", data={"csrf": csrf, "state": "online"})
+    client.post("/api/chat", json={"session": "logout-0001", "text": "我要人工"})
+    store = client.app.state.store
+    assert store.presence.offers() == {"logout-0001": store.staff.by_username("lin").id}
+    client.post("/staff/logout", data={"csrf": csrf})
+    assert store.presence.of(store.staff.by_username("lin").id).state is Presence.AWAY
+    assert store.presence.offers() == {}
+
+
+@pytest.mark.integration
 def test_presence_form_refuses_an_unknown_state_and_needs_csrf(client: Any) -> None:
     add_staff(client, "lin")
     login(client, "lin")

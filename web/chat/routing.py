@@ -58,7 +58,9 @@ class Router:
     async def run_forever(self, interval: float = 5.0) -> None:
         while True:
             try:
-                await asyncio.to_thread(self.rebalance)
+                # On the event loop like every other store call: a thread's write transaction would
+                # make the loop's own writes wait on SQLite's lock (busy_timeout) and stall every request.
+                self.rebalance()
             except Exception:  # keep the loop alive; the queue keeps the work
                 logger.exception("chat routing loop")
             await asyncio.sleep(interval)

@@ -22,6 +22,7 @@ from knowledge.hours import Clock, SystemClock
 from knowledge.service import KnowledgeBase
 from web.db.store import Store
 from web.db.tables import CannedReply, Conversation, Staff, StaffRole
+from web.helpdesk.auth import Forbidden
 from web.render.plain import render_text
 
 VARIABLES = {
@@ -37,9 +38,8 @@ MISSING = {
 }
 
 
-class NotYours(BadRequest):
-    status = 403
-    code = "forbidden"
+class NotYours(Forbidden):
+    """A team-wide reply (supervisors keep them) or another agent's own."""
 
 
 def check_body(body: str) -> None:

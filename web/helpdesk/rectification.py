@@ -18,6 +18,7 @@ from knowledge.hours import Clock, SystemClock, WorkingDays, china_today
 from web.db.rating_tasks import OPEN_STATES
 from web.db.store import Store
 from web.db.tables import Rating, RatingTask, Staff, StaffRole, TaskState, utcnow
+from web.helpdesk.auth import Forbidden
 from web.privacy import mask_pii
 
 FLOW = [TaskState.VERIFY, TaskState.RECTIFY, TaskState.FEEDBACK, TaskState.REVISIT, TaskState.CLOSED]
@@ -29,9 +30,8 @@ class IllegalTaskStep(MenpaiError):
     code = "illegal_transition"
 
 
-class SupervisorOnly(MenpaiError):
-    status = 403
-    code = "forbidden"
+class SupervisorOnly(Forbidden):
+    """Only a supervisor decides an appeal."""
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -11,7 +11,7 @@ from web.db.store import Store
 from web.db.tables import Presence, TaskState
 from web.deps import get_store
 from web.helpdesk import chats
-from web.helpdesk.auth import Auth, StaffSession
+from web.helpdesk.auth import Auth
 from web.helpdesk.canned import VARIABLES
 from web.helpdesk.deps import (
     CannedDep,
@@ -22,22 +22,12 @@ from web.helpdesk.deps import (
     RouterDep,
     SearchSession,
     SupervisorSession,
-    renderer,
 )
 from web.helpdesk.search import KIND_LABELS, criteria, search
+from web.routes.staff import _me, _page  # one page helper for every /staff route
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 StoreDep = Annotated[Store, Depends(get_store)]
-
-
-def _page(request: Request, template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    response: HTMLResponse = renderer(request).page(request, template, context, status=status)
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _me(session: StaffSession) -> dict[str, Any]:
-    return {"me": session.staff, "csrf": session.csrf}
 
 
 def _back(to: str, default: str) -> str:

@@ -97,9 +97,11 @@ async def login(
 
 
 @router.post("/logout")
-def logout(session: Session, auth: Annotated[Auth, Depends(get_auth)], csrf: CsrfField) -> Response:
+def logout(session: Session, auth: Annotated[Auth, Depends(get_auth)], store: StoreDep, csrf: CsrfField) -> Response:
     auth.check_csrf(session, csrf)
     auth.end(session)
+    if store.presence.of(session.staff.id) is not None:
+        store.presence.set(session.staff.id, Presence.AWAY)  # logged out: offered nothing more
     response = RedirectResponse("/staff/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
