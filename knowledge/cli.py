@@ -136,6 +136,25 @@ def cmd_eval_cv(args: argparse.Namespace) -> int:
     from knowledge.library import load_library
 
     settings = Settings()
+    if args.situations:
+        from knowledge.crossval import sweep_situation_margin
+        from knowledge.service import KnowledgeBase
+
+        kb = KnowledgeBase.open(settings, with_dense=False)
+        got = sweep_situation_margin(kb.library, kb.retriever, args.kinds.split(","))
+        if args.json:
+            sys.stdout.write(json.dumps(got, ensure_ascii=False) + "\n")
+            return 0
+        sys.stdout.write(
+            f"situation margin chosen on the folds: {got['chosen_margin']} (shipped {got['shipped_margin']})\n"
+        )
+        sys.stdout.write("margin  right  wrong  guessed(unlabelled)  utility\n")
+        for row in got["sweep"]:
+            sys.stdout.write(
+                f"{row['margin']:<6}  {row['right']:.3f}  {row['wrong']:.3f}  {row['guessed']:.3f}"
+                f"                {row['utility']}\n"
+            )
+        return 0
     lib = load_library(settings.guides_path, settings.catalogue)
     from knowledge.retrieval import RetrieverConfig
 
@@ -204,6 +223,9 @@ def register(
     cv.add_argument("--kinds", default="batch,style", help="fold kinds: batch, style or both")
     cv.add_argument("--epochs", type=int, help="dense training epochs per fold (default: as the index)")
     cv.add_argument("--json", action="store_true")
+    cv.add_argument(
+        "--situations", action="store_true", help="only the situation choice on the right item (no rebuilds, seconds)"
+    )
     cv.add_argument("--out", help="also write the JSON report here")
     cv.add_argument("--work", help="keep the fold indexes here and reuse them when their content is unchanged")
     cv.add_argument("--decay", type=float, help="RetrieverConfig.item_decay to measure (default: the shipped one)")

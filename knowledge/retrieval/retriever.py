@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,14 @@ from knowledge.retrieval.query import (
     Aspect,
     detect_aspect,
 )
+
+_LATIN_LETTER = re.compile(r"[A-Za-z]")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def written_in_english(text: str) -> bool:
+    """More Latin letters than Chinese characters (a whole English ask, not "gjj余额")."""
+    return len(_LATIN_LETTER.findall(text)) > 2 * len(_CJK.findall(text))
 
 
 class Declined(enum.StrEnum):
@@ -128,9 +137,9 @@ class RetrieverConfig:
     situation_split: bool = False  # divide a word's weight by the number of situations that have it
     item_decay: float = 0.5  # an item's n-th best entry counts decay**n: agreement is evidence
     situation_model: str = "nb"  # "nb": naive Bayes over the labelled asks; "words": rare words summed (before)
-    situation_nb_margin: float = (
-        1.0  # log-likelihood lead the best situation needs, else ask back (chosen on the folds)
-    )
+    # Log-likelihood lead the best situation needs, else ask back: chosen on the folds by
+    # `menpai eval-cv --situations` (highest right - 3 x wrong - guessed-on-open-questions).
+    situation_nb_margin: float = 1.5
 
 
 @dataclass
@@ -166,6 +175,9 @@ class Retriever:
         self._situation_cache: dict[tuple[str, frozenset[str]], dict[str, set[str]]] = {}
         self._nb_cache: dict[str, tuple[dict[str, Counter[str]], set[str]]] = {}
         by_item: dict[str, list[int]] = defaultdict(list)
+        # English asks carry the glossary's Chinese words (for English questions): a Chinese
+        # question matching them through those words is matching the glossary, not the ask.
+        self._english = frozenset(i for i, e in enumerate(index.entries) if written_in_english(e.text))
         # The words that name an item: its name (``names``: a guide's title and catalogue name;
         # else what its editors wrote), a topic's name — as opposed to the fillers of asks.
         naming: dict[str, list[int]] = defaultdict(list)
@@ -312,7 +324,10 @@ class Retriever:
         # An item scores by its best entries (each next one counts half as much): several
         # entries of one item agreeing is evidence, a single lucky match is less.
         per_item: dict[str, list[float]] = defaultdict(list)
+        chinese = not written_in_english(normalized)
         for ident, score in fused.items():
+            if chinese and ident in self._english:
+                continue
             per_item[self.index.entries[ident].item].append(score)
         item_scores = {}
         decay = cfg.item_decay
@@ -435,10 +450,13 @@ class Retriever:
             self._situation_cache[key] = words
         return words
 
-    def _situation_model(self, item: str) -> tuple[dict[str, Counter[str]], set[str]]:
+    def _situation_model(
+        self, item: str, exclude: frozenset[str] = frozenset()
+    ) -> tuple[dict[str, Counter[str]], set[str]]:
         """Word counts per situation of an item: its name and "when" (counted SITUATION_OWN
-        times) and the asks its writers labelled with it; and the item's situation vocabulary."""
-        cached = self._nb_cache.get(item)
+        times) and the asks its writers labelled with it (but those in ``exclude``: held out
+        by cross-validation); and the item's situation vocabulary."""
+        cached = None if exclude else self._nb_cache.get(item)
         if cached is not None:
             return cached
         tok, norm = self.index.lexical.tokenizer, self.index.normalizer
@@ -451,17 +469,18 @@ class Retriever:
         if self.config.situation_from_asks:
             for i in self._labelled_asks.get(item, []):
                 entry = self.index.entries[i]
-                if entry.situation in counts:
+                if entry.situation in counts and entry.text not in exclude:
                     counts[entry.situation].update(set(w for w in tok.words(norm(entry.text)) if w in self._idf))
         vocab = set().union(*counts.values()) if counts else set()
-        self._nb_cache[item] = (counts, vocab)
+        if not exclude:
+            self._nb_cache[item] = (counts, vocab)
         return counts, vocab
 
-    def situation_odds(self, item: str, normalized: str) -> dict[str, float]:
+    def situation_odds(self, item: str, normalized: str, exclude: frozenset[str] = frozenset()) -> dict[str, float]:
         """Naive Bayes log-likelihood of the question's words under each situation of an item
         (add-one smoothing over the item's situation vocabulary; words no situation has, or
         that every situation has, say nothing and are left out)."""
-        counts, vocab = self._situation_model(item)
+        counts, vocab = self._situation_model(item, exclude)
         if not counts:
             return {}
         common = set.intersection(*(set(c) for c in counts.values()))
@@ -475,13 +494,19 @@ class Retriever:
             out[situation] = round(sum(math.log((c[w] + 1) / (total + size)) for w in words), 3)
         return out if words else {}
 
-    def situation_for(self, item: str, text: str) -> str | None:
+    def situation_for(self, item: str, text: str, exclude: frozenset[str] = frozenset()) -> str | None:
         """The situation of a known item that the words of ``text`` determine, if any
-        (a typed reply to "您是哪种情况？", or a follow-up that says more)."""
-        return self._situation(item, self.index.normalizer(text), None, {})[0]
+        (a typed reply to "您是哪种情况？", or a follow-up that says more); ``exclude``: asks
+        the model must not learn from (cross-validation)."""
+        return self._situation(item, self.index.normalizer(text), None, {}, exclude)[0]
 
     def _situation(
-        self, item: str, normalized: str, qvec: np.ndarray | None, fused: Mapping[int, float]
+        self,
+        item: str,
+        normalized: str,
+        qvec: np.ndarray | None,
+        fused: Mapping[int, float],
+        exclude: frozenset[str] = frozenset(),
     ) -> tuple[str | None, dict[str, float]]:
         """Pick the situation within an item, or None when the question does not tell.
 
@@ -493,13 +518,13 @@ class Retriever:
         if len(ids) <= 1:
             return (ids[0] if ids else None), {}
         if self.config.situation_model == "nb":
-            odds = self.situation_odds(item, normalized)
+            odds = self.situation_odds(item, normalized, exclude)
             ranked = sorted(odds.items(), key=lambda kv: kv[1], reverse=True)
             if len(ranked) > 1 and ranked[0][1] - ranked[1][1] >= self.config.situation_nb_margin:
                 return ranked[0][0], odds
             return None, odds
         tokens = set(self.index.lexical.tokenizer.words(normalized))
-        words = self.situation_words(item)
+        words = self.situation_words(item, exclude)
         common = set.intersection(*words.values()) if words else set()
         shared: dict[str, int] = defaultdict(int)
         for bag in words.values():

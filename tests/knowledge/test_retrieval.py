@@ -152,3 +152,46 @@ def test_a_question_is_told_from_a_statement(text: str, question: bool) -> None:
     from knowledge.retrieval import is_question
 
     assert is_question(text) is question
+
+
+@pytest.mark.parametrize(
+    ("text", "english"),
+    [
+        ("How do I renew my ID card?", True),
+        ("gjj余额怎么查", False),
+        ("身份证过期了", False),
+        ("身份证号码的X要大写吗", False),
+    ],
+)
+def test_an_english_question_is_told_from_a_chinese_one(text: str, english: bool) -> None:
+    from knowledge.retrieval.retriever import written_in_english
+
+    assert written_in_english(text) is english
+
+
+def test_a_held_out_ask_is_not_learned_from(kb: KnowledgeBase) -> None:
+    """Cross-validation of the situation choice leaves the held-out ask out of the model:
+    its own words then count for nothing, so the odds move."""
+    r = kb.retriever
+    labelled = next(
+        a
+        for a in kb.library.asks
+        if a.item is not None and a.situation is not None and len(r.situation_ids.get(a.item, ())) > 1
+    )
+    norm = r.index.normalizer(labelled.q)
+    with_it = r.situation_odds(labelled.item, norm)
+    without = r.situation_odds(labelled.item, norm, frozenset({labelled.q}))
+    assert with_it and without and with_it != without
+    assert r.situation_odds(labelled.item, norm) == with_it  # the held-out model was not cached
+
+
+def test_the_situation_sweep_reports_a_margin_it_measured(kb: KnowledgeBase) -> None:
+    from knowledge.crossval import SITUATION_MARGINS, situation_cv, sweep_situation_margin
+
+    one = situation_cv(kb.library, kb.retriever, ["batch"])
+    assert one["labelled"] > 100 and 0 < one["right"] <= 1 and one["right"] + one["wrong"] <= 1
+    got = sweep_situation_margin(kb.library, kb.retriever, ["batch"])
+    assert [row["margin"] for row in got["sweep"]] == list(SITUATION_MARGINS)
+    assert got["chosen_margin"] == max(got["sweep"], key=lambda row: row["utility"])["margin"]
+    wrongs = [row["wrong"] for row in got["sweep"]]
+    assert wrongs == sorted(wrongs, reverse=True)  # a higher margin never picks more wrongly
