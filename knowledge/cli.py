@@ -134,6 +134,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_eval_cv(args: argparse.Namespace) -> int:
     from knowledge.crossval import cross_validate
     from knowledge.library import load_library
+    from knowledge.retrieval.calibration import LOO_THRESHOLD
 
     settings = Settings()
     if args.situations:
@@ -164,13 +165,18 @@ def cmd_eval_cv(args: argparse.Namespace) -> int:
         kinds=args.kinds.split(","),
         embedder=settings.embedder,
         epochs=args.epochs,
-        shipped_threshold=settings.abstain_threshold,
+        shipped_threshold=settings.abstain_threshold if settings.abstain_threshold is not None else LOO_THRESHOLD,
         work=Path(args.work) if args.work else None,
         config=config,
+        outcomes_path=Path(args.outcomes) if args.outcomes else None,
     )
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(rep, ensure_ascii=False, indent=2), encoding="utf-8")
+    if args.write_calibration and "fold_calibration" in rep:
+        Path(args.write_calibration).write_text(
+            json.dumps(rep["fold_calibration"], ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
     if args.json:
         sys.stdout.write(json.dumps(rep, ensure_ascii=False) + "\n")
         return 0
@@ -186,6 +192,14 @@ def cmd_eval_cv(args: argparse.Namespace) -> int:
         + ", ".join(f"{s} {v['hit_at_1']:.2f} (n={v['n']})" for s, v in rep["pooled"]["by_style"].items())
         + "\n"
     )
+    fc = rep.get("fold_calibration")
+    if fc:
+        n = fc["nested"]
+        sys.stdout.write(
+            f"calibration fitted on the folds (nested, each fold scored by the others' fit): threshold "
+            f"{fc['threshold']}, hit@1 {n['hit_at_1']:.3f}, abstain recall {n['abstain_recall']:.3f}, "
+            f"false abstain {n['false_abstain_rate']:.3f}\n"
+        )
     return 0
 
 
@@ -227,6 +241,12 @@ def register(
         "--situations", action="store_true", help="only the situation choice on the right item (no rebuilds, seconds)"
     )
     cv.add_argument("--out", help="also write the JSON report here")
+    cv.add_argument(
+        "--write-calibration",
+        metavar="PATH",
+        help="write the calibration fitted on the folds here (guides/confidence.json ships with the guides)",
+    )
+    cv.add_argument("--outcomes", help="also write every held-out question's outcome here (JSON lines)")
     cv.add_argument("--work", help="keep the fold indexes here and reuse them when their content is unchanged")
     cv.add_argument("--decay", type=float, help="RetrieverConfig.item_decay to measure (default: the shipped one)")
     cv.set_defaults(func=cmd_eval_cv)

@@ -16,6 +16,7 @@ from knowledge.index import Index, load_index
 from knowledge.library import Library, load_library
 from knowledge.pipeline import build_index
 from knowledge.retrieval import Aspect, RetrievalResult, Retriever, RetrieverConfig
+from knowledge.retrieval.calibration import CONFIDENCE_FILE, LOO_THRESHOLD, load_fold_calibration
 from knowledge.schema import FAQ, plate_code
 from knowledge.settings import Settings
 
@@ -49,9 +50,15 @@ class KnowledgeBase:
         self.index = index
         self.settings = settings
         self.clock: Clock = SystemClock()  # where "now" comes from for halls' hours and review dates
+        # The calibration fitted on our folds, when the guides ship one; else the index's own.
+        fold = load_fold_calibration(settings.guides_path / CONFIDENCE_FILE)
+        calibration, threshold = fold if fold else (None, LOO_THRESHOLD)
         self.retriever = Retriever(
             index,
-            RetrieverConfig(abstain_threshold=settings.abstain_threshold),
+            RetrieverConfig(
+                abstain_threshold=threshold if settings.abstain_threshold is None else settings.abstain_threshold
+            ),
+            calibration=calibration,
             situations={c: [s.id for s in g.situations] for c, g in library.guides.items()},
             bundles={c: frozenset(g.members) for c, g in library.guides.items() if g.bundle},
             names=library.names(),

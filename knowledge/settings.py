@@ -90,12 +90,13 @@ class Settings(BaseSettings):
     )
     faiss_index: FaissKind = Field(FaissKind.FLAT, description="flat (exact inner product) or hnsw (large corpora)")
     index_auto_rebuild: bool = Field(False, description="rebuild a stale index at start instead of refusing it")
-    abstain_threshold: float = Field(
-        0.04,
+    abstain_threshold: float | None = Field(
+        None,
         ge=0,
         le=1,
-        description="a floor on the calibrated confidence: below it the assistant abstains "
-        "(chosen by `menpai eval-cv` on our own folds, never on the public dev set)",
+        description="a floor on the calibrated confidence: below it the assistant abstains; default: the "
+        "threshold chosen with the calibration on our own folds (guides/confidence.json, `menpai eval-cv`), "
+        "never on the public dev set",
     )
     dense_required: bool = Field(
         False, description="fail loudly when the dense model cannot load (tests), instead of lexical-only"

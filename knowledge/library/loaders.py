@@ -23,8 +23,10 @@ from knowledge.library.model import (
     ASKS_DIR,
     GUIDES_SUBDIR,
     HALLS_FILE,
+    LOOKUPS_FILE,
     OUT_OF_SCOPE_FILE,
     PLATES_FILE,
+    REFERRALS_DIR,
     SLOTS_FILE,
 )
 from knowledge.library.problems import line_for, parse_yaml, read_yaml, rel_path, suggest, validate
@@ -336,12 +338,19 @@ def load_named(
 
 
 def content_hash(root: Path, catalogue_path: Path) -> str:
-    """A hash over every content file, so an index knows what it was built from."""
+    """A hash over every content file the index is built from (the guides, the writers' asks,
+    referrals, look-ups and out-of-scope topics, aliases, halls, plates), so an index knows
+    what it was built from and a new ask makes it stale."""
     digest = hashlib.sha256()
-    files = [catalogue_path, root / ALIASES_FILE, root / HALLS_FILE, root / PLATES_FILE, root / OUT_OF_SCOPE_FILE]
+    files = [root / ALIASES_FILE, root / HALLS_FILE, root / PLATES_FILE, root / OUT_OF_SCOPE_FILE, root / LOOKUPS_FILE]
     files += sorted((root / GUIDES_SUBDIR).glob("*.yaml"))
+    files += ask_batch_files(root)
+    files += sorted((root / REFERRALS_DIR).glob("*.yaml"))
+    digest.update(catalogue_path.name.encode())
+    if catalogue_path.exists():
+        digest.update(catalogue_path.read_bytes())
     for path in files:
         if path.exists():
-            digest.update(path.name.encode())
+            digest.update(path.relative_to(root).as_posix().encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

@@ -12,11 +12,13 @@ not import the retriever, which imports it.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -76,23 +78,59 @@ NO_ITEM = [
 ]
 
 
+# The confidence features of a ranking (``Retriever.rank``), in order.
+FEATURES = (
+    "coverage",  # IDF-weighted share of the question's known words the top item has
+    "log_bm25",  # log1p of the top item's best BM25
+    "margin",  # fused score of the top item over the next
+    "near",  # nearest entry without a guide (out-of-scope, referral, look-up) over the top score
+    "log_covered",  # log1p of the IDF mass the top item covers: how much speaks for it at all
+    "missing",  # the rarest known word the top item lacks (its IDF / 10): a name it does not have
+)
+
+
 @dataclass(frozen=True)
 class Calibration:
-    """Logistic map from the confidence features to P(top item is right).
+    """Logistic map from the confidence features (``FEATURES``) to P(top item is right).
 
-    Features: coverage of the question by the top item, log1p(best BM25), fusion margin, and
-    how close the nearest entry without a guide (out-of-scope, referral, look-up) comes to the
-    top item (its score over the top score): a question near a service we do not cover is more
-    likely about another one we do not cover. A calibration saved with fewer weights (an older
-    index) uses the features it knows.
+    A question near a service we do not cover is more likely about another one we do not
+    cover (``near``); one whose rarest word the item lacks (商标 for the business licence) is
+    likely about something else (``missing``). A calibration saved with fewer weights (an
+    older index) uses the features it knows.
     """
 
-    weights: tuple[float, ...] = (6.0, 0.3, 2.0, 0.0)
+    weights: tuple[float, ...] = (6.0, 0.3, 2.0, 0.0, 0.0, 0.0)
     bias: float = -6.0
 
     def __call__(self, features: Sequence[float]) -> float:
         z = self.bias + sum(w * f for w, f in zip(self.weights, features, strict=False))
         return 1.0 / (1.0 + math.exp(-z))
+
+
+# The calibration fitted on our folds (``menpai eval-cv --write-calibration``), shipped beside
+# the guides; without it an index's own leave-one-out fit is used, with LOO_THRESHOLD.
+CONFIDENCE_FILE = "confidence.json"
+LOO_THRESHOLD = 0.04  # chosen by `menpai eval-cv` for the leave-one-out fit (2026-12-02/03)
+
+
+def load_fold_calibration(path: Path) -> tuple[Calibration, float] | None:
+    """The fold-fitted calibration and its threshold from ``path``; None when there is none,
+    or when it was fitted on other features than today's (an older file: refit it).
+    A file that is there but broken is an error, not a silent fallback."""
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        features, weights = list(data["features"]), [float(w) for w in data["weights"]]
+        bias, threshold = float(data["bias"]), float(data["threshold"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a calibration written by `menpai eval-cv --write-calibration` ({exc})") from exc
+    if not all(math.isfinite(v) for v in [*weights, bias, threshold]) or not 0 <= threshold <= 1:
+        raise ValueError(f"{path}: weights, bias and threshold must be finite, the threshold within 0..1")
+    if features != list(FEATURES) or len(weights) != len(FEATURES):
+        logger.warning("%s was fitted on other features (%s): using the index's own calibration", path, features)
+        return None
+    return Calibration(tuple(weights), bias), threshold
 
 
 class Ranked(Protocol):
@@ -111,7 +149,7 @@ class Ranker(Protocol):
     def rank(self, normalized: str, *, exclude: frozenset[int] = ...) -> Ranked: ...
 
 
-def _fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 3000, lr: float = 0.5) -> np.ndarray:
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 3000, lr: float = 0.5) -> np.ndarray:
     """Plain gradient descent on the log-loss; returns [bias, w1..wn]."""
     xb = np.hstack([np.ones((len(x), 1)), x])
     w = np.zeros(xb.shape[1])
@@ -172,7 +210,7 @@ def fit_calibration(index: Index, lib: Library, retriever: Ranker) -> dict[str, 
         positive.append(False)
         verbose.append(False)
     x, y = np.asarray(rows, dtype=float), np.asarray(labels, dtype=float)
-    w = _fit_logistic(x, y)
+    w = fit_logistic(x, y)
     calib = Calibration(weights=tuple(float(v) for v in w[1:]), bias=float(w[0]))
     probs = np.asarray([calib(r) for r in rows])
     pos = np.asarray(positive)

@@ -18,7 +18,7 @@ import numpy as np
 
 from knowledge.index.entries import LOOKUP_PREFIX, NOT_A_GUIDE, OOS_PREFIX, REFERRAL_PREFIX, EntryKind
 from knowledge.index.files import Index
-from knowledge.retrieval.calibration import Calibration
+from knowledge.retrieval.calibration import FEATURES, Calibration
 from knowledge.retrieval.fusion import reciprocal_rank_fusion
 from knowledge.retrieval.query import (
     ASPECT_CUES,
@@ -88,6 +88,7 @@ class RetrievalResult:
     declined_topic: str | None = None
     named: bool = True  # the question names something specific (else it is a follow-up)
     about_current: bool = False  # it names something, but nothing beyond the current item's words
+    features: tuple[float, ...] = ()  # the confidence features of the ranking (calibration.FEATURES)
 
     @property
     def top(self) -> Candidate | None:
@@ -139,7 +140,7 @@ class RetrieverConfig:
     situation_model: str = "nb"  # "nb": naive Bayes over the labelled asks; "words": rare words summed (before)
     # Log-likelihood lead the best situation needs, else ask back: chosen on the folds by
     # `menpai eval-cv --situations` (highest right - 3 x wrong - guessed-on-open-questions).
-    situation_nb_margin: float = 1.5
+    situation_nb_margin: float = 1.75
 
 
 @dataclass
@@ -296,11 +297,22 @@ class Retriever:
     def coverage(self, normalized: str, item: str) -> tuple[float, float]:
         """IDF-weighted share of the question's known tokens that the item's entries contain,
         and how much the question says at all (the IDF mass of those tokens, log-scaled)."""
+        share, _, _, total = self._evidence(normalized, item)
+        return share, math.log1p(total)
+
+    def _evidence(self, normalized: str, item: str) -> tuple[float, float, float, float]:
+        """How the question's known tokens fall on an item: the IDF-weighted share it covers,
+        the IDF mass it covers, the rarest token it lacks (its IDF), and the question's mass."""
         tokens = self.content_words(normalized)
-        total = sum(self._idf[t] for t in tokens)
-        if total <= 0:
-            return 0.0, 0.0
-        return sum(self._idf[t] for t in tokens if self._item_has(item, t)) / total, math.log1p(total)
+        total = covered = missing = 0.0
+        for t in tokens:
+            weight = self._idf[t]
+            total += weight
+            if self._item_has(item, t):
+                covered += weight
+            else:
+                missing = max(missing, weight)
+        return (covered / total if total > 0 else 0.0), covered, missing, total
 
     def rank(
         self, normalized: str, *, lexical: bool = True, dense: bool = True, exclude: frozenset[int] = frozenset()
@@ -336,14 +348,21 @@ class Retriever:
             scores.sort(reverse=True)
             item_scores[item] = sum(v * (decay**n) for n, v in enumerate(scores[:4])) / norm
         ranked = sorted(item_scores.items(), key=lambda kv: kv[1], reverse=True)
-        features: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)
+        features: tuple[float, ...] = (0.0,) * len(FEATURES)
         if ranked:
             top = ranked[0][0]
-            coverage, _ = self.coverage(normalized, top)
+            coverage, covered, missing, _ = self._evidence(normalized, top)
             best_bm25 = max((s for i, s in lex_hits if self.index.entries[i].item == top), default=0.0)
             margin = ranked[0][1] - (ranked[1][1] if len(ranked) > 1 else 0.0)
             near = next((score for item, score in ranked if item.startswith(NOT_A_GUIDE)), 0.0)
-            features = (coverage, math.log1p(best_bm25), margin, near / ranked[0][1] if ranked[0][1] else 0.0)
+            features = (
+                coverage,
+                math.log1p(best_bm25),
+                margin,
+                near / ranked[0][1] if ranked[0][1] else 0.0,
+                math.log1p(covered),
+                missing / 10,
+            )
         return Ranking(ranked, features, fused, qvec, dense_on)
 
     def search(
@@ -391,6 +410,7 @@ class Retriever:
             sit_scores,
             named=named,
             about_current=about_current,
+            features=r.features,
         )
         # A question that names nothing ("在哪办") is a follow-up, not a request for an out-of-scope topic.
         result.declined_topic = declined if named else None

@@ -174,3 +174,18 @@ def test_slots_file_names_known_halls_and_items_they_handle(tmp_path: Path) -> N
     assert "halls[1].groups[0].items[1]" in text[1] and "'passport'" in text[1]
     lib, _ = check_library(ROOT / "guides")
     assert lib is not None and lib.slots.halls and lib.slots.days_ahead == 7
+
+
+@pytest.mark.parametrize("rel", ["asks/w9/id-card-renew.yaml", "referrals/extra.yaml", "lookups.yaml", "items/x.yaml"])
+def test_every_file_the_index_is_built_from_changes_its_hash(tmp_path: Path, rel: str) -> None:
+    """A new ask, referral or look-up makes the index stale, as a guide edit does."""
+    from knowledge.library.loaders import content_hash
+
+    (tmp_path / "items").mkdir()
+    catalogue = tmp_path / "catalogue.yaml"
+    catalogue.write_text("items: []\n", encoding="utf-8")
+    before = content_hash(tmp_path, catalogue)
+    path = tmp_path / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("x: 1\n", encoding="utf-8")
+    assert content_hash(tmp_path, catalogue) != before
