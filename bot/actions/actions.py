@@ -239,6 +239,17 @@ def typed_situation(tracker: Tracker) -> Optional[str]:
     return None
 
 
+def typed_situation_events(dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[List[EventType]]:
+    """Answer for the situation a typed reply to "您是哪种情况？" chooses, whichever act the NLU
+    took it for ("证件损坏换证" can read as a fee question); None when it chooses none."""
+    situation = typed_situation(tracker)
+    if situation is None:
+        return None
+    pending = tracker.get_slot("pending") or {}
+    candidate: Candidate = {"item": pending["item"], "situations": []}
+    return answer_events(dispatcher, candidate, tracker.get_slot("aspect") or "materials", situation)
+
+
 def respond_to_question(dispatcher: CollectingDispatcher, tracker: Tracker, unsure_key: str) -> List[EventType]:
     """The main act: answer, refer or decline what no guide covers, stay on the item for a
     follow-up, offer the top three, or count a failure."""
@@ -258,11 +269,9 @@ def respond_to_question(dispatcher: CollectingDispatcher, tracker: Tracker, unsu
         # web puts the topic's "where to go instead" in front of the decline.
         return failed_events(dispatcher, tracker, "decline")
     if current and not names_another(retrieval, current):
-        situation = typed_situation(tracker)
-        if situation is not None:
-            pending = tracker.get_slot("pending") or {}
-            candidate: Candidate = {"item": pending["item"], "situations": []}
-            return answer_events(dispatcher, candidate, tracker.get_slot("aspect") or "materials", situation)
+        typed = typed_situation_events(dispatcher, tracker)
+        if typed is not None:
+            return typed
         if aspect in DIRECT_ASPECTS:
             return follow_up_events(dispatcher, tracker, aspect, current_of(tracker).get("situation"))
         if candidates and not retrieval.get("abstain", True) and candidates[0]["item"] == current:
@@ -318,8 +327,16 @@ class ActionFollowUp(Action):
         current = tracker.get_slot("item")
         if names_another(retrieval, current):
             return answer_events(dispatcher, candidates[0], aspect)
+        if current and said not in DIRECT_ASPECTS:
+            # No aspect in the words: the act the NLU read may be a typed reply to the question back.
+            typed = typed_situation_events(dispatcher, tracker)
+            if typed is not None:
+                return typed
         if current:
-            return follow_up_events(dispatcher, tracker, aspect, current_of(tracker).get("situation"))
+            chosen = typed_situation(tracker)  # "证件损坏的要多少钱": the option and the aspect
+            situation = chosen or current_of(tracker).get("situation")
+            events = follow_up_events(dispatcher, tracker, aspect, situation)
+            return [*events, SlotSet("pending", None)] if chosen else events
         if candidates and not retrieval.get("abstain", True):
             return answer_events(dispatcher, candidates[0], aspect)
         return failed_events(dispatcher, tracker, "which_service")
@@ -371,6 +388,12 @@ class ActionHandoff(Action):
         intent = (tracker.latest_message.get("intent") or {}).get("name", "")
         retrieval = retrieval_of(tracker)
         aspect = retrieval.get("aspect")
+        metadata = tracker.latest_message.get("metadata") or {}
+        explicit = metadata.get("choice") or tracker.latest_message.get("text", "").startswith("/")
+        if not explicit and not retrieval.get("asks_person", True):
+            typed = typed_situation_events(dispatcher, tracker)  # "证件损坏换证" read as a complaint
+            if typed is not None:
+                return typed
         if question_not_request(tracker, retrieval):
             # "能不能让家里人替我去" is a question about the item, not a request for a person:
             # without words asking for one (web's asks_person), answer it directly.

@@ -204,6 +204,38 @@ def test_typed_words_of_an_option_label_choose_it() -> None:
     assert msgs[0]["situation"] == "damaged"
 
 
+def test_typed_situation_reply_read_as_a_follow_up_still_chooses_the_option() -> None:
+    """The NLU may take "证件损坏换证" for a fee question; its words name no aspect, only the option."""
+    pending = {"kind": "situation", "item": "id-card-renew",
+               "options": [{"value": "expired", "label": "到期换证"}, {"value": "damaged", "label": "证件损坏换证"}]}
+    t = tracker("ask_fee", sure(ID_RENEW), slots={"item": "id-card-renew", "pending": pending, "aspect": "materials"})
+    t.latest_message["text"] = "证件损坏换证"
+    events, msgs = run(ActionFollowUp(), t)
+    assert msgs == [{"kind": "answer", "item": "id-card-renew", "situation": "damaged", "aspect": "materials"}]
+    assert SlotSet("pending", None) in events
+
+
+def test_typed_option_with_an_aspect_answers_that_aspect_for_the_option() -> None:
+    pending = {"kind": "situation", "item": "id-card-renew",
+               "options": [{"value": "expired", "label": "到期换证"}, {"value": "damaged", "label": "证件损坏换证"}]}
+    t = tracker("ask_fee", sure(ID_RENEW, aspect="fee"), slots={"item": "id-card-renew", "pending": pending})
+    t.latest_message["text"] = "证件损坏换证要多少钱"
+    events, msgs = run(ActionFollowUp(), t)
+    assert msgs == [{"kind": "answer", "item": "id-card-renew", "situation": "damaged", "aspect": "fee",
+                     "follow_up": True}]
+    assert SlotSet("pending", None) in events
+
+
+def test_typed_situation_reply_read_as_a_complaint_chooses_the_option() -> None:
+    pending = {"kind": "situation", "item": "id-card-renew",
+               "options": [{"value": "expired", "label": "到期换证"}, {"value": "damaged", "label": "证件损坏换证"}]}
+    t = tracker("complain", dict(sure(ID_RENEW), asks_person=False),
+                slots={"item": "id-card-renew", "pending": pending, "aspect": "materials"})
+    t.latest_message["text"] = "证件损坏换证"
+    _, msgs = run(ActionHandoff(), t)
+    assert msgs == [{"kind": "answer", "item": "id-card-renew", "situation": "damaged", "aspect": "materials"}]
+
+
 def test_follow_up_naming_another_item_switches() -> None:
     t = tracker("ask_fee", sure(DIBAO, conf=0.95), slots={"item": "id-card-renew"})
     events, msgs = run(ActionFollowUp(), t)
