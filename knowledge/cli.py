@@ -197,9 +197,17 @@ def cmd_eval_cv(args: argparse.Namespace) -> int:
         n = fc["nested"]
         sys.stdout.write(
             f"calibration fitted on the folds (nested, each fold scored by the others' fit): threshold "
-            f"{fc['threshold']}, hit@1 {n['hit_at_1']:.3f}, abstain recall {n['abstain_recall']:.3f}, "
-            f"false abstain {n['false_abstain_rate']:.3f}\n"
+            f"{fc['threshold']} (English {fc.get('threshold_english', fc['threshold'])}), hit@1 {n['hit_at_1']:.3f}, "
+            f"abstain recall {n['abstain_recall']:.3f}, false abstain {n['false_abstain_rate']:.3f}\n"
         )
+        for lang in ("chinese", "english"):
+            m = fc.get(f"nested_{lang}")
+            if m:
+                sys.stdout.write(
+                    f"  {lang}: n {m['n_in_scope']} in scope / {m['n_not_a_guide']} not a guide, hit@1 "
+                    f"{m['hit_at_1']:.3f}, abstain recall {m['abstain_recall']:.3f}, "
+                    f"false abstain {m['false_abstain_rate']:.3f}\n"
+                )
     return 0
 
 

@@ -45,6 +45,7 @@ from knowledge.library import GUIDE_BATCH, AskRecord, Library
 from knowledge.pipeline import build_index, calibrate_index
 from knowledge.retrieval import Calibration, Retriever, RetrieverConfig
 from knowledge.retrieval.calibration import FEATURES, fit_logistic
+from knowledge.retrieval.retriever import written_in_english
 from knowledge.settings import DOMAIN_EMBEDDER, FaissKind
 
 logger = logging.getLogger(__name__)
@@ -259,10 +260,28 @@ def choose_threshold(outcomes: Iterable[Outcome], max_false_abstain: float = MAX
     return best
 
 
+def choose_thresholds(outcomes: Iterable[Outcome]) -> tuple[float, float]:
+    """The thresholds for Chinese and for English questions, each chosen on its own questions
+    under the same policy (English falls back to the Chinese one when none is in scope)."""
+    rows = list(outcomes)
+    chinese = [o for o in rows if not written_in_english(o.question)]
+    english = [o for o in rows if written_in_english(o.question)]
+    threshold = choose_threshold(chinese)
+    return threshold, choose_threshold(english) if any(o.expected for o in english) else threshold
+
+
 def metrics(outcomes: Iterable[Outcome], threshold: float) -> dict[str, Any]:
     m = Metrics()
     for o in outcomes:
         m.add(o, threshold)
+    return m.summary()
+
+
+def metrics_split(outcomes: Iterable[Outcome], threshold: float, english_threshold: float) -> dict[str, Any]:
+    """The metrics with English questions abstaining below their own threshold."""
+    m = Metrics()
+    for o in outcomes:
+        m.add(o, english_threshold if written_in_english(o.question) else threshold)
     return m.summary()
 
 
@@ -297,7 +316,11 @@ def fit_fold_calibration(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         nested += [dataclasses.replace(o, confidence=calib(o.features)) for o in rows if o.fold == fold]
     fitted = set(rows)
     nested += [o for o in outcomes if o not in fitted]  # the declined ones abstain at any threshold
-    threshold = choose_threshold(nested)
+    # Questions written in English get their own threshold: fewer asks to match, so their
+    # confidence runs lower, and one pooled threshold low enough for them declines nothing else.
+    chinese = [o for o in nested if not written_in_english(o.question)]
+    english = [o for o in nested if written_in_english(o.question)]
+    threshold, english_threshold = choose_thresholds(nested)
     final = _fit_on(rows)
     return {
         "source": "folds",
@@ -305,10 +328,16 @@ def fit_fold_calibration(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         "weights": [round(w, 6) for w in final.weights],
         "bias": round(final.bias, 6),
         "threshold": threshold,
-        "policy": f"highest threshold with pooled false abstain <= {MAX_FALSE_ABSTAIN}, on nested fold scores",
+        "threshold_english": english_threshold,
+        "policy": (
+            f"highest threshold with false abstain <= {MAX_FALSE_ABSTAIN} on nested fold scores, "
+            "chosen for Chinese and for English questions apart"
+        ),
         "folds": folds,
         "samples": len(rows),
-        "nested": metrics(nested, threshold),
+        "nested": metrics_split(nested, threshold, english_threshold),
+        "nested_chinese": metrics(chinese, threshold),
+        "nested_english": metrics(english, english_threshold),
     }
 
 

@@ -52,12 +52,13 @@ class KnowledgeBase:
         self.clock: Clock = SystemClock()  # where "now" comes from for halls' hours and review dates
         # The calibration fitted on our folds, when the guides ship one; else the index's own.
         fold = load_fold_calibration(settings.guides_path / CONFIDENCE_FILE)
-        calibration, threshold = fold if fold else (None, LOO_THRESHOLD)
+        calibration = fold.calibration if fold else None
+        threshold, english = (fold.threshold, fold.english_threshold) if fold else (LOO_THRESHOLD, None)
+        if settings.abstain_threshold is not None:  # an operator's override: one threshold for all
+            threshold, english = settings.abstain_threshold, None
         self.retriever = Retriever(
             index,
-            RetrieverConfig(
-                abstain_threshold=threshold if settings.abstain_threshold is None else settings.abstain_threshold
-            ),
+            RetrieverConfig(abstain_threshold=threshold, english_threshold=english),
             calibration=calibration,
             situations={c: [s.id for s in g.situations] for c, g in library.guides.items()},
             bundles={c: frozenset(g.members) for c, g in library.guides.items() if g.bundle},

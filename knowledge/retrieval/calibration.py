@@ -113,8 +113,19 @@ CONFIDENCE_FILE = "confidence.json"
 LOO_THRESHOLD = 0.04  # chosen by `menpai eval-cv` for the leave-one-out fit (2026-12-02/03)
 
 
-def load_fold_calibration(path: Path) -> tuple[Calibration, float] | None:
-    """The fold-fitted calibration and its threshold from ``path``; None when there is none,
+@dataclass(frozen=True)
+class FoldCalibration:
+    """What ``menpai eval-cv --write-calibration`` ships: the calibration and the thresholds
+    chosen with it on the folds — one for Chinese questions and one for questions written in
+    English (their confidence runs lower: fewer asks to match), or the same for both."""
+
+    calibration: Calibration
+    threshold: float
+    english_threshold: float | None = None
+
+
+def load_fold_calibration(path: Path) -> FoldCalibration | None:
+    """The fold-fitted calibration and its thresholds from ``path``; None when there is none,
     or when it was fitted on other features than today's (an older file: refit it).
     A file that is there but broken is an error, not a silent fallback."""
     if not path.exists():
@@ -123,14 +134,17 @@ def load_fold_calibration(path: Path) -> tuple[Calibration, float] | None:
         data = json.loads(path.read_text(encoding="utf-8"))
         features, weights = list(data["features"]), [float(w) for w in data["weights"]]
         bias, threshold = float(data["bias"]), float(data["threshold"])
+        english = data.get("threshold_english")
+        english_threshold = None if english is None else float(english)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: not a calibration written by `menpai eval-cv --write-calibration` ({exc})") from exc
-    if not all(math.isfinite(v) for v in [*weights, bias, threshold]) or not 0 <= threshold <= 1:
+    thresholds = [threshold] if english_threshold is None else [threshold, english_threshold]
+    if not all(math.isfinite(v) for v in [*weights, bias, *thresholds]) or not all(0 <= t <= 1 for t in thresholds):
         raise ValueError(f"{path}: weights, bias and threshold must be finite, the threshold within 0..1")
     if features != list(FEATURES) or len(weights) != len(FEATURES):
         logger.warning("%s was fitted on other features (%s): using the index's own calibration", path, features)
         return None
-    return Calibration(tuple(weights), bias), threshold
+    return FoldCalibration(Calibration(tuple(weights), bias), threshold, english_threshold)
 
 
 class Ranked(Protocol):

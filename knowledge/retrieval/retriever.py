@@ -133,6 +133,8 @@ class RetrieverConfig:
     top_k: int = 60
     candidates: int = 3
     abstain_threshold: float = 0.35
+    # Questions written in English: their own threshold, chosen on the folds (None: the same).
+    english_threshold: float | None = None
     situation_margin: float = 0.04
     situation_from_asks: bool = True  # situation words also from the asks labelled with it
     situation_split: bool = False  # divide a word's weight by the number of situations that have it
@@ -365,6 +367,12 @@ class Retriever:
             )
         return Ranking(ranked, features, fused, qvec, dense_on)
 
+    def threshold_for(self, normalized: str) -> float:
+        """The abstain threshold for a question: English questions may have their own."""
+        cfg = self.config
+        english = cfg.english_threshold is not None and written_in_english(normalized)
+        return cfg.english_threshold if english and cfg.english_threshold is not None else cfg.abstain_threshold
+
     def search(
         self, query: str, *, lexical: bool = True, dense: bool = True, current: str | None = None
     ) -> RetrievalResult:
@@ -390,7 +398,8 @@ class Retriever:
         if named and current in self._vocab and top_name and top_name != current and not SWITCH_CUE.search(normalized):
             about_current = not self.evidence_for(normalized, top_name, current)
             named = not about_current
-        abstain = not r.ranked or declined is not None or confidence < cfg.abstain_threshold or not named
+        threshold = self.threshold_for(normalized)
+        abstain = not r.ranked or declined is not None or confidence < threshold or not named
         real = [(item, score) for item, score in r.ranked if not item.startswith(NOT_A_GUIDE)]
         candidates = []
         sit_scores: dict[str, float] = {}

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.crossval import Outcome, fit_fold_calibration
+from knowledge.crossval import (
+    Outcome,
+    choose_threshold,
+    choose_thresholds,
+    fit_fold_calibration,
+    metrics,
+    metrics_split,
+)
 from knowledge.retrieval.calibration import FEATURES, load_fold_calibration
 
 
@@ -58,8 +65,8 @@ def test_shipped_calibration_file_loads_and_a_broken_one_is_a_clear_error(tmp_pa
     path.write_text(json.dumps(got), encoding="utf-8")
     loaded = load_fold_calibration(path)
     assert loaded is not None
-    calib, threshold = loaded
-    assert threshold == got["threshold"] and calib.weights == tuple(got["weights"])
+    assert loaded.threshold == got["threshold"] and loaded.calibration.weights == tuple(got["weights"])
+    assert loaded.english_threshold == got["threshold_english"]
     path.write_text("{not json", encoding="utf-8")
     with pytest.raises(ValueError, match="eval-cv --write-calibration"):
         load_fold_calibration(path)
@@ -69,3 +76,34 @@ def test_shipped_calibration_file_loads_and_a_broken_one_is_a_clear_error(tmp_pa
     # fitted on other features (an older file): not used, the index's own calibration is
     path.write_text(json.dumps({**got, "features": ["coverage"], "weights": [1.0]}), encoding="utf-8")
     assert load_fold_calibration(path) is None
+
+
+def test_english_questions_get_their_own_threshold_chosen_on_the_folds() -> None:
+    """English questions whose confidence runs lower get a lower threshold of their own, so
+    the Chinese threshold is not dragged down to keep them; each keeps false abstain in policy."""
+    rows = []
+    for k in range(100):  # Chinese: in scope with confidence 0.50-0.99, not a guide 0.00-0.49
+        rows.append(Outcome("batch:w0", "short", "a", ("a",), 0.5 + k * 0.005, False, question="换身份证"))
+        rows.append(Outcome("batch:w0", "short", None, ("a",), k * 0.0049, False, question="商标注册"))
+    for k in range(100):  # English: in scope 0.20-0.69
+        rows.append(Outcome("batch:w1", "english", "a", ("a",), 0.2 + k * 0.005, False, question="renew my id card"))
+    zh, en = choose_thresholds(rows)
+    assert 0.5 <= zh <= 0.52 and 0.2 <= en <= 0.22
+    assert choose_threshold(rows) < 0.25  # one pooled threshold would let half the Chinese unknowns through
+    assert metrics_split(rows, zh, en)["abstain_recall"] == 1.0
+    assert metrics(rows, 0.2)["abstain_recall"] < 0.6
+    got = fit_fold_calibration(_outcomes())  # no English questions: the same threshold for both
+    assert got["threshold_english"] == got["threshold"]
+
+
+def test_retriever_uses_the_english_threshold_for_english_questions(kb) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses as dc
+
+    retriever = kb.retriever
+    saved = retriever.config
+    try:
+        retriever.config = dc.replace(saved, abstain_threshold=0.99, english_threshold=0.0)
+        assert retriever.search("How do I renew my ID card?").abstain is False
+        assert retriever.search("换身份证要带什么").abstain is True
+    finally:
+        retriever.config = saved
