@@ -260,28 +260,29 @@ def choose_threshold(outcomes: Iterable[Outcome], max_false_abstain: float = MAX
     return best
 
 
+def by_language(outcomes: Iterable[Outcome]) -> tuple[list[Outcome], list[Outcome]]:
+    """The questions written in Chinese, and those written in English."""
+    rows = list(outcomes)
+    english = [written_in_english(o.question) for o in rows]
+    return [o for o, e in zip(rows, english, strict=True) if not e], [
+        o for o, e in zip(rows, english, strict=True) if e
+    ]
+
+
 def choose_thresholds(outcomes: Iterable[Outcome]) -> tuple[float, float]:
     """The thresholds for Chinese and for English questions, each chosen on its own questions
     under the same policy (English falls back to the Chinese one when none is in scope)."""
-    rows = list(outcomes)
-    chinese = [o for o in rows if not written_in_english(o.question)]
-    english = [o for o in rows if written_in_english(o.question)]
+    chinese, english = by_language(outcomes)
     threshold = choose_threshold(chinese)
     return threshold, choose_threshold(english) if any(o.expected for o in english) else threshold
 
 
-def metrics(outcomes: Iterable[Outcome], threshold: float) -> dict[str, Any]:
+def metrics(outcomes: Iterable[Outcome], threshold: float, english_threshold: float | None = None) -> dict[str, Any]:
+    """The figures at ``threshold``; English questions at ``english_threshold`` when given."""
     m = Metrics()
     for o in outcomes:
-        m.add(o, threshold)
-    return m.summary()
-
-
-def metrics_split(outcomes: Iterable[Outcome], threshold: float, english_threshold: float) -> dict[str, Any]:
-    """The metrics with English questions abstaining below their own threshold."""
-    m = Metrics()
-    for o in outcomes:
-        m.add(o, english_threshold if written_in_english(o.question) else threshold)
+        english = english_threshold is not None and written_in_english(o.question)
+        m.add(o, english_threshold if english and english_threshold is not None else threshold)
     return m.summary()
 
 
@@ -318,8 +319,7 @@ def fit_fold_calibration(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     nested += [o for o in outcomes if o not in fitted]  # the declined ones abstain at any threshold
     # Questions written in English get their own threshold: fewer asks to match, so their
     # confidence runs lower, and one pooled threshold low enough for them declines nothing else.
-    chinese = [o for o in nested if not written_in_english(o.question)]
-    english = [o for o in nested if written_in_english(o.question)]
+    chinese, english = by_language(nested)
     threshold, english_threshold = choose_thresholds(nested)
     final = _fit_on(rows)
     return {
@@ -335,7 +335,7 @@ def fit_fold_calibration(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         ),
         "folds": folds,
         "samples": len(rows),
-        "nested": metrics_split(nested, threshold, english_threshold),
+        "nested": metrics(nested, threshold, english_threshold),
         "nested_chinese": metrics(chinese, threshold),
         "nested_english": metrics(english, english_threshold),
     }

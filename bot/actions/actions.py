@@ -239,15 +239,24 @@ def typed_situation(tracker: Tracker) -> Optional[str]:
     return None
 
 
+def answer_for_option(dispatcher: CollectingDispatcher, tracker: Tracker, situation: str) -> List[EventType]:
+    """Answer for the situation chosen in reply to "您是哪种情况？" (tapped or typed)."""
+    pending = tracker.get_slot("pending") or {}
+    candidate: Candidate = {"item": pending["item"], "situations": []}
+    return answer_events(dispatcher, candidate, tracker.get_slot("aspect") or "materials", situation)
+
+
 def typed_situation_events(dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[List[EventType]]:
     """Answer for the situation a typed reply to "您是哪种情况？" chooses, whichever act the NLU
     took it for ("证件损坏换证" can read as a fee question); None when it chooses none."""
     situation = typed_situation(tracker)
-    if situation is None:
-        return None
-    pending = tracker.get_slot("pending") or {}
-    candidate: Candidate = {"item": pending["item"], "situations": []}
-    return answer_events(dispatcher, candidate, tracker.get_slot("aspect") or "materials", situation)
+    return None if situation is None else answer_for_option(dispatcher, tracker, situation)
+
+
+def explicit_request(tracker: Tracker) -> bool:
+    """The resident tapped a button (or sent a /command): an explicit act, not words to read."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    return bool(metadata.get("choice") or tracker.latest_message.get("text", "").startswith("/"))
 
 
 def respond_to_question(dispatcher: CollectingDispatcher, tracker: Tracker, unsure_key: str) -> List[EventType]:
@@ -327,15 +336,13 @@ class ActionFollowUp(Action):
         current = tracker.get_slot("item")
         if names_another(retrieval, current):
             return answer_events(dispatcher, candidates[0], aspect)
-        if current and said not in DIRECT_ASPECTS:
-            # No aspect in the words: the act the NLU read may be a typed reply to the question back.
-            typed = typed_situation_events(dispatcher, tracker)
-            if typed is not None:
-                return typed
         if current:
-            chosen = typed_situation(tracker)  # "证件损坏的要多少钱": the option and the aspect
-            situation = chosen or current_of(tracker).get("situation")
-            events = follow_up_events(dispatcher, tracker, aspect, situation)
+            chosen = typed_situation(tracker)
+            if chosen and said not in DIRECT_ASPECTS:
+                # No aspect in the words: a typed reply to the question back, whatever act the NLU read.
+                return answer_for_option(dispatcher, tracker, chosen)
+            # "证件损坏的要多少钱": the option and the aspect asked about it.
+            events = follow_up_events(dispatcher, tracker, aspect, chosen or current_of(tracker).get("situation"))
             return [*events, SlotSet("pending", None)] if chosen else events
         if candidates and not retrieval.get("abstain", True):
             return answer_events(dispatcher, candidates[0], aspect)
@@ -361,8 +368,7 @@ class ActionChoose(Action):
             return respond_to_question(dispatcher, tracker, "rephrase")
         aspect = tracker.get_slot("aspect") or "materials"
         if pending.get("kind") == "situation":
-            candidate: Candidate = {"item": pending["item"], "situations": []}
-            return [*answer_events(dispatcher, candidate, aspect, situation=value), SlotSet("option", None)]
+            return [*answer_for_option(dispatcher, tracker, value), SlotSet("option", None)]
         chosen = next((c for c in pending.get("candidates") or [] if c.get("item") == value), {"item": value})
         return [*answer_events(dispatcher, dict(chosen), aspect), SlotSet("option", None)]  # type: ignore[arg-type]
 
@@ -388,9 +394,7 @@ class ActionHandoff(Action):
         intent = (tracker.latest_message.get("intent") or {}).get("name", "")
         retrieval = retrieval_of(tracker)
         aspect = retrieval.get("aspect")
-        metadata = tracker.latest_message.get("metadata") or {}
-        explicit = metadata.get("choice") or tracker.latest_message.get("text", "").startswith("/")
-        if not explicit and not retrieval.get("asks_person", True):
+        if not explicit_request(tracker) and not retrieval.get("asks_person", True):
             typed = typed_situation_events(dispatcher, tracker)  # "证件损坏换证" read as a complaint
             if typed is not None:
                 return typed
@@ -407,8 +411,7 @@ class ActionHandoff(Action):
 def question_not_request(tracker: Tracker, retrieval: Dict[str, Any]) -> bool:
     """A follow-up the NLU took for a request for a person (or a complaint): it asks about an
     aspect of the item talked about, and has none of the words that ask for a person."""
-    metadata = tracker.latest_message.get("metadata") or {}
-    if (metadata.get("choice") or tracker.latest_message.get("text", "").startswith("/")):
+    if explicit_request(tracker):
         return False  # the button: an explicit request
     item = tracker.get_slot("item")
     about_item = retrieval.get("aspect") in DIRECT_ASPECTS or question_on_item(tracker, retrieval)

@@ -369,9 +369,8 @@ class Retriever:
 
     def threshold_for(self, normalized: str) -> float:
         """The abstain threshold for a question: English questions may have their own."""
-        cfg = self.config
-        english = cfg.english_threshold is not None and written_in_english(normalized)
-        return cfg.english_threshold if english and cfg.english_threshold is not None else cfg.abstain_threshold
+        english = self.config.english_threshold
+        return english if english is not None and written_in_english(normalized) else self.config.abstain_threshold
 
     def search(
         self, query: str, *, lexical: bool = True, dense: bool = True, current: str | None = None
