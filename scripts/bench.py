@@ -606,8 +606,14 @@ def _chat_share(base: str, rasa_url: str, rounds: int = 4, sessions: int = 10) -
     asyncio.run(walk(-1, False))  # warm both paths
     asyncio.run(walk(-1, True))
     for n in range(rounds):
-        web = asyncio.run(walk(n, False))
-        rasa = asyncio.run(walk(n, True))
+        # ABBA: Rasa slows as its tracker store grows and the machine's load drifts; alternating
+        # which path goes first cancels a steady drift instead of charging it to one side.
+        if n % 2 == 0:
+            web = asyncio.run(walk(n, False))
+            rasa = asyncio.run(walk(n, True))
+        else:
+            rasa = asyncio.run(walk(n, True))
+            web = asyncio.run(walk(n, False))
         w, r = sum(web) / len(web), sum(rasa) / len(rasa)
         out["share"].append(1 - r / w)
         out["web_mean"].append(round(w, 1))

@@ -62,6 +62,21 @@ class DenseRetriever:
         self.token_stream_input = prepare is not None
         self.prepare = prepare or (lambda text: text)
         self._index: Any = None
+        self._static = _static_parts(embedder)
+
+    def encode_one(self, text: str, *, prepared: bool = False) -> np.ndarray:
+        """One unit vector, as ``encode`` gives it. A static model (mean of token vectors) is
+        read directly from its weights: the query path then costs its tokenizer and one mean
+        instead of sentence-transformers' batching, device and tensor layers (most of the time)."""
+        if self._static is None:
+            return self.encode([text], prepared=prepared)[0]
+        tokenizer, weights = self._static
+        ids = tokenizer.encode(text if prepared else self.prepare(text), add_special_tokens=False).ids
+        if not ids:
+            return np.zeros(weights.shape[1], dtype=np.float32)
+        vec = weights[ids].mean(axis=0)
+        norm = float(np.linalg.norm(vec))
+        return np.ascontiguousarray(vec / max(norm, 1e-12), dtype=np.float32)
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, *, prepared: bool = False) -> np.ndarray:
         """Unit vectors for normalised texts (``prepared``: already what the model reads)."""
@@ -116,4 +131,15 @@ class DenseRetriever:
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def search(self, text: str, top_k: int = 50) -> list[tuple[int, float]]:
-        return self.search_vector(self.encode([text])[0], top_k)
+        return self.search_vector(self.encode_one(text), top_k)
+
+
+def _static_parts(embedder: Any) -> tuple[Any, np.ndarray] | None:
+    """(tokenizer, weights) of a model that is one StaticEmbedding averaging its tokens, else None."""
+    modules = list(embedder) if hasattr(embedder, "__iter__") else []
+    if len(modules) != 1 or type(modules[0]).__name__ != "StaticEmbedding":
+        return None
+    bag: Any = getattr(modules[0], "embedding", None)
+    if bag is None or getattr(bag, "mode", None) != "mean" or getattr(bag, "max_norm", None) is not None:
+        return None
+    return modules[0].tokenizer, bag.weight.detach().cpu().numpy().astype(np.float32, copy=False)

@@ -21,6 +21,7 @@ import numpy as np
 from knowledge.library import Library
 
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
+CACHED_TEXTS = 1024  # recent texts whose cut is kept (a turn reads its question several times)
 _LATIN = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset(
     [
@@ -128,6 +129,10 @@ class Tokenizer:
     def __init__(self, user_words: Iterable[str] = ()) -> None:
         self.user_words = list(user_words)
         self._jieba: Any = None
+        # One question is read by several parts of a turn (lexical, dense, coverage, situation,
+        # follow-up checks): each text is cut once. Callers get their own list.
+        self._words = functools.lru_cache(maxsize=CACHED_TEXTS)(self._cut_words)
+        self._tokens = functools.lru_cache(maxsize=CACHED_TEXTS)(self._cut_tokens)
 
     def warm_up(self) -> None:
         if self._jieba is None:
@@ -135,25 +140,26 @@ class Tokenizer:
 
     def words(self, normalized: str) -> list[str]:
         """jieba words (search mode: compounds and their parts), no bigrams, no stopwords."""
+        return list(self._words(normalized))
+
+    def __call__(self, normalized: str) -> list[str]:
+        """The words, then the CJK character bigrams."""
+        return list(self._tokens(normalized))
+
+    def _cut_words(self, normalized: str) -> tuple[str, ...]:
         if self._jieba is None:
             self.warm_up()
-        return [
+        return tuple(
             w
             for w in (w.strip() for w in self._jieba.cut_for_search(normalized))
             if w and w not in STOPWORDS and (_CJK.search(w) or _LATIN.fullmatch(w))
-        ]
+        )
 
-    def __call__(self, normalized: str) -> list[str]:
-        if self._jieba is None:
-            self.warm_up()
-        tokens: list[str] = []
-        for w in self._jieba.cut_for_search(normalized):
-            w = w.strip()
-            if w and w not in STOPWORDS and (_CJK.search(w) or _LATIN.fullmatch(w)):
-                tokens.append(w)
+    def _cut_tokens(self, normalized: str) -> tuple[str, ...]:
+        tokens = list(self._words(normalized))
         for run in _CJK.findall(normalized):
             tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
-        return tokens
+        return tuple(tokens)
 
 
 class TokenizedCorpus:

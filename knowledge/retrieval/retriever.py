@@ -329,7 +329,7 @@ class Retriever:
         dense_hits: list[tuple[int, float]] = []
         if dense_on:
             assert self.index.dense is not None
-            qvec = self.index.dense.encode([normalized])[0]
+            qvec = self.index.dense.encode_one(normalized)
             dense_hits = [h for h in self.index.dense.search_vector(qvec, k) if h[0] not in exclude]
         fused = reciprocal_rank_fusion(
             [[i for i, _ in lex_hits], [i for i, _ in dense_hits]],

@@ -65,3 +65,26 @@ def test_saved_tokens_of_the_shipped_index_are_the_entries_tokens(kb: KnowledgeB
     tokenizer = kb.index.lexical.tokenizer
     for i in range(0, len(kb.index.entries), 7):
         assert corpus.tokens(i) == tokenizer(kb.index.normalizer(kb.index.entries[i].text))
+
+
+def test_a_cut_is_kept_but_each_caller_gets_its_own_list(tokenizer: Tokenizer) -> None:
+    text = "身份证过期了怎么换"
+    first = tokenizer(text)
+    first.append("不是这句话的词")
+    tokenizer.words(text).clear()
+    fresh = Tokenizer(["身份证"])  # nothing cut yet
+    assert tokenizer(text) == fresh(text) and "不是这句话的词" not in tokenizer(text)
+    assert tokenizer.words(text) == fresh.words(text) and tokenizer.words(text)
+
+
+def test_a_query_vector_from_the_static_weights_is_what_sentence_transformers_gives(kb: KnowledgeBase) -> None:
+    dense = kb.index.dense
+    assert dense is not None
+    texts = [kb.index.normalizer(t) for t in TEXTS] + [
+        kb.index.entries[i].text for i in range(0, len(kb.index.entries), 997)
+    ]
+    for text in texts:
+        expected = dense.encode([text])[0]
+        got = dense.encode_one(text)
+        assert got.dtype == np.float32 and got.shape == expected.shape
+        assert np.allclose(got, expected, atol=1e-5), text

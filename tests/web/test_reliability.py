@@ -495,8 +495,11 @@ def test_a_full_conversation_is_refused_clearly_and_still_offers_a_person(
         r = client.post("/api/chat", json={"session": "full-chat-01", "text": "还有一个问题"})
         assert r.status_code == 409 and r.json()["error"]["code"] == "conversation_full"
         assert "找人工帮办" in r.json()["error"]["message"]
+        store: Store = client.app.state.store  # type: ignore[attr-defined]
+        assert store.conversations.resident_messages("full-chat-01") == 10  # the refused words were not stored
         human = client.post("/api/chat", json={"session": "full-chat-01", "human": True})
         assert human.status_code == 200 and human.json()["mode"] == "waiting"
+        assert store.conversations.resident_messages("full-chat-01") == 11
 
 
 def test_the_plate_page_renders_only_the_recent_part_of_a_long_chat(client: TestClient) -> None:

@@ -78,6 +78,20 @@ def unanswered(payloads: list[Payload], *, declined: bool = False) -> bool:
 
 
 @dataclass
+class _Begun:
+    """What a turn knows when it goes to Rasa: the words, where from, retrieval and its metadata."""
+
+    session: str
+    text: str
+    shown: str
+    plate: str | None
+    channel: str
+    result: RetrievalResult
+    metadata: TurnMetadata
+    events: list[dict[str, Any]]
+
+
+@dataclass
 class ChatReply:
     mode: Mode
     messages: list[ChatMessage] = field(default_factory=list)
@@ -152,52 +166,75 @@ class ChatService:
         if plate and plate_code(plate) not in self.kb.library.plates:
             raise BadRequest(f"unknown door plate {plate!r}")
         plate = plate_code(plate) or None
-        wants_person = human or text in PERSON_WORDS
-        if (
-            not wants_person
-            and await in_thread(self.store.conversations.resident_messages, session) >= self.max_messages
-        ):
-            # Bounded: a conversation does not grow for ever. The request for a person still goes through.
-            raise ConversationFull(SAY["chat_full"].format(count=self.max_messages))
         picked = ChoiceMeta.of(choice)
+        # A turn leaves the event loop twice: once to store the words and retrieve, once to render
+        # and store the answer (each hop costs the loop a wake-up; five of them were a share of web's CPU).
+        begun = await in_thread(self._begin, session, text, plate, channel, picked, human, owner, client_msg_id)
+        if isinstance(begun, ChatReply):
+            return begun
+        # Rasa's tracker keeps every message verbatim: it gets the words with ID and phone numbers
+        # masked (retrieval used the original; the transcript is masked when stored).
+        message = mask_pii(text)
+        if picked is not None:
+            message = CHOOSE_OPTION_INTENT
+        elif human:
+            message = REQUEST_HUMAN_INTENT
+        try:
+            raw = await self.rasa.send(session, message, begun.metadata.to_metadata())
+            payloads = parse_payloads(raw)
+        except RasaUnavailable as exc:
+            if self.rasa_required:
+                raise
+            logger.warning("answering from retrieval alone: %s", exc)
+            return await in_thread(
+                self._finish, begun, fallback_payloads(begun.result, picked, wants_person=human), False
+            )
+        return await in_thread(self._finish, begun, payloads, True)
+
+    def _begin(
+        self,
+        session: str,
+        text: str,
+        plate: str | None,
+        channel: str,
+        picked: ChoiceMeta | None,
+        human: bool,
+        owner: str | None,
+        client_msg_id: str | None,
+    ) -> _Begun | ChatReply:
+        """The resident's words stored and retrieval done (a worker thread's part before Rasa);
+        a ChatReply at once when the chat is with a person, not the bot."""
+        wants_person = human or text in PERSON_WORDS
         shown = text or (picked.label if picked else "") or (HUMAN_BUTTON_TEXT if human else "")
-        conv = await in_thread(
-            self.store.conversations.open_turn,
+        conv = self.store.conversations.open_turn(
             session,
             shown or "(选择)",
             channel=channel,
             plate=plate,
             owner=owner,
             client_msg_id=client_msg_id,
+            # Bounded: a conversation does not grow for ever. The request for a person still goes through.
+            at_most=None if wants_person else self.max_messages,
         )
+        if conv.full:
+            raise ConversationFull(SAY["chat_full"].format(count=self.max_messages))
         plate = plate or conv.plate
         events = [event_row("question", plate=plate, town=self._town(plate), detail=shown)]
         if not resident_talks_to_bot(conv.mode):
             # With a person (or waiting for one): the message goes to staff, not to Rasa.
-            await in_thread(self.store.conversations.close_turn, session, [], events=events)
-            queued = [await in_thread(self.queue_message, session)] if conv.mode is Mode.WAITING else []
-            return ChatReply(conv.mode, queued)
+            self.store.conversations.close_turn(session, [], events=events)
+            return ChatReply(conv.mode, [self.queue_message(session)] if conv.mode is Mode.WAITING else [])
         if conv.mode is Mode.RESOLVED:
-            await in_thread(self.store.conversations.apply, session, HandoffEvent.REOPEN)
-        result, metadata = await asyncio.to_thread(turn_metadata, self.kb, text or shown, plate, conv.item, picked)
-        # Rasa's tracker keeps every message verbatim: it gets the words with ID and phone numbers
-        # masked (retrieval above used the original; the transcript is masked when stored).
-        message = mask_pii(text)
-        if picked is not None:
-            message = CHOOSE_OPTION_INTENT
-        elif human:
-            message = REQUEST_HUMAN_INTENT
-        rasa_up = True
-        try:
-            raw = await self.rasa.send(session, message, metadata.to_metadata())
-            payloads = parse_payloads(raw)
-        except RasaUnavailable as exc:
-            if self.rasa_required:
-                raise
-            logger.warning("answering from retrieval alone: %s", exc)
-            rasa_up = False
-            payloads = fallback_payloads(result, picked, wants_person=human)
-        channel_view = channel_of(channel)
+            self.store.conversations.apply(session, HandoffEvent.REOPEN)
+        result, metadata = turn_metadata(self.kb, text or shown, plate, conv.item, picked)
+        return _Begun(session, text, shown, plate, channel, result, metadata, events)
+
+    def _finish(self, begun: _Begun, payloads: list[Payload], rasa_up: bool) -> ChatReply:
+        """Render the payloads for the channel, hand over when one says so, store the replies
+        and the turn's events (a worker thread's part after Rasa)."""
+        session, plate, result, events = begun.session, begun.plate, begun.result, begun.events
+        text, shown = begun.text, begun.shown
+        channel_view = channel_of(begun.channel)
         messages: list[ChatMessage] = []
         replies: list[tuple[str, str, dict[str, Any] | None]] = []
         item = None
@@ -228,7 +265,7 @@ class ChatService:
                 base_url=self.base_url,
             )
             if rendered.kind is MessageKind.HANDOFF:
-                mode = await in_thread(self.request_human, session, rendered.reason or "asked", plate)
+                mode = self.request_human(session, rendered.reason or "asked", plate)
             if rendered.item:
                 item = rendered.item
                 if rendered.kind is MessageKind.ANSWER:
@@ -236,12 +273,12 @@ class ChatService:
             replies.append((rendered.text, rendered.kind.value, _stored(payload)))
             messages.append(rendered)
             if rendered.kind is MessageKind.HANDOFF:
-                messages.append(await in_thread(self.queue_message, session))
+                messages.append(self.queue_message(session))
         if not messages:
             messages.append(ChatMessage(MessageKind.TEXT, SAY["rephrase"]))
         if text and unanswered(payloads, declined=bool(result.declined_topic)):
             events.append(event_row("unanswered", plate=plate, detail=text))
-        await in_thread(self.store.conversations.close_turn, session, replies, item=item, events=events)
+        self.store.conversations.close_turn(session, replies, item=item, events=events)
         return ChatReply(mode, messages, rasa_up)
 
     def request_human(self, session: str, reason: str, plate: str | None) -> Mode:

@@ -29,6 +29,7 @@ class TurnStart(NamedTuple):
     mode: Mode
     plate: str | None
     item: str | None = None  # the item the conversation is about (the last one answered)
+    full: bool = False  # the conversation already held ``at_most`` resident messages: nothing was stored
 
 
 class ConversationRepository:
@@ -116,6 +117,7 @@ class ConversationRepository:
         plate: str | None = None,
         owner: str | None = None,
         client_msg_id: str | None = None,
+        at_most: int | None = None,
     ) -> TurnStart:
         """A resident's message, in one transaction with its conversation (created on first use).
 
@@ -124,6 +126,9 @@ class ConversationRepository:
 
         With ``client_msg_id`` (a named turn, claimed in ``chat_turns``), the message's id is kept on
         the turn in the same transaction; a retry that takes the turn over stores the words once.
+
+        With ``at_most``, a conversation that already holds that many resident messages stores
+        nothing and says so (``full``), counted in the same transaction.
 
         A chat turn writes the database twice, here and in close_turn, with plain
         statements instead of the ORM's unit of work (it is the hot path).
@@ -153,6 +158,8 @@ class ConversationRepository:
                         )
                         start = TurnStart(Mode.BOT, plate)
                     else:
+                        if at_most is not None and self._resident_count(conn, conv_id) >= at_most:
+                            return TurnStart(row.mode, row.plate or plate, row.item, full=True)
                         start = TurnStart(row.mode, row.plate or plate, row.item)
                         values: dict[str, Any] = {"updated_at": now}
                         if plate and not row.plate:
@@ -279,15 +286,17 @@ class ConversationRepository:
 
     def resident_messages(self, conv_id: str) -> int:
         """How many messages the resident has written in this conversation."""
-        with self.db.tx() as s:
-            return int(
-                s.scalar(
-                    select(func.count(Message.id)).where(
-                        Message.conversation_id == conv_id, Message.role == Role.RESIDENT
-                    )
-                )
-                or 0
-            )
+        with self.db.engine.connect() as conn:
+            return self._resident_count(conn, conv_id)
+
+    @staticmethod
+    def _resident_count(conn: Any, conv_id: str) -> int:
+        return int(
+            conn.execute(
+                select(func.count(Message.id)).where(Message.conversation_id == conv_id, Message.role == Role.RESIDENT)
+            ).scalar()
+            or 0
+        )
 
     # ---- handoff
 

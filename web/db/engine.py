@@ -30,6 +30,9 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
+SQLITE_POOL_SIZE = 40
+
+
 def make_engine(url: str, *, connect_timeout: float = 5.0, statement_timeout: float = 15.0) -> Engine:
     """An engine whose connections give up after ``connect_timeout`` s and statements after ``statement_timeout`` s."""
     if url.startswith("sqlite:///"):
@@ -39,6 +42,10 @@ def make_engine(url: str, *, connect_timeout: float = 5.0, statement_timeout: fl
             url,
             connect_args={"check_same_thread": False, "timeout": statement_timeout},
             pool_timeout=connect_timeout,
+            # As many kept connections as worker threads may use at once (anyio's 40): past the
+            # default 5, every busy moment opened and closed connections, each with its PRAGMAs.
+            pool_size=SQLITE_POOL_SIZE,
+            max_overflow=10,
         )
 
         @event.listens_for(engine, "connect")

@@ -53,6 +53,7 @@ def environment() -> Environment:
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates ship with the code: no stat of the file on every render
     )
     env.filters["distance"] = _distance
     env.filters["date_cn"] = _date_cn
