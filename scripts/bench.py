@@ -618,12 +618,8 @@ def _chat_share(
     for n in range(rounds):
         # ABBA: Rasa slows as its tracker store grows and the machine's load drifts; alternating
         # which path goes first cancels a steady drift instead of charging it to one side.
-        if n % 2 == 0:
-            web = asyncio.run(walk(n, False))
-            rasa = asyncio.run(walk(n, True))
-        else:
-            rasa = asyncio.run(walk(n, True))
-            web = asyncio.run(walk(n, False))
+        by_side = {direct: asyncio.run(walk(n, direct)) for direct in ((False, True) if n % 2 == 0 else (True, False))}
+        web, rasa = by_side[False], by_side[True]
         w, r = sum(web) / len(web), sum(rasa) / len(rasa)
         out["share"].append(1 - r / w)
         out["web_mean"].append(round(w, 1))

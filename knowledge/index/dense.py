@@ -136,8 +136,10 @@ class DenseRetriever:
 
 def _static_parts(embedder: Any) -> tuple[Any, np.ndarray] | None:
     """(tokenizer, weights) of a model that is one StaticEmbedding averaging its tokens, else None."""
+    from sentence_transformers.models import StaticEmbedding
+
     modules = list(embedder) if hasattr(embedder, "__iter__") else []
-    if len(modules) != 1 or type(modules[0]).__name__ != "StaticEmbedding":
+    if len(modules) != 1 or not isinstance(modules[0], StaticEmbedding):
         return None
     bag: Any = getattr(modules[0], "embedding", None)
     if bag is None or getattr(bag, "mode", None) != "mean" or getattr(bag, "max_norm", None) is not None:

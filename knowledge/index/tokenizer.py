@@ -20,8 +20,8 @@ import numpy as np
 
 from knowledge.library import Library
 
-_CJK = re.compile(r"[\u4e00-\u9fff]+")
 CACHED_TEXTS = 1024  # recent texts whose cut is kept (a turn reads its question several times)
+_CJK = re.compile(r"[\u4e00-\u9fff]+")
 _LATIN = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset(
     [

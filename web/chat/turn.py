@@ -179,17 +179,16 @@ class ChatService:
             message = CHOOSE_OPTION_INTENT
         elif human:
             message = REQUEST_HUMAN_INTENT
+        rasa_up = True
         try:
-            raw = await self.rasa.send(session, message, begun.metadata.to_metadata())
-            payloads = parse_payloads(raw)
+            payloads = parse_payloads(await self.rasa.send(session, message, begun.metadata.to_metadata()))
         except RasaUnavailable as exc:
             if self.rasa_required:
                 raise
             logger.warning("answering from retrieval alone: %s", exc)
-            return await in_thread(
-                self._finish, begun, fallback_payloads(begun.result, picked, wants_person=human), False
-            )
-        return await in_thread(self._finish, begun, payloads, True)
+            rasa_up = False
+            payloads = fallback_payloads(begun.result, picked, wants_person=human)
+        return await in_thread(self._finish, begun, payloads, rasa_up)
 
     def _begin(
         self,
