@@ -22,6 +22,25 @@ _LATIN = re.compile(r"[a-z]")
 _NOT_WORD = re.compile(r"[^\w\u4e00-\u9fff]+", re.UNICODE)
 
 
+def inflections(key: str) -> list[str]:
+    """The forms residents write of a glossary key's last word: notarize → notarized, notarizes,
+    notarizing; apply → applied, applies; child → childs is harmless (no such word is typed).
+    Keys of pinyin or of two letters are left as they are ("id" must not become "ids" → 身份证 twice)."""
+    head, _, last = key.rpartition(" ")
+    if len(last) < 4 or not last.isalpha() or not last.isascii():
+        return []
+    prefix = f"{head} " if head else ""
+    if last.endswith("e"):
+        forms = [last + "s", last + "d", last[:-1] + "ing"]
+    elif last.endswith("y") and last[-2] not in "aeiou":
+        forms = [last[:-1] + "ies", last[:-1] + "ied", last + "ing"]
+    elif last.endswith(("s", "x", "ch", "sh")):
+        forms = [last + "es", last + "ed", last + "ing"]
+    else:
+        forms = [last + "s", last + "ed", last + "ing"]
+    return [prefix + f for f in forms]
+
+
 class Normalizer:
     """Turns what a resident typed into the form the index was built from.
 
@@ -37,6 +56,9 @@ class Normalizer:
         # English words → the guides' words, added after them; whole words only ("rent" is
         # not in "parents").
         self.english = {self._basic(k): v for k, v in (english or {}).items()}
+        for key, value in list(self.english.items()):
+            for form in inflections(key):
+                self.english.setdefault(form, value)
         words = sorted(self.english, key=len, reverse=True)
         self._english = (
             re.compile(r"(?<![a-z0-9])(" + "|".join(re.escape(w) for w in words) + r")(?![a-z0-9])") if words else None

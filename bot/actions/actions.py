@@ -35,7 +35,7 @@ ASPECT_OF_INTENT = {
     "ask_online": "online",
 }
 # Aspects web detects from the words (regexes over the normalised text) that the NLU has no intent for.
-DIRECT_ASPECTS = {"fee", "time", "where", "hours", "online", "proxy", "mail", "validity", "trips"}
+DIRECT_ASPECTS = {"fee", "time", "where", "hours", "online", "proxy", "mail", "validity", "trips", "phone", "document"}
 
 
 class Option(TypedDict):

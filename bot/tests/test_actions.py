@@ -382,3 +382,16 @@ def test_a_question_read_as_yes_or_no_is_answered_about_the_item() -> None:
     assert msgs[0]["kind"] == "answer" and msgs[0]["item"] == "pension-claim" and msgs[0]["aspect"] == "proxy"
     _, msgs = run(ActionConfirm(), tracker("affirm", dict(unsure(conf=0.1), asks_question=False)))
     assert msgs == [{"kind": "text", "key": "anything_else", "offer_human": False}]
+
+
+@pytest.mark.parametrize("aspect", ["phone", "document"])
+def test_phone_and_one_document_are_follow_ups_even_when_read_as_yes_or_no(aspect: str) -> None:
+    # "电话多少" / "复印件要几份" after a checklist: a question about the item, answered directly;
+    # the NLU may read the short words as affirm.
+    retrieval = dict(unsure(conf=0.1), aspect=aspect, asks_question=True, asks_person=False, names_service=False)
+    t = tracker("affirm", retrieval, slots={"item": "id-card-renew", "situation": "expired"})
+    _, msgs = run(ActionConfirm(), with_current(t, "id-card-renew"))
+    assert msgs == [{"kind": "answer", "item": "id-card-renew", "situation": "expired", "aspect": aspect,
+                     "follow_up": True}]
+    _, msgs = run(ActionAnswerService(), tracker("ask_service", retrieval, slots={"item": "passport"}))
+    assert msgs == [{"kind": "answer", "item": "passport", "situation": None, "aspect": aspect, "follow_up": True}]

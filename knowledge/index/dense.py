@@ -136,7 +136,7 @@ class DenseRetriever:
 
 def _static_parts(embedder: Any) -> tuple[Any, np.ndarray] | None:
     """(tokenizer, weights) of a model that is one StaticEmbedding averaging its tokens, else None."""
-    from sentence_transformers.models import StaticEmbedding
+    from sentence_transformers.sentence_transformer.modules import StaticEmbedding
 
     modules = list(embedder) if hasattr(embedder, "__iter__") else []
     if len(modules) != 1 or not isinstance(modules[0], StaticEmbedding):

@@ -22,6 +22,8 @@ class Aspect(enum.StrEnum):
     MAIL = "mail"  # can it be posted
     VALIDITY = "validity"  # how long is it valid
     TRIPS = "trips"  # how many times must I go (跑几趟)
+    PHONE = "phone"  # what number do I call
+    DOCUMENT = "document"  # one thing on the list: 要照片吗, 要复印件吗, 要带户口本吗
 
 
 # Checked in this order; the first that matches wins, materials is the default.
@@ -48,6 +50,12 @@ ASPECT_PATTERNS: list[tuple[Aspect, re.Pattern[str]]] = [
             r"跑几趟|跑几次|跑几回|跑多少次|跑多少趟|去几趟|去几次|来几趟|来几次|几趟|跑两趟|跑一趟就|跑一次就|一次办好|一次能办完|一次办完|how many trips|how many times"
         ),
     ),
+    (
+        Aspect.PHONE,
+        re.compile(
+            r"电话多少|电话是多少|什么电话|哪个电话|电话号码是|电话号码多少|联系电话|咨询电话|打电话|电话咨询|号码多少|联系方式|怎么联系|热线|phone number|telephone|contact number"
+        ),
+    ),
     (Aspect.VALIDITY, re.compile(r"有效期|管几年|管多久|能用多久|用多久|用几年|多少年有效|几年有效|有效几年|valid")),
     (
         Aspect.FEE,
@@ -55,9 +63,21 @@ ASPECT_PATTERNS: list[tuple[Aspect, re.Pattern[str]]] = [
             r"多少钱|收费|费用|费多少|费是多少|要交多少|要钱|交钱|花钱|出钱|掏钱|付钱|给钱|免费|工本费|几块|多少费|贵不贵|fee|cost|how much"
         ),
     ),
-    (Aspect.TIME, re.compile(r"多久|多长时间|几天|当天|时限|多快|要等|什么时候能拿|几个工作日|how long")),
+    (
+        Aspect.TIME,
+        re.compile(
+            r"多久|多长时间|几天|当天|时限|多快|要等|什么时候能拿|几个工作日|加急|加快|赶时间|尽快|快一点|快点|how long|urgent|expedite"
+        ),
+    ),
     (Aspect.ONLINE, re.compile(r"网上|线上|手机上|手机办|app|小程序|不用跑|不想跑|在家办|闽政通|微信上|支付宝|online")),
     (Aspect.WHERE, re.compile(r"在哪|哪里办|哪儿|去哪|什么地方|地址|哪个窗口|哪个大厅|怎么走|导航|附近|就近|where")),
+    # One thing on the list, asked yes or no ("要带户口本吗"), or copies and originals; "要带什么" is the list.
+    (
+        Aspect.DOCUMENT,
+        re.compile(
+            r"照片|相片|证件照|寸照|复印|原件|几份|(要|需要|得|用)带(?!什么|哪些|啥|些|上什么)[^，。？?]{1,10}(吗|么|不)|带不带|要不要带|用不用带|需不需要带|需要带(?!什么|哪些|啥)"
+        ),
+    ),
     (Aspect.MATERIALS, re.compile(r"带什么|要什么|材料|证件|准备|手续|需要|bring|document")),
 ]
 

@@ -54,3 +54,12 @@ def test_english_words_get_the_guides_words_beside_them(norm: Normalizer) -> Non
 def test_longest_english_entry_wins() -> None:
     n = Normalizer(english={"insurance": "保险", "medical insurance": "医保"})
     assert n("medical insurance card") == "medical insurance 医保 card"
+
+
+def test_english_words_are_matched_in_the_forms_residents_write() -> None:
+    n = Normalizer(english={"notarize": "公证", "apply": "申请", "renew": "换证", "id": "身份证", "marry": "结婚登记"})
+    assert "公证" in n("a notarized copy") and "公证" in n("notarizing it")
+    assert "申请" in n("I applied last week") and "申请" in n("she applies")
+    assert "换证" in n("my renewed card") and "结婚登记" in n("we are married")
+    # Two-letter keys are not inflected: "ids" is not a word anyone means as 身份证 twice.
+    assert "身份证" not in n("the ids")

@@ -97,6 +97,13 @@ def test_proxy_question_is_answered_from_the_guides_own_words(kb: KnowledgeBase)
         ("做好了能寄到家里吗", Aspect.MAIL),
         ("这个证有效期几年", Aspect.VALIDITY),
         ("手机上能不能办", Aspect.ONLINE),
+        ("窗口电话多少", Aspect.PHONE),
+        ("能加急吗", Aspect.TIME),
+        ("要带照片吗", Aspect.DOCUMENT),
+        ("要带户口本吗", Aspect.DOCUMENT),
+        ("复印件要几份", Aspect.DOCUMENT),
+        ("要带什么材料", Aspect.MATERIALS),
+        ("需要带哪些东西", Aspect.MATERIALS),
     ],
 )
 def test_aspect_of_a_follow_up(said: str, aspect: Aspect) -> None:
@@ -185,3 +192,45 @@ def test_of_the_common_questions_on_an_aspect_the_closest_to_the_words_answers()
 
     assert guide_fact(G(), Aspect.PROXY, None, said="我妈要本人去吗") == "要本人。"  # type: ignore[arg-type]
     assert guide_fact(G(), Aspect.PROXY, None, said="新证做好了我帮她去领行不行") == "能代领。"  # type: ignore[arg-type]
+
+
+def test_phone_names_the_department_and_the_nearest_halls_numbers(kb: KnowledgeBase) -> None:
+    d = _direct(kb, "id-card-renew", "expired", Aspect.PHONE, "电话多少", plate="NA010001")
+    assert d is not None and "公安" in d.text and "12345" in d.text
+    phones = [h.phone for h in kb.library.halls.values() if h.phone in d.text]
+    assert phones and len(d.text) <= 150, d.text
+
+
+def test_one_thing_on_the_list_is_answered_from_the_situations_materials(kb: KnowledgeBase) -> None:
+    # "要带户口本吗" without a situation: each situation's household register, and which needs which.
+    d = _direct(kb, "id-card-renew", None, Aspect.DOCUMENT, "要带户口本吗")
+    assert d is not None and d.text.startswith("要带：居民户口簿") and "才要" in d.text, d.text
+    # The name of the service does not hide the thing asked about: the old card is on the list.
+    old = _direct(kb, "id-card-renew", "expired", Aspect.DOCUMENT, "要带身份证吗")
+    assert old is not None and "旧身份证" in old.text and "才要" not in old.text, old.text
+    # A photo the window takes itself: the material's note says so.
+    photo = _direct(kb, "passport", None, Aspect.DOCUMENT, "要带照片吗")
+    assert photo is not None and "不用自己带" in photo.text, photo.text
+    # 出生证 is what residents call the 出生医学证明.
+    birth = _direct(kb, "hukou-newborn", None, Aspect.DOCUMENT, "要带出生证吗")
+    assert birth is not None and "出生医学证明" in birth.text, birth.text
+
+
+def test_copies_are_answered_from_the_forms_on_the_list(kb: KnowledgeBase) -> None:
+    none = _direct(kb, "id-card-renew", "expired", Aspect.DOCUMENT, "复印件要几份")
+    guide = kb.library.guides["id-card-renew"]
+    assert not any("复印" in m.form.value for m in guide.situation("expired").materials)
+    assert none is not None and none.text.startswith("不用带复印件"), none.text
+    some = _direct(kb, "property-transfer", None, Aspect.DOCUMENT, "要复印件吗")
+    wanted = [
+        m.name for s in kb.library.guides["property-transfer"].situations for m in s.materials if "复印" in m.form.value
+    ]
+    assert wanted and some is not None and some.text.startswith("要复印件的是") and wanted[0] in some.text, some.text
+
+
+def test_a_thing_not_on_the_list_gets_the_checklist_not_a_guess(kb: KnowledgeBase) -> None:
+    # Since 2025 a marriage is registered without the household register: no material matches,
+    # so no direct answer is made up; the checklist (which has no 户口簿) answers.
+    guide = kb.library.guides["marriage-registration"]
+    assert not any("户口" in m.name for s in guide.situations for m in s.materials)
+    assert _direct(kb, "marriage-registration", None, Aspect.DOCUMENT, "要带户口本吗") is None

@@ -17,8 +17,9 @@ import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from knowledge.answer import Answer, fee_text, time_text
+from knowledge.answer import Answer, ChecklistEntry, fee_text, time_text
 from knowledge.halls import distance_m, hours_text, open_status, sessions_on
 from knowledge.hours import CHINA_TZ
 from knowledge.library import Library
@@ -199,6 +200,14 @@ def direct_answer(
         return Direct(SAY["online_none"], aspect)
     if aspect is Aspect.TRIPS:
         return Direct(trips_answer(answer, title), aspect)
+    if aspect is Aspect.PHONE:
+        halls = [f"{h.name} {h.phone}" for h in answer.halls[:2]] or [
+            f"{h.name} {h.phone}" for h in _halls_for(lib, guide, location, 2)
+        ]
+        return Direct(SAY["phone"].format(title=title, dept=guide.dept, halls="；".join(halls)), aspect)
+    if aspect is Aspect.DOCUMENT:
+        said_doc = document_answer(guide, answer, text)
+        return Direct(said_doc, aspect) if said_doc else None
     if aspect in FACT_WORDS:
         fact = guide_fact(guide, aspect, answer.situation, said=text)
         if fact:
@@ -206,6 +215,68 @@ def direct_answer(
         key = {Aspect.PROXY: "proxy_unknown", Aspect.MAIL: "mail_unknown", Aspect.VALIDITY: "validity_unknown"}[aspect]
         return Direct(SAY[key].format(phone=_phone(lib, guide, location)), aspect)
     return None
+
+
+# Words residents use for a thing on the list, as the guides name it.
+DOCUMENT_WORDS = [
+    (re.compile(r"相片|证件照|寸照|照相|像片"), "照片"),
+    (re.compile(r"户口本"), "户口簿"),
+    (re.compile(r"户口簿"), "户口本"),
+    (re.compile(r"出生证"), "出生医学证明"),
+]
+# Bigrams that ask about a thing without naming it ("要带…吗", "需要…").
+ASKING_BIGRAMS = frozenset(
+    {"要带", "需要", "带吗", "要不", "不要", "用不", "不用", "带不", "不带", "要吗", "得带", "用带"}
+)
+COPIES = re.compile(r"复印|原件|几份")
+
+
+def document_answer(guide: Guide, answer: Answer, said: str) -> str:
+    """ "要照片吗" / "要带户口本吗" / "要复印件吗": what the list says of that one thing, for the
+    resident's situation (or for each situation that needs it, when it is not known yet).
+    Empty when the words name nothing on the list: then the checklist itself answers."""
+    for pattern, word in DOCUMENT_WORDS:
+        if pattern.search(said):
+            said += f" {word}"
+    chosen = [guide.situation(answer.situation)] if answer.situation else list(guide.situations)
+    words = _bigrams(said) - ASKING_BIGRAMS - _bigrams("证明材料原件复印件")
+    # Words of the service's name say which service, not which thing ("办护照要带身份证吗"),
+    # unless nothing else on the list matches ("换身份证要带身份证吗": the old card).
+    named = _named_materials(chosen, words - _bigrams(guide.title)) or _named_materials(chosen, words)
+    parts: list[str] = []
+    for m, needed_by in list(named.values())[:2]:
+        entry = ChecklistEntry.from_material(m)
+        when = "" if len(needed_by) == len(chosen) else f"（{'、'.join(needed_by)}才要）"
+        head = SAY["document_optional"] if m.optional else SAY["document_needed"]
+        parts.append(head.format(label=entry.label, when=when) + (f"——{m.notes}" if m.notes else "") + "。")
+    if not parts:
+        noted = [
+            s for sit in chosen for m in sit.materials if m.notes for s in _sentences([m.notes]) if words & _bigrams(s)
+        ]
+        parts.append("".join(dict.fromkeys(noted)))
+    if not any(parts) and COPIES.search(said):
+        copies: dict[str, list[str]] = {}
+        for sit in chosen:
+            for m in sit.materials:
+                if "复印" in m.form.value:
+                    copies.setdefault(ChecklistEntry.from_material(m).label, []).append(sit.name)
+        if not copies:
+            return SAY["document_no_copies"]
+        listed = [
+            label + ("" if len(by) == len(chosen) else f"（{'、'.join(by)}）") for label, by in list(copies.items())[:4]
+        ]
+        return SAY["document_copies"].format(copies="、".join(listed))
+    return "".join(parts)
+
+
+def _named_materials(situations: Sequence[Any], words: set[str]) -> dict[str, tuple[Any, list[str]]]:
+    """The materials whose names share a bigram with ``words``: name → (material, the situations needing it)."""
+    named: dict[str, tuple[Any, list[str]]] = {}
+    for sit in situations:
+        for m in sit.materials:
+            if words & _bigrams(m.name):
+                named.setdefault(m.name, (m, []))[1].append(sit.name)
+    return named
 
 
 def trips_answer(answer: Answer, title: str) -> str:
@@ -230,4 +301,13 @@ def fits(text: str, limit: int) -> str:
     return cut[: end + 1] if end > limit // 2 else cut[: limit - 1] + "…"
 
 
-__all__: Sequence[str] = ["SAY", "Direct", "direct_answer", "fits", "guide_fact", "hours_answer", "trips_answer"]
+__all__: Sequence[str] = [
+    "SAY",
+    "Direct",
+    "direct_answer",
+    "document_answer",
+    "fits",
+    "guide_fact",
+    "hours_answer",
+    "trips_answer",
+]

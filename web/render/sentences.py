@@ -53,6 +53,11 @@ SAY = {
     "proxy_unknown": "办事攻略里没有写能不能代办，去之前请先打电话问窗口：{phone}。",
     "mail_unknown": "办事攻略里没有写能不能邮寄，可以打窗口电话问：{phone}。",
     "validity_unknown": "办事攻略里没有写有效期，可以打窗口电话问：{phone}。",
+    "phone": "{title}由{dept}办理，咨询电话：{halls}；也可以打12345政务服务便民热线。",
+    "document_needed": "要带：{label}{when}",
+    "document_optional": "特定情况才要带：{label}{when}",
+    "document_copies": "要复印件的是：{copies}；别的按清单带原件。",
+    "document_no_copies": "不用带复印件：清单上没有要复印件的材料。",
     "more": "要带的材料见下面的告知单。",
     "more_text": "要带的材料：{url}",
     # 跑几趟 (到办事现场次数)
