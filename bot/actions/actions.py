@@ -35,7 +35,8 @@ ASPECT_OF_INTENT = {
     "ask_online": "online",
 }
 # Aspects web detects from the words (regexes over the normalised text) that the NLU has no intent for.
-DIRECT_ASPECTS = {"fee", "time", "where", "hours", "online", "proxy", "mail", "validity", "trips", "phone", "document"}
+DIRECT_ASPECTS = {"fee", "time", "where", "hours", "online", "proxy", "mail", "validity", "trips", "phone", "document",
+                  "amount"}
 
 
 class Option(TypedDict):
@@ -143,7 +144,7 @@ def answer_events(
             SlotSet("item", item),
             SlotSet("situation", None),
             SlotSet("aspect", aspect),
-            SlotSet("pending", {"kind": "situation", "item": item, "options": options}),
+            SlotSet("pending", {"kind": "situation", "item": item, "options": options, "aspect": aspect}),
             SlotSet("failed_attempts", 0.0),
         ]
     answer: AnswerPayload = {"kind": "answer", "item": item, "situation": situation, "aspect": aspect}
@@ -243,14 +244,23 @@ def answer_for_option(dispatcher: CollectingDispatcher, tracker: Tracker, situat
     """Answer for the situation chosen in reply to "您是哪种情况？" (tapped or typed)."""
     pending = tracker.get_slot("pending") or {}
     candidate: Candidate = {"item": pending["item"], "situations": []}
-    return answer_events(dispatcher, candidate, tracker.get_slot("aspect") or "materials", situation)
+    # The aspect the options were asked back for (a follow-up meanwhile, 电话多少, does not change it).
+    aspect = pending.get("aspect") or tracker.get_slot("aspect") or "materials"
+    return answer_events(dispatcher, candidate, aspect, situation)
 
 
 def typed_situation_events(dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[List[EventType]]:
     """Answer for the situation a typed reply to "您是哪种情况？" chooses, whichever act the NLU
     took it for ("证件损坏换证" can read as a fee question); None when it chooses none."""
     situation = typed_situation(tracker)
-    return None if situation is None else answer_for_option(dispatcher, tracker, situation)
+    if situation is None:
+        return None
+    aspect = retrieval_of(tracker).get("aspect")
+    if aspect in DIRECT_ASPECTS:
+        # "宝宝已经上户口了，要带户口本吗": the option and what is asked about it, not the aspect
+        # asked a turn before.
+        return [*follow_up_events(dispatcher, tracker, str(aspect), situation), SlotSet("pending", None)]
+    return answer_for_option(dispatcher, tracker, situation)
 
 
 def explicit_request(tracker: Tracker) -> bool:

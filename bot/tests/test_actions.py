@@ -63,7 +63,8 @@ def test_answer_service_asks_back_for_the_situation() -> None:
                      "aspect": "materials", "options": options}]
     assert events == [
         SlotSet("item", "id-card-renew"), SlotSet("situation", None), SlotSet("aspect", "materials"),
-        SlotSet("pending", {"kind": "situation", "item": "id-card-renew", "options": options}),
+        SlotSet("pending", {"kind": "situation", "item": "id-card-renew", "options": options,
+                            "aspect": "materials"}),
         SlotSet("failed_attempts", 0.0),
     ]
 
@@ -384,7 +385,7 @@ def test_a_question_read_as_yes_or_no_is_answered_about_the_item() -> None:
     assert msgs == [{"kind": "text", "key": "anything_else", "offer_human": False}]
 
 
-@pytest.mark.parametrize("aspect", ["phone", "document"])
+@pytest.mark.parametrize("aspect", ["phone", "document", "amount"])
 def test_phone_and_one_document_are_follow_ups_even_when_read_as_yes_or_no(aspect: str) -> None:
     # "电话多少" / "复印件要几份" after a checklist: a question about the item, answered directly;
     # the NLU may read the short words as affirm.
@@ -395,3 +396,21 @@ def test_phone_and_one_document_are_follow_ups_even_when_read_as_yes_or_no(aspec
                      "follow_up": True}]
     _, msgs = run(ActionAnswerService(), tracker("ask_service", retrieval, slots={"item": "passport"}))
     assert msgs == [{"kind": "answer", "item": "passport", "situation": None, "aspect": aspect, "follow_up": True}]
+
+
+def test_typed_option_after_a_follow_up_answers_what_was_asked_back_and_what_the_words_ask() -> None:
+    # Asked back for the situation, the resident asked "电话多少" meanwhile (slot aspect phone).
+    pending = {"kind": "situation", "item": "id-card-renew", "aspect": "materials",
+               "options": [{"value": "expired", "label": "到期换证"}, {"value": "damaged", "label": "证件损坏换证"}]}
+    slots = {"item": "id-card-renew", "pending": pending, "aspect": "phone"}
+    t = tracker("inform", unsure(conf=0.2), slots=slots)
+    t.latest_message["text"] = "证件损坏换证"
+    _, msgs = run(ActionAnswerService(), t)
+    assert msgs == [{"kind": "answer", "item": "id-card-renew", "situation": "damaged", "aspect": "materials"}]
+    # The option with a question about one thing on the list: that question, for the option.
+    t = tracker("ask_service", dict(unsure(conf=0.2), aspect="document"), slots=slots)
+    t.latest_message["text"] = "证件损坏换证，要带户口本吗"
+    events, msgs = run(ActionAnswerService(), t)
+    assert msgs == [{"kind": "answer", "item": "id-card-renew", "situation": "damaged", "aspect": "document",
+                     "follow_up": True}]
+    assert SlotSet("pending", None) in events

@@ -23,6 +23,7 @@ class Aspect(enum.StrEnum):
     VALIDITY = "validity"  # how long is it valid
     TRIPS = "trips"  # how many times must I go (跑几趟)
     PHONE = "phone"  # what number do I call
+    AMOUNT = "amount"  # how much do I receive (领多少, 能报多少): money paid out, not a fee
     DOCUMENT = "document"  # one thing on the list: 要照片吗, 要复印件吗, 要带户口本吗
 
 
@@ -37,7 +38,7 @@ ASPECT_PATTERNS: list[tuple[Aspect, re.Pattern[str]]] = [
     (
         Aspect.PROXY,
         re.compile(
-            r"本人|亲自|代办|代领|代理|委托|家属|家里人|亲属|别人|替我|替他|替她|帮他办|帮她办|帮我办|帮我们|能代|要自己去|得自己去|自己去办|自己来办|帮(他|她|我|我们|你)?去?(拿|领|取)|(让|叫|请)(儿子|女儿|孩子|老伴|家人|亲戚|孙子|孙女|子女)|in person|on behalf"
+            r"本人|亲自|代办|代领|代理|委托|家属|家里人|亲属|别人|替我|替他|替她|帮他办|帮她办|帮我办|帮我们|能代|要自己去|得自己去|自己去办|自己来办|帮(他|她|我|我们|你)?去?(拿|领|取)|(让|叫|请)(儿子|女儿|孩子|老伴|家人|亲戚|孙子|孙女|子女)|一个人(能|可以)(去|办|来)|一方(去|来|到场)|(双方|两个人|两人|夫妻)都(要|得|到场|去)|都要(去|到场)|都得去|单独去|只去一个|只来一个|in person|on behalf"
         ),
     ),
     (
@@ -57,6 +58,12 @@ ASPECT_PATTERNS: list[tuple[Aspect, re.Pattern[str]]] = [
         ),
     ),
     (Aspect.VALIDITY, re.compile(r"有效期|管几年|管多久|能用多久|用多久|用几年|多少年有效|几年有效|有效几年|valid")),
+    (
+        Aspect.AMOUNT,
+        re.compile(
+            r"(领|发|补贴|补助|报销|报|赔|拿)(多少|几成|几个月|到多少)|标准是多少|标准多少|多少补贴|多少补助|能报几|how much .{0,20}(get|receive|claim)"
+        ),
+    ),
     (
         Aspect.FEE,
         re.compile(

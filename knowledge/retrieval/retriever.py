@@ -124,6 +124,9 @@ SITUATION_OWN = 3  # a situation's own name and "when" count as this many labell
 SITUATION_MIN = 2.0  # at least one fairly rare word that only some situations have
 SITUATION_RATIO = 1.5  # and clearly more than the next situation
 MIN_SALIENCE = 1.5
+# Moving on from an item, a match done in the same life event (bundle) goes first when it scores
+# at least this share of the best: a prior, not fitted (the folds hold no conversations).
+RELATED_SHARE = 0.9
 
 
 @dataclass(frozen=True)
@@ -255,6 +258,27 @@ class Retriever:
             return ranked
         n = top.index(best)
         return [(best, max(ranked[n][1], ranked[0][1])), *ranked[:n], *ranked[n + 1 :]]
+
+    def related(self, item: str) -> frozenset[str]:
+        """The items done in one life event with ``item`` (its bundles' members, or its own)."""
+        out: set[str] = set(self.bundles.get(item, ()))
+        for bundle, members in self.bundles.items():
+            if item in members:
+                out |= {bundle, *members}
+        return frozenset(out - {item})
+
+    def _prefer_related(self, current: str, ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        """Moving on from ``current`` to another service: of two near-equal matches, the one done
+        in the same life event goes first. After a newborn's hukou, "孩子医保怎么交" is the
+        newborn's insurance, not the adults' resident insurance its words match as well."""
+        related = self.related(current)
+        if not related or not ranked or ranked[0][0] in related or ranked[0][0] == current:
+            return ranked
+        top = ranked[0][1]
+        for n, (item, score) in enumerate(ranked[1:3], 1):
+            if item in related and score >= RELATED_SHARE * top:
+                return [ranked[n], *ranked[:n], *ranked[n + 1 :]]
+        return ranked
 
     def names_something(self, normalized: str) -> bool:
         """Does the question name anything specific (a word rarer than 多少钱 or 身份证)?
@@ -400,6 +424,8 @@ class Retriever:
         threshold = self.threshold_for(normalized)
         abstain = not r.ranked or declined is not None or confidence < threshold or not named
         real = [(item, score) for item, score in r.ranked if not item.startswith(NOT_A_GUIDE)]
+        if named and current and declined is None:
+            real = self._prefer_related(current, real)
         candidates = []
         sit_scores: dict[str, float] = {}
         for n, (item, score) in enumerate(real[: cfg.candidates]):

@@ -195,3 +195,18 @@ def test_the_situation_sweep_reports_a_margin_it_measured(kb: KnowledgeBase) -> 
     assert got["chosen_margin"] == max(got["sweep"], key=lambda row: row["utility"])["margin"]
     wrongs = [row["wrong"] for row in got["sweep"]]
     assert wrongs == sorted(wrongs, reverse=True)  # a higher margin never picks more wrongly
+
+
+def test_moving_on_prefers_the_service_of_the_same_life_event(kb: KnowledgeBase) -> None:
+    r = kb.retriever
+    assert "newborn-medical-insurance" in r.related("hukou-newborn")
+    q = "对了，孩子医保怎么交"
+    alone = r.search(q)
+    after = r.search(q, current="hukou-newborn")
+    # Without a conversation both insurance guides match; after a newborn's hukou it is the newborn's.
+    both = [c.item for c in alone.candidates[:3]]
+    assert {"medical-insurance-resident", "newborn-medical-insurance"} <= set(both)
+    assert after.candidates[0].item == "newborn-medical-insurance"
+    # A service of another life event that the words name clearly still wins.
+    away = r.search("另外，我的护照到期了要换", current="hukou-newborn")
+    assert away.candidates[0].item == "passport"

@@ -98,6 +98,11 @@ def test_proxy_question_is_answered_from_the_guides_own_words(kb: KnowledgeBase)
         ("这个证有效期几年", Aspect.VALIDITY),
         ("手机上能不能办", Aspect.ONLINE),
         ("窗口电话多少", Aspect.PHONE),
+        ("丧葬费能领多少", Aspect.AMOUNT),
+        ("一个月能领多少钱", Aspect.AMOUNT),
+        ("住院能报销多少", Aspect.AMOUNT),
+        ("孩子爸爸在外地，我一个人能去吗", Aspect.PROXY),
+        ("离婚要两个人都到场吗", Aspect.PROXY),
         ("能加急吗", Aspect.TIME),
         ("要带照片吗", Aspect.DOCUMENT),
         ("要带户口本吗", Aspect.DOCUMENT),
@@ -234,3 +239,26 @@ def test_a_thing_not_on_the_list_gets_the_checklist_not_a_guess(kb: KnowledgeBas
     guide = kb.library.guides["marriage-registration"]
     assert not any("户口" in m.name for s in guide.situations for m in s.materials)
     assert _direct(kb, "marriage-registration", None, Aspect.DOCUMENT, "要带户口本吗") is None
+
+
+def test_money_paid_out_is_not_answered_with_the_fee(kb: KnowledgeBase) -> None:
+    # "能领多少" asks what the resident receives: the guide's own common question answers it,
+    # never the service's fee ("不收费").
+    for item, said in [
+        ("unemployment-benefit", "能领几个月"),
+        ("dibao", "一个月能领多少"),
+        ("death-bundle", "丧葬费能领多少"),
+    ]:
+        d = _direct(kb, item, None, detect_aspect(said) or Aspect.FEE, said)
+        assert d is not None and d.aspect is Aspect.AMOUNT and "不收费" not in d.text, (item, d)
+    months = _direct(kb, "unemployment-benefit", None, Aspect.AMOUNT, "能领几个月")
+    assert months is not None and "个月" in months.text
+
+
+def test_a_free_service_whose_resident_pays_something_else_says_so(kb: KnowledgeBase) -> None:
+    # Registering for the flexible-employment pension is free; the contributions are not.
+    d = _direct(kb, "pension-flexible", None, Aspect.FEE, "要多少钱")
+    assert d is not None and "不收费" in d.text and "缴" in d.text, d.text
+    # A free service with nothing else to pay stays "不收费".
+    first = _direct(kb, "id-card-first", None, Aspect.FEE, "要钱吗")
+    assert first is not None and "缴" not in first.text

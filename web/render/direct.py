@@ -23,7 +23,7 @@ from knowledge.answer import Answer, ChecklistEntry, fee_text, time_text
 from knowledge.halls import distance_m, hours_text, open_status, sessions_on
 from knowledge.hours import CHINA_TZ
 from knowledge.library import Library
-from knowledge.retrieval import Aspect
+from knowledge.retrieval import Aspect, detect_aspect
 from knowledge.schema import FAQ, Guide, Hall, HallLevel
 from web.render.sentences import SAY, TRIP_SAVERS, trips_badge
 
@@ -41,7 +41,13 @@ FACT_WORDS = {
     Aspect.PROXY: re.compile(r"本人|亲自|到场|代办|代领|委托|代为|家属|亲属|家里人|家人|别人|替|监护人"),
     Aspect.MAIL: re.compile(r"邮寄|寄到|快递|寄送|邮政"),
     Aspect.VALIDITY: re.compile(r"有效期|有效|年内|长期"),
+    # money paid out: the common question that asks it, else sentences with an amount or a rate
+    Aspect.AMOUNT: re.compile(r"(领|发|补贴|补助|报销|报|赔|拿)(多少|几成|几个月|到多少)|标准|\d+元|%|比例"),
 }
+
+
+# A free service's fee basis that says what the resident pays all the same (保险费自己缴纳, 按实际收取).
+PAID_OTHERWISE = re.compile(r"缴纳|缴费|要交|自己交|按实际收取|自付|另交|另收")
 
 
 @dataclass(frozen=True)
@@ -160,14 +166,23 @@ def direct_answer(
     who must go, posting, validity) — "外地户口能办吗" is answered by the guide's own FAQ.
     """
     guide = lib.guides[answer.item]
-    if faq is not None and (aspect is Aspect.MATERIALS or aspect in FACT_WORDS):
+    on_aspect = faq is not None and detect_aspect(faq.q) is aspect and answer.situation is None
+    if faq is not None and (aspect is Aspect.MATERIALS or aspect in FACT_WORDS or on_aspect):
+        # the item's own common question on what is asked ("一年大概要交多少钱？") answers it best,
+        # unless the resident's situation is known and a field has its own figure (损坏换证 40元)
         return Direct(faq.a, aspect)
     title = answer.title.split("（")[0]
     if aspect is Aspect.FEE:
         if answer.situation is None and len({fee_text(guide, s.id) for s in guide.situations}) > 1:
             fees = "；".join(f"{s.name}{fee_text(guide, s.id)}" for s in guide.situations)
             return Direct(SAY["fee_by_situation"].format(title=title, fees=fees), aspect)
-        return Direct(SAY["fee_one"].format(title=title, who=_who(answer), fee=answer.fee), aspect)
+        text = SAY["fee_one"].format(title=title, who=_who(answer), fee=answer.fee)
+        fee = guide.fee_for(answer.situation)
+        if fee.free and PAID_OTHERWISE.search(fee.basis):
+            # The service is free, but the resident pays something else (insurance contributions,
+            # a bank's valuation): "不收费" alone would mislead.
+            text += fee.basis.rstrip("。") + "。"
+        return Direct(text, aspect)
     if aspect is Aspect.TIME:
         if answer.situation is None and len({time_text(guide, s.id) for s in guide.situations}) > 1:
             times = "；".join(f"{s.name}{time_text(guide, s.id)}" for s in guide.situations)
@@ -212,7 +227,12 @@ def direct_answer(
         fact = guide_fact(guide, aspect, answer.situation, said=text)
         if fact:
             return Direct(fact, aspect)
-        key = {Aspect.PROXY: "proxy_unknown", Aspect.MAIL: "mail_unknown", Aspect.VALIDITY: "validity_unknown"}[aspect]
+        key = {
+            Aspect.PROXY: "proxy_unknown",
+            Aspect.MAIL: "mail_unknown",
+            Aspect.VALIDITY: "validity_unknown",
+            Aspect.AMOUNT: "amount_unknown",
+        }[aspect]
         return Direct(SAY[key].format(phone=_phone(lib, guide, location)), aspect)
     return None
 

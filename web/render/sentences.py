@@ -53,6 +53,7 @@ SAY = {
     "proxy_unknown": "办事攻略里没有写能不能代办，去之前请先打电话问窗口：{phone}。",
     "mail_unknown": "办事攻略里没有写能不能邮寄，可以打窗口电话问：{phone}。",
     "validity_unknown": "办事攻略里没有写有效期，可以打窗口电话问：{phone}。",
+    "amount_unknown": "办事攻略里没有写能领（报）多少，可以打窗口电话问：{phone}。",
     "phone": "{title}由{dept}办理，咨询电话：{halls}；也可以打12345政务服务便民热线。",
     "document_needed": "要带：{label}{when}",
     "document_optional": "特定情况才要带：{label}{when}",
