@@ -155,6 +155,14 @@ def cmd_eval_cv(args: argparse.Namespace) -> int:
                 f"{row['margin']:<6}  {row['right']:.3f}  {row['wrong']:.3f}  {row['guessed']:.3f}"
                 f"                {row['utility']}\n"
             )
+        sys.stdout.write(
+            f"name-word margin chosen on the folds: {got['chosen_name_margin']} (shipped {got['shipped_name_margin']})\n"
+        )
+        for row in got["name_sweep"]:
+            sys.stdout.write(
+                f"{row['name_margin']:<6}  {row['right']:.3f}  {row['wrong']:.3f}  {row['guessed']:.3f}"
+                f"                {row['utility']}\n"
+            )
         return 0
     lib = load_library(settings.guides_path, settings.catalogue)
     from knowledge.retrieval import RetrieverConfig

@@ -219,6 +219,7 @@ def run_fold(
         situations={c: [s.id for s in g.situations] for c, g in lib.guides.items()},
         bundles={c: frozenset(g.members) for c, g in lib.guides.items() if g.bundle},
         names=lib.names(),
+        situation_names=lib.situation_names(),
     )
     questions: list[tuple[str, str, str | None, str | None, str | None]] = [
         (a.q, a.style, a.item, a.situation, None) for a in sorted(fold.asks, key=str)
@@ -434,6 +435,7 @@ def situation_cv(lib: Library, retriever: Retriever, kinds: Sequence[str] = ("ba
 
 WRONG_SITUATION_COST = 3
 SITUATION_MARGINS = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5)
+NAME_MARGINS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25)
 
 
 def sweep_situation_margin(
@@ -443,7 +445,23 @@ def sweep_situation_margin(
     rows = []
     for margin in SITUATION_MARGINS:
         trial = copy.copy(retriever)  # shares the fitted models; only the margin differs
-        trial.config = dataclasses.replace(retriever.config, situation_nb_margin=margin)
+        trial.config = dataclasses.replace(retriever.config, situation_nb_margin=margin, situation_name_margin=None)
         rows.append(situation_cv(lib, trial, kinds))
     best = max(rows, key=lambda row: row["utility"])
-    return {"chosen_margin": best["margin"], "shipped_margin": retriever.config.situation_nb_margin, "sweep": rows}
+    # Then, at that margin, the smaller lead enough when a word of the situation's name is said.
+    names = []
+    for name_margin in NAME_MARGINS:
+        trial = copy.copy(retriever)
+        trial.config = dataclasses.replace(
+            retriever.config, situation_nb_margin=best["margin"], situation_name_margin=name_margin
+        )
+        names.append({**situation_cv(lib, trial, kinds), "name_margin": name_margin})
+    named = max(names, key=lambda row: row["utility"])
+    return {
+        "chosen_margin": best["margin"],
+        "shipped_margin": retriever.config.situation_nb_margin,
+        "sweep": rows,
+        "chosen_name_margin": named["name_margin"] if named["utility"] > best["utility"] else None,
+        "shipped_name_margin": retriever.config.situation_name_margin,
+        "name_sweep": names,
+    }

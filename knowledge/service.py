@@ -63,6 +63,7 @@ class KnowledgeBase:
             situations={c: [s.id for s in g.situations] for c, g in library.guides.items()},
             bundles={c: frozenset(g.members) for c, g in library.guides.items() if g.bundle},
             names=library.names(),
+            situation_names=library.situation_names(),
         )
 
     @classmethod

@@ -16,13 +16,14 @@ Metadata web sends with every message::
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Literal, Optional, Text, TypedDict
+from typing import Any, Dict, List, Literal, Optional, Set, Text, TypedDict
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, Restarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 MAX_FAILED = 2  # after two failed attempts a person takes over
+MAX_REPLY_CHARS = 16  # a typed reply to "您是哪种情况？" is short; a longer text is a question of its own
 UNSURE_FLOOR = 0.005  # below this confidence the candidates are not worth offering (web abstains below 0.02)
 SWITCH_CONFIDENCE = 0.6  # a follow-up that clearly names another item switches to it
 REFERRAL_KEYS = ("ref:", "look:")  # declined topics that are referrals / look-ups (web's retrieval names)
@@ -237,7 +238,37 @@ def typed_situation(tracker: Tracker) -> Optional[str]:
     current = current_of(tracker)
     if current.get("item") == pending.get("item") and current.get("situation") in [o["value"] for o in options]:
         return current["situation"]
+    retrieval = retrieval_of(tracker)
+    candidates = candidates_of(retrieval)
+    # Words for another service, or 对了/另外, say it is a new question, not the reply.
+    new_question = retrieval.get("switch_cue") or (
+        retrieval.get("names_service", True) and (not candidates or candidates[0]["item"] != pending.get("item"))
+    )
+    if retrieval.get("aspect") not in DIRECT_ASPECTS and not new_question:
+        return closest_option(options, text)
     return None
+
+
+def _pairs(text: str) -> Set[str]:
+    chars = [c for c in text if c.isalnum()]
+    return {a + b for a, b in zip(chars, chars[1:])}
+
+
+def closest_option(options: List[Option], text: str) -> Optional[str]:
+    """A short reply sharing words with one option's label only ("在家里走的" → 在家里或养老院正常去世):
+    that option. Words several labels share (去世) choose none; a long text is a new question."""
+    if not text.strip() or len(text) > MAX_REPLY_CHARS:
+        return None
+    said = _pairs(text)
+    scored = sorted(((len(said & _pairs(o["label"])), o["value"]) for o in options), reverse=True)
+    shared = set.intersection(*(_pairs(o["label"]) for o in options)) if len(options) > 1 else set()
+    if not scored or not scored[0][0] or said & shared == said:
+        return None
+    best = [v for n, v in scored if n == scored[0][0]]
+    if len(best) > 1:
+        return None
+    distinct = said & _pairs(next(o["label"] for o in options if o["value"] == best[0])) - shared
+    return best[0] if distinct else None
 
 
 def answer_for_option(dispatcher: CollectingDispatcher, tracker: Tracker, situation: str) -> List[EventType]:

@@ -18,6 +18,7 @@ from actions.actions import (
     ActionFollowUp,
     ActionHandoff,
     ActionStartOver,
+    closest_option,
 )
 
 ID_RENEW = {
@@ -414,3 +415,29 @@ def test_typed_option_after_a_follow_up_answers_what_was_asked_back_and_what_the
     assert msgs == [{"kind": "answer", "item": "id-card-renew", "situation": "damaged", "aspect": "document",
                      "follow_up": True}]
     assert SlotSet("pending", None) in events
+
+
+def test_a_short_reply_sharing_words_with_one_option_only_chooses_it() -> None:
+    options = [{"value": "hospital", "label": "在医院去世"}, {"value": "home", "label": "在家里或养老院正常去世"},
+               {"value": "accident", "label": "意外、非正常去世"}]
+    assert closest_option(options, "在家里走的") == "home"
+    assert closest_option(options, "医院") == "hospital"
+    assert closest_option(options, "出车祸，意外走的") == "accident"
+    # Words every label has, or none, choose nothing; neither does a long new question.
+    assert closest_option(options, "去世了") is None
+    assert closest_option(options, "要多少钱") is None
+    assert closest_option(options, "我想问一下在家里去世的话死亡证明要去哪里开，社区能开吗") is None
+    pending = {"kind": "situation", "item": "death-bundle", "aspect": "materials", "options": options}
+    t = tracker("inform", dict(unsure(conf=0.1), names_service=False), slots={"item": "death-bundle", "pending": pending})
+    t.latest_message["text"] = "在家里走的"
+    _, msgs = run(ActionAnswerService(), t)
+    assert msgs == [{"kind": "answer", "item": "death-bundle", "situation": "home", "aspect": "materials"}]
+    # "对了，孩子医保怎么交" while asked back: a new question, whatever label shares 孩子 with it.
+    kids = [{"value": "married", "label": "爸妈是结了婚的"}, {"value": "unmarried", "label": "没结婚生的孩子（非婚生）"}]
+    pending = {"kind": "situation", "item": "hukou-newborn", "aspect": "materials", "options": kids}
+    insurance = {"item": "newborn-medical-insurance", "title": "新生儿医保", "score": 0.5, "situations": []}
+    t = tracker("ask_service", dict(sure(insurance, conf=0.4), names_service=True, switch_cue=True),
+                slots={"item": "hukou-newborn", "pending": pending})
+    t.latest_message["text"] = "对了，孩子医保怎么交"
+    _, msgs = run(ActionAnswerService(), t)
+    assert msgs[0]["item"] == "newborn-medical-insurance", msgs

@@ -72,6 +72,10 @@ class Library:
             for code, g in self.guides.items()
         }
 
+    def situation_names(self) -> dict[str, dict[str, str]]:
+        """Each guide's situations by id, with the names their editors gave them."""
+        return {code: {s.id: s.name for s in g.situations} for code, g in self.guides.items()}
+
     def asks_of(self, item: str) -> list[AskRecord]:
         return [a for a in self.asks if a.item == item]
 

@@ -146,6 +146,9 @@ class RetrieverConfig:
     # Log-likelihood lead the best situation needs, else ask back: chosen on the folds by
     # `menpai eval-cv --situations` (highest right - 3 x wrong - guessed-on-open-questions).
     situation_nb_margin: float = 1.75
+    # The lead that is enough when a word of the top situation's own name is in the question
+    # (None: the rule is off); chosen on the folds by `menpai eval-cv --situations`.
+    situation_name_margin: float | None = 0.75
 
 
 @dataclass
@@ -168,8 +171,11 @@ class Retriever:
         calibration: Calibration | None = None,
         bundles: Mapping[str, frozenset[str]] | None = None,
         names: Mapping[str, str] | None = None,
+        situation_names: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.index = index
+        self._situation_names = {item: dict(v) for item, v in (situation_names or {}).items()}
+        self._name_word_cache: dict[str, dict[str, str]] = {}
         self.bundles = dict(bundles or {})
         self.config = config or RetrieverConfig()
         saved = index.calibration
@@ -548,6 +554,23 @@ class Retriever:
             out[situation] = round(sum(math.log((c[w] + 1) / (total + size)) for w in words), 3)
         return out if words else {}
 
+    def situation_name_words(self, item: str) -> dict[str, str]:
+        """Words of exactly one situation's own name (what its editors called it), of two
+        characters or more and not generic: word → situation. 到期 for 到期换证, 损坏 for
+        证件损坏换证; 换证 is in all three names and says nothing."""
+        cached = self._name_word_cache.get(item)
+        if cached is not None:
+            return cached
+        tok, norm = self.index.lexical.tokenizer, self.index.normalizer
+        where: dict[str, set[str]] = defaultdict(set)
+        for sit, name in self._situation_names.get(item, {}).items():
+            for w in tok.words(norm(name)):
+                if len(w) >= 2 and self._idf.get(w, 0.0) >= MIN_SALIENCE and not set(w) <= FOLLOW_UP_CHARS:
+                    where[w].add(sit)
+        out = {w: next(iter(sits)) for w, sits in where.items() if len(sits) == 1}
+        self._name_word_cache[item] = out
+        return out
+
     def situation_for(self, item: str, text: str, exclude: frozenset[str] = frozenset()) -> str | None:
         """The situation of a known item that the words of ``text`` determine, if any
         (a typed reply to "您是哪种情况？", or a follow-up that says more); ``exclude``: asks
@@ -574,8 +597,17 @@ class Retriever:
         if self.config.situation_model == "nb":
             odds = self.situation_odds(item, normalized, exclude)
             ranked = sorted(odds.items(), key=lambda kv: kv[1], reverse=True)
-            if len(ranked) > 1 and ranked[0][1] - ranked[1][1] >= self.config.situation_nb_margin:
+            margin = ranked[0][1] - ranked[1][1] if len(ranked) > 1 else 0.0
+            if len(ranked) > 1 and margin >= self.config.situation_nb_margin:
                 return ranked[0][0], odds
+            # The question uses a word of one situation's own name (到期 of 到期换证) and the
+            # words agree: that situation, on a smaller lead.
+            name_margin = self.config.situation_name_margin
+            if name_margin is not None and ranked and margin >= name_margin:
+                said = set(self.index.lexical.tokenizer.words(normalized))
+                named = {sit for w, sit in self.situation_name_words(item).items() if w in said}
+                if named == {ranked[0][0]}:
+                    return ranked[0][0], odds
             return None, odds
         tokens = set(self.index.lexical.tokenizer.words(normalized))
         words = self.situation_words(item, exclude)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -186,7 +188,7 @@ def test_a_held_out_ask_is_not_learned_from(kb: KnowledgeBase) -> None:
 
 
 def test_the_situation_sweep_reports_a_margin_it_measured(kb: KnowledgeBase) -> None:
-    from knowledge.crossval import SITUATION_MARGINS, situation_cv, sweep_situation_margin
+    from knowledge.crossval import NAME_MARGINS, SITUATION_MARGINS, situation_cv, sweep_situation_margin
 
     one = situation_cv(kb.library, kb.retriever, ["batch"])
     assert one["labelled"] > 100 and 0 < one["right"] <= 1 and one["right"] + one["wrong"] <= 1
@@ -195,6 +197,26 @@ def test_the_situation_sweep_reports_a_margin_it_measured(kb: KnowledgeBase) -> 
     assert got["chosen_margin"] == max(got["sweep"], key=lambda row: row["utility"])["margin"]
     wrongs = [row["wrong"] for row in got["sweep"]]
     assert wrongs == sorted(wrongs, reverse=True)  # a higher margin never picks more wrongly
+    # The name-word rule is measured at the chosen margin, and chosen only if it does better.
+    names = got["name_sweep"]
+    assert [row["name_margin"] for row in names] == list(NAME_MARGINS)
+    best = max(names, key=lambda row: row["utility"])
+    chosen = next(row for row in got["sweep"] if row["margin"] == got["chosen_margin"])
+    assert got["chosen_name_margin"] == (best["name_margin"] if best["utility"] > chosen["utility"] else None)
+
+
+def test_a_word_of_one_situations_own_name_is_enough_when_the_words_agree(kb: KnowledgeBase) -> None:
+    r = kb.retriever
+    words = r.situation_name_words("id-card-renew")
+    assert words.get("到期") == "expired" and words.get("损坏") == "damaged"
+    assert "换证" not in words  # in every situation's name: says nothing
+    q = "身份证到期了"
+    assert r.situation_for("id-card-renew", q) == "expired"
+    off = copy.copy(r)
+    off.config = dataclasses.replace(r.config, situation_name_margin=None)
+    odds = sorted(r.situation_odds("id-card-renew", kb.index.normalizer(q)).values(), reverse=True)
+    if odds[0] - odds[1] < r.config.situation_nb_margin:  # the lead alone would have asked back
+        assert off.situation_for("id-card-renew", q) is None
 
 
 def test_moving_on_prefers_the_service_of_the_same_life_event(kb: KnowledgeBase) -> None:
