@@ -30,6 +30,7 @@ from tests.web.conftest import PG_URL
 from tests.web.test_wechat import APPID, OPENID, SECRET, TOKEN, event_xml, reply_content, sign, text_xml
 from web.app import create_app
 from web.channels.wechat_fake import create_fake_app
+from web.db.engine import make_engine
 from web.db.store import Store
 from web.db.tables import Conversation, OrderStatus, OrderType, Role, StaffRole, WebhookDelivery, utcnow
 from web.helpdesk.auth import hash_password
@@ -162,7 +163,14 @@ def test_wechat_kept_texts_survive_a_web_restart(
         notes = [m.text for m in store.conversations.messages(CONV) if m.role is Role.NOTE]
         assert any("自动重发" in n for n in notes)
     monkeypatch.undo()
-    # The web process is gone; a new one on the same database sweeps the outbox at startup.
+    # The web process is gone. Time passes before the next one starts: the retry backoff (2, 4, 8 … s,
+    # longer the more sweeps failed while the first process lived) has run out by then.
+    between = Store(make_engine(db))
+    kept = between.outbox.claim(CONV)
+    assert len(kept) == 2
+    between.outbox.retry([k.id for k in kept], "web stopped", 0.0)
+    between.engine.dispose()
+    # A new process on the same database sweeps the outbox at startup.
     with wechat_app(settings, kb, db, fake_app) as wx2:
         store2: Store = wx2.app.state.store  # type: ignore[attr-defined]
         assert _wait(lambda: store2.outbox.unsent(CONV) == 0)
@@ -305,8 +313,6 @@ def test_webhook_events_of_one_order_go_out_in_order_after_a_failure(store: Stor
 
 def test_two_web_copies_never_send_one_webhook_twice(db_url: str) -> None:
     """Two senders (two web copies, each its own engine) on one database: every delivery exactly once."""
-    from web.db.engine import make_engine
-
     first, second = Store(make_engine(db_url)), Store(make_engine(db_url))
     first.migrate()
     orders = WorkOrders(first, HOOK_SECRET)
