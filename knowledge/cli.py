@@ -7,6 +7,7 @@ appear beside web's. Nothing here imports web.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -167,7 +168,11 @@ def cmd_eval_cv(args: argparse.Namespace) -> int:
     lib = load_library(settings.guides_path, settings.catalogue)
     from knowledge.retrieval import RetrieverConfig
 
-    config = RetrieverConfig(**({"item_decay": args.decay} if args.decay is not None else {}))
+    config = RetrieverConfig()
+    if args.decay is not None:
+        config = dataclasses.replace(config, item_decay=args.decay)
+    if args.classifier_weight is not None:
+        config = dataclasses.replace(config, classifier_weight=args.classifier_weight)
     rep = cross_validate(
         lib,
         kinds=args.kinds.split(","),
@@ -265,5 +270,10 @@ def register(
     cv.add_argument("--outcomes", help="also write every held-out question's outcome here (JSON lines)")
     cv.add_argument("--work", help="keep the fold indexes here and reuse them when their content is unchanged")
     cv.add_argument("--decay", type=float, help="RetrieverConfig.item_decay to measure (default: the shipped one)")
+    cv.add_argument(
+        "--classifier-weight",
+        type=float,
+        help="RetrieverConfig.classifier_weight to measure (default: the shipped one)",
+    )
     cv.set_defaults(func=cmd_eval_cv)
     return {"guides": guides}

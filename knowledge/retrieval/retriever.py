@@ -19,7 +19,8 @@ import numpy as np
 from knowledge.index.entries import LOOKUP_PREFIX, NOT_A_GUIDE, OOS_PREFIX, REFERRAL_PREFIX, EntryKind
 from knowledge.index.files import Index
 from knowledge.retrieval.calibration import FEATURES, Calibration
-from knowledge.retrieval.fusion import reciprocal_rank_fusion
+from knowledge.retrieval.classifier import ItemClassifier
+from knowledge.retrieval.fusion import RRF_K, reciprocal_rank_fusion
 from knowledge.retrieval.query import (
     ASPECT_CUES,
     BUNDLE_CUE,
@@ -149,6 +150,8 @@ class RetrieverConfig:
     # The lead that is enough when a word of the top situation's own name is in the question
     # (None: the rule is off); chosen on the folds by `menpai eval-cv --situations`.
     situation_name_margin: float | None = 0.75
+    # The item classifier's weight in the fusion beside the lexical and dense sides (0: off).
+    classifier_weight: float = 0.0
 
 
 @dataclass
@@ -228,6 +231,19 @@ class Retriever:
             t: math.log((n + 1) / (d + 0.5)) for t, d in zip(corpus.vocab, df, strict=True) if d and t not in GENERIC
         }
         self.situation_ids = situations or {}
+        self._entry_items = [e.item for e in index.entries]
+        self._classifiers: dict[bool, ItemClassifier] = {}
+
+    def classifier(self, english: bool) -> ItemClassifier:
+        """The item classifier for a question: over every entry for an English question, over
+        all but the English asks for a Chinese one (as the ranking leaves those out)."""
+        got = self._classifiers.get(english)
+        if got is None:
+            corpus = self.index.lexical.corpus
+            assert corpus is not None
+            entries = (i for i in range(len(self._entry_items)) if english or i not in self._english)
+            got = self._classifiers[english] = ItemClassifier(corpus, self._entry_items, entries)
+        return got
 
     def _item_has(self, item: str, token: str, vocab: Mapping[str, np.ndarray] | None = None) -> bool:
         ids = (self._vocab if vocab is None else vocab).get(item)
@@ -379,6 +395,13 @@ class Retriever:
         for item, scores in per_item.items():
             scores.sort(reverse=True)
             item_scores[item] = sum(v * (decay**n) for n, v in enumerate(scores[:4])) / norm
+        if cfg.classifier_weight > 0 and normalized:
+            item_scores = self._with_classifier(
+                normalized,
+                item_scores,
+                cfg.lexical_weight * bool(lex_hits) + cfg.dense_weight * bool(dense_hits),
+                not chinese,
+            )
         ranked = sorted(item_scores.items(), key=lambda kv: kv[1], reverse=True)
         features: tuple[float, ...] = (0.0,) * len(FEATURES)
         if ranked:
@@ -396,6 +419,23 @@ class Retriever:
                 missing / 10,
             )
         return Ranking(ranked, features, fused, qvec, dense_on)
+
+    def _with_classifier(
+        self, normalized: str, item_scores: dict[str, float], fused_weight: float, english: bool
+    ) -> dict[str, float]:
+        """The item scores with the classifier's ranking fused in as a third ranking, on the
+        scale of ``reciprocal_rank_fusion`` (an item first everywhere scores about 1)."""
+        weight = self.config.classifier_weight
+        lookup = self._token_ids
+        ids = [lookup[t] for t in self.index.lexical.tokenizer(normalized) if t in lookup]
+        ranked = self.classifier(english).rank(ids, self.config.top_k)
+        if not ranked:
+            return item_scores
+        total = fused_weight + weight
+        out = {item: score * fused_weight / total for item, score in item_scores.items()}
+        for rank, (item, _) in enumerate(ranked):
+            out[item] = out.get(item, 0.0) + weight * (RRF_K + 1) / (RRF_K + rank + 1) / total
+        return out
 
     def threshold_for(self, normalized: str) -> float:
         """The abstain threshold for a question: English questions may have their own."""
