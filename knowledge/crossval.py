@@ -435,7 +435,7 @@ def situation_cv(lib: Library, retriever: Retriever, kinds: Sequence[str] = ("ba
 
 WRONG_SITUATION_COST = 3
 SITUATION_MARGINS = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5)
-NAME_MARGINS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25)
+NAME_MARGINS = (-2.0, -1.0, -0.5, 0.0, 0.25, 0.5, 0.75, 1.0, 1.25)
 
 
 def sweep_situation_margin(

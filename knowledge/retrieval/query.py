@@ -76,7 +76,14 @@ ASPECT_PATTERNS: list[tuple[Aspect, re.Pattern[str]]] = [
             r"多久|多长时间|几天|当天|时限|多快|要等|什么时候能拿|几个工作日|加急|加快|赶时间|尽快|快一点|快点|how long|urgent|expedite"
         ),
     ),
-    (Aspect.ONLINE, re.compile(r"网上|线上|手机上|手机办|app|小程序|不用跑|不想跑|在家办|闽政通|微信上|支付宝|online")),
+    (
+        Aspect.ONLINE,
+        re.compile(
+            r"网上|线上|手机上|手机办|app|小程序|不用跑|不想跑|在家办|闽政通|微信上|支付宝|online"
+            # must I go there at all: 要跑窗口吗, 非得去现场吗, 可以不去吗
+            r"|跑窗口|去窗口吗|到窗口吗|跑现场|去现场|到现场|跑大厅|非得去|非去不可|必须去|一定要去|不去(窗口|现场|大厅)?(能|可以|行)|可以不去|能不去|不跑"
+        ),
+    ),
     (Aspect.WHERE, re.compile(r"在哪|哪里办|哪儿|去哪|什么地方|地址|哪个窗口|哪个大厅|怎么走|导航|附近|就近|where")),
     # One thing on the list, asked yes or no ("要带户口本吗"), or copies and originals; "要带什么" is the list.
     (

@@ -150,6 +150,8 @@ class RetrieverConfig:
     # The lead that is enough when a word of the top situation's own name is in the question
     # (None: the rule is off); chosen on the folds by `menpai eval-cv --situations`.
     situation_name_margin: float | None = 0.75
+    # Leave out of the situation model the words every situation has (before: True).
+    situation_drop_common: bool = True
     # The item classifier's weight in the fusion beside the lexical and dense sides (0: off).
     classifier_weight: float = 0.0
 
@@ -583,7 +585,7 @@ class Retriever:
         counts, vocab = self._situation_model(item, exclude)
         if not counts:
             return {}
-        common = set.intersection(*(set(c) for c in counts.values()))
+        common = set.intersection(*(set(c) for c in counts.values())) if self.config.situation_drop_common else set()
         words = [
             w for w in dict.fromkeys(self.index.lexical.tokenizer.words(normalized)) if w in vocab and w not in common
         ]
@@ -642,12 +644,17 @@ class Retriever:
                 return ranked[0][0], odds
             # The question uses a word of one situation's own name (到期 of 到期换证) and the
             # words agree: that situation, on a smaller lead.
+            # The lead is that situation's over the best other one: a negative margin lets the
+            # name win where the words lean a little the other way.
             name_margin = self.config.situation_name_margin
-            if name_margin is not None and ranked and margin >= name_margin:
+            if name_margin is not None and len(ranked) > 1:
                 said = set(self.index.lexical.tokenizer.words(normalized))
                 named = {sit for w, sit in self.situation_name_words(item).items() if w in said}
-                if named == {ranked[0][0]}:
-                    return ranked[0][0], odds
+                if len(named) == 1:
+                    (sit,) = named
+                    lead = odds[sit] - max(v for other, v in odds.items() if other != sit) if sit in odds else None
+                    if lead is not None and lead >= name_margin:
+                        return sit, odds
             return None, odds
         tokens = set(self.index.lexical.tokenizer.words(normalized))
         words = self.situation_words(item, exclude)
