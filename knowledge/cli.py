@@ -143,6 +143,8 @@ def cmd_eval_cv(args: argparse.Namespace) -> int:
         from knowledge.service import KnowledgeBase
 
         kb = KnowledgeBase.open(settings, with_dense=False)
+        if args.drop_common:
+            kb.retriever.config = dataclasses.replace(kb.retriever.config, situation_drop_common=True)
         got = sweep_situation_margin(kb.library, kb.retriever, args.kinds.split(","))
         if args.json:
             sys.stdout.write(json.dumps(got, ensure_ascii=False) + "\n")
@@ -173,6 +175,8 @@ def cmd_eval_cv(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, item_decay=args.decay)
     if args.classifier_weight is not None:
         config = dataclasses.replace(config, classifier_weight=args.classifier_weight)
+    if args.english_topic_lead is not None:
+        config = dataclasses.replace(config, english_topic_lead=args.english_topic_lead or None)
     rep = cross_validate(
         lib,
         kinds=args.kinds.split(","),
@@ -248,7 +252,7 @@ def register(
     ev = sub.add_parser("eval", help="accuracy of retrieval on a question set (YAML like ../shared/eval/dev.yaml)")
     ev.add_argument("file", nargs="?", default=str(Path(__file__).resolve().parents[2] / "shared/eval/dev.yaml"))
     ev.add_argument("--json", action="store_true", help="print the whole report as one JSON object")
-    ev.add_argument("--parts", default="lexical,dense,hybrid")
+    ev.add_argument("--parts", default="lexical,dense,classifier,hybrid")
     ev.add_argument("--out", help="also write the JSON report here")
     ev.set_defaults(func=cmd_eval)
 
@@ -260,6 +264,16 @@ def register(
     cv.add_argument("--json", action="store_true")
     cv.add_argument(
         "--situations", action="store_true", help="only the situation choice on the right item (no rebuilds, seconds)"
+    )
+    cv.add_argument(
+        "--english-topic-lead",
+        type=float,
+        help="RetrieverConfig.english_topic_lead to measure (0: off; default: the shipped one)",
+    )
+    cv.add_argument(
+        "--drop-common",
+        action="store_true",
+        help="with --situations: leave out the words every situation has (the rule before 2026-12-07)",
     )
     cv.add_argument("--out", help="also write the JSON report here")
     cv.add_argument(

@@ -20,7 +20,13 @@ import yaml
 from knowledge.answer import build_answer
 from knowledge.service import KnowledgeBase
 
-PARTS = {"lexical": (True, False), "dense": (False, True), "hybrid": (True, True)}
+# Each part alone (lexical, dense, the item classifier) and the shipped fusion of all three.
+PARTS = {
+    "lexical": (True, False, False),
+    "dense": (False, True, False),
+    "classifier": (False, False, True),
+    "hybrid": (True, True, True),
+}
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,9 @@ def _ratio(a: float, b: float) -> float:
     return round(a / b, 4) if b else 0.0
 
 
-def evaluate(kb: KnowledgeBase, cases: list[Case], *, lexical: bool = True, dense: bool = True) -> dict[str, Any]:
+def evaluate(
+    kb: KnowledgeBase, cases: list[Case], *, lexical: bool = True, dense: bool = True, classifier: bool = True
+) -> dict[str, Any]:
     """Metrics for one retriever setting, plus per-question results."""
     by_style: dict[str, list[bool]] = defaultdict(list)
     latencies: list[float] = []
@@ -60,7 +68,7 @@ def evaluate(kb: KnowledgeBase, cases: list[Case], *, lexical: bool = True, dens
     results = []
     for case in cases:
         started = time.perf_counter()
-        r = kb.retriever.search(case.q, lexical=lexical, dense=dense)
+        r = kb.retriever.search(case.q, lexical=lexical, dense=dense, classifier=classifier)
         latencies.append((time.perf_counter() - started) * 1000)
         predicted = [c.item for c in r.candidates]
         if case.item is None:
@@ -117,8 +125,8 @@ def report(kb: KnowledgeBase, cases: list[Case], parts: list[str] | None = None)
     parts = parts or list(PARTS)
     by_retriever = {}
     for part in parts:
-        lexical, dense = PARTS[part]
-        metrics = evaluate(kb, cases, lexical=lexical, dense=dense)
+        lexical, dense, classifier = PARTS[part]
+        metrics = evaluate(kb, cases, lexical=lexical, dense=dense, classifier=classifier)
         by_retriever[part] = metrics
     main = by_retriever.get("hybrid") or next(iter(by_retriever.values()))
     out = {k: v for k, v in main.items()}

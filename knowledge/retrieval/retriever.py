@@ -146,14 +146,22 @@ class RetrieverConfig:
     situation_model: str = "nb"  # "nb": naive Bayes over the labelled asks; "words": rare words summed (before)
     # Log-likelihood lead the best situation needs, else ask back: chosen on the folds by
     # `menpai eval-cv --situations` (highest right - 3 x wrong - guessed-on-open-questions).
-    situation_nb_margin: float = 1.75
+    situation_nb_margin: float = 2.0
     # The lead that is enough when a word of the top situation's own name is in the question
     # (None: the rule is off); chosen on the folds by `menpai eval-cv --situations`.
-    situation_name_margin: float | None = 0.75
-    # Leave out of the situation model the words every situation has (before: True).
-    situation_drop_common: bool = True
-    # The item classifier's weight in the fusion beside the lexical and dense sides (0: off).
-    classifier_weight: float = 0.0
+    situation_name_margin: float | None = 1.0
+    # Leave out of the situation model the words every situation has at least once (before
+    # 2026-12-07). Kept, naive Bayes weighs how much more often one situation has them: 挂失 is
+    # in an ask of every situation of the social card but in most of those of "lost" (chosen by
+    # `menpai eval-cv --situations` against `--drop-common`).
+    situation_drop_common: bool = False
+    # English questions: a topic without a guide is declined only when the best guide scores
+    # below this share of it (None: whenever it is first); chosen on the folds (0.9 / 0.75 / 0.6:
+    # the most English declined with English false abstain at most 0.06, its level before).
+    english_topic_lead: float | None = 0.75
+    # The item classifier's weight in the fusion beside the lexical and dense sides (0: off);
+    # chosen on the folds (menpai eval-cv --classifier-weight: 0 / 0.3 / 0.6 / 1.0 / 1.5 / 2.5).
+    classifier_weight: float = 1.5
 
 
 @dataclass
@@ -190,7 +198,7 @@ class Retriever:
         self._situations: dict[str, list[int]] = defaultdict(list)
         self._labelled_asks: dict[str, list[int]] = defaultdict(list)
         self._situation_cache: dict[tuple[str, frozenset[str]], dict[str, set[str]]] = {}
-        self._nb_cache: dict[str, tuple[dict[str, Counter[str]], set[str]]] = {}
+        self._nb_cache: dict[tuple[str, frozenset[str]], tuple[dict[str, Counter[str]], set[str]]] = {}
         by_item: dict[str, list[int]] = defaultdict(list)
         # English asks carry the glossary's Chinese words (for English questions): a Chinese
         # question matching them through those words is matching the glossary, not the ask.
@@ -365,7 +373,13 @@ class Retriever:
         return (covered / total if total > 0 else 0.0), covered, missing, total
 
     def rank(
-        self, normalized: str, *, lexical: bool = True, dense: bool = True, exclude: frozenset[int] = frozenset()
+        self,
+        normalized: str,
+        *,
+        lexical: bool = True,
+        dense: bool = True,
+        classifier: bool = True,
+        exclude: frozenset[int] = frozenset(),
     ) -> Ranking:
         """Items (and out-of-scope topics) by fused score, plus the confidence features."""
         cfg = self.config
@@ -397,7 +411,7 @@ class Retriever:
         for item, scores in per_item.items():
             scores.sort(reverse=True)
             item_scores[item] = sum(v * (decay**n) for n, v in enumerate(scores[:4])) / norm
-        if cfg.classifier_weight > 0 and normalized:
+        if classifier and cfg.classifier_weight > 0 and normalized:
             item_scores = self._with_classifier(
                 normalized,
                 item_scores,
@@ -445,7 +459,13 @@ class Retriever:
         return english if english is not None and written_in_english(normalized) else self.config.abstain_threshold
 
     def search(
-        self, query: str, *, lexical: bool = True, dense: bool = True, current: str | None = None
+        self,
+        query: str,
+        *,
+        lexical: bool = True,
+        dense: bool = True,
+        classifier: bool = True,
+        current: str | None = None,
     ) -> RetrievalResult:
         """Rank items for a question; switch a side off to measure the other alone.
 
@@ -456,10 +476,18 @@ class Retriever:
         cfg = self.config
         normalized = self.index.normalizer(query)
         aspect = detect_aspect(normalized)
-        r = self.rank(normalized, lexical=lexical, dense=dense)
+        r = self.rank(normalized, lexical=lexical, dense=dense, classifier=classifier)
         confidence = self.calibration(r.features) if r.ranked else 0.0
         top_name = r.ranked[0][0] if r.ranked else ""
         declined = declined_key(top_name)
+        lead = cfg.english_topic_lead
+        if declined is not None and lead is not None and written_in_english(normalized):
+            # An English question's words are the glossary's few: an entry without a guide wins
+            # only when no guide comes near it (English asks of referrals would otherwise turn
+            # English questions about a guide away).
+            guide = next((score for item, score in r.ranked if not item.startswith(NOT_A_GUIDE)), 0.0)
+            if guide >= lead * r.ranked[0][1]:
+                declined = None
         ranked = self._prefer_bundle(normalized, r.ranked)
         if ranked is not r.ranked:
             r = Ranking(ranked, r.features, r.fused, r.qvec, r.dense_used)
@@ -558,7 +586,8 @@ class Retriever:
         """Word counts per situation of an item: its name and "when" (counted SITUATION_OWN
         times) and the asks its writers labelled with it (but those in ``exclude``: held out
         by cross-validation); and the item's situation vocabulary."""
-        cached = None if exclude else self._nb_cache.get(item)
+        key = (item, exclude)
+        cached = self._nb_cache.get(key)
         if cached is not None:
             return cached
         tok, norm = self.index.lexical.tokenizer, self.index.normalizer
@@ -574,8 +603,10 @@ class Retriever:
                 if entry.situation in counts and entry.text not in exclude:
                     counts[entry.situation].update(set(w for w in tok.words(norm(entry.text)) if w in self._idf))
         vocab = set().union(*counts.values()) if counts else set()
-        if not exclude:
-            self._nb_cache[item] = (counts, vocab)
+        if exclude and len(self._nb_cache) > 4 * len(self._situations) + 200:
+            # a fold's models are asked for over and over, then never again: keep only the shipped ones
+            self._nb_cache = {k: v for k, v in self._nb_cache.items() if not k[1]}
+        self._nb_cache[key] = (counts, vocab)
         return counts, vocab
 
     def situation_odds(self, item: str, normalized: str, exclude: frozenset[str] = frozenset()) -> dict[str, float]:

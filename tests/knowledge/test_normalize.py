@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from knowledge.normalize import Normalizer
+from knowledge.retrieval import Aspect, detect_aspect
 
 pytestmark = pytest.mark.unit
 ALIASES = Path(__file__).resolve().parents[2] / "guides" / "aliases.yaml"
@@ -31,6 +32,25 @@ def test_normalize_typos_from_the_editable_table(norm: Normalizer) -> None:
 
 def test_normalize_dialect_words(norm: Normalizer) -> None:
     assert norm("阿嬷的厝") == "奶奶的房子"
+
+
+@pytest.mark.parametrize(
+    ("said", "plain", "aspect"),
+    [
+        ("换新的着开偌济钱", "换新的着开多少钱", Aspect.FEE),  # Minnan
+        ("几工会好", "几天会好", Aspect.TIME),
+        ("要几工作日", "要几个工作日", Aspect.TIME),  # the longer entry protects 工作日
+        ("身份证唔见咗点样补", "身份证丢了怎么补", None),  # Cantonese
+        ("几耐先攞到", "多久先拿到", Aspect.TIME),
+        ("喺边度办", "在哪里办", Aspect.WHERE),
+        ("俺娃的户口咋整", "我娃的户口怎么办", None),  # northern
+    ],
+)
+def test_dialect_function_words_become_the_plain_ones_the_aspects_read(
+    norm: Normalizer, said: str, plain: str, aspect: Aspect | None
+) -> None:
+    assert norm(said) == plain
+    assert detect_aspect(norm(said)) is aspect
 
 
 def test_normalize_longest_alias_wins() -> None:

@@ -232,3 +232,37 @@ def test_moving_on_prefers_the_service_of_the_same_life_event(kb: KnowledgeBase)
     # A service of another life event that the words name clearly still wins.
     away = r.search("另外，我的护照到期了要换", current="hukou-newborn")
     assert away.candidates[0].item == "passport"
+
+
+def test_each_part_is_measured_alone_and_the_classifier_is_one_of_them(kb: KnowledgeBase) -> None:
+    from knowledge.evaluate import report
+
+    rep = report(kb, GOLDEN, ["lexical", "classifier", "hybrid"])
+    parts = rep["by_retriever"]
+    assert set(parts) == {"lexical", "classifier", "hybrid"}
+    # The classifier alone ranks the golden questions' items near the top: it is a real ranker.
+    assert parts["classifier"]["hit_at_3"] >= 0.8, parts["classifier"]
+    assert rep["hit_at_1"] == parts["hybrid"]["hit_at_1"]
+
+
+def test_the_classifier_is_fused_only_when_it_has_a_weight(kb: KnowledgeBase) -> None:
+    q = "我爸昨天在家里走了，后面要跑哪些手续"
+    with_it = kb.retriever.rank(kb.index.normalizer(q))
+    without = kb.retriever.rank(kb.index.normalizer(q), classifier=False)
+    assert kb.retriever.config.classifier_weight > 0
+    assert dict(with_it.ranked) != dict(without.ranked)
+    off = copy.copy(kb.retriever)
+    off.config = dataclasses.replace(kb.retriever.config, classifier_weight=0.0)
+    assert dict(off.rank(kb.index.normalizer(q)).ranked) == dict(without.ranked)
+
+
+def test_a_word_every_situation_has_once_still_tells_them_apart(kb: KnowledgeBase) -> None:
+    """挂失 is in some ask of every situation of the social card, and in most of the lost card's:
+    naive Bayes weighs that, where leaving such words out left nothing to go on."""
+    r = kb.retriever
+    q = "社保卡丢了，要怎么挂失"
+    assert not r.config.situation_drop_common
+    assert r.situation_for("social-card-replace", q) == "lost"
+    dropped = copy.copy(r)
+    dropped.config = dataclasses.replace(r.config, situation_drop_common=True)
+    assert dropped.situation_for("social-card-replace", q) is None

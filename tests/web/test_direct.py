@@ -233,12 +233,15 @@ def test_copies_are_answered_from_the_forms_on_the_list(kb: KnowledgeBase) -> No
     assert wanted and some is not None and some.text.startswith("要复印件的是") and wanted[0] in some.text, some.text
 
 
-def test_a_thing_not_on_the_list_gets_the_checklist_not_a_guess(kb: KnowledgeBase) -> None:
-    # Since 2025 a marriage is registered without the household register: no material matches,
-    # so no direct answer is made up; the checklist (which has no 户口簿) answers.
+def test_a_document_no_list_has_is_answered_no_from_the_list(kb: KnowledgeBase) -> None:
+    # Since 2025 a marriage is registered without the household register: no situation's list
+    # has it, so the answer is the list's own: not needed (the checklist follows, collapsed).
     guide = kb.library.guides["marriage-registration"]
     assert not any("户口" in m.name for s in guide.situations for m in s.materials)
-    assert _direct(kb, "marriage-registration", None, Aspect.DOCUMENT, "要带户口本吗") is None
+    d = _direct(kb, "marriage-registration", None, Aspect.DOCUMENT, "还要带户口本吗")
+    assert d is not None and d.text.startswith("不用带户口本"), d
+    # Something that is not a document at all is still left to the checklist: nothing made up.
+    assert _direct(kb, "marriage-registration", None, Aspect.DOCUMENT, "要带红包吗") is None
 
 
 def test_money_paid_out_is_not_answered_with_the_fee(kb: KnowledgeBase) -> None:

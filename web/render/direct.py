@@ -249,6 +249,10 @@ ASKING_BIGRAMS = frozenset(
     {"要带", "需要", "带吗", "要不", "不要", "用不", "不用", "带不", "不带", "要吗", "得带", "用带"}
 )
 COPIES = re.compile(r"复印|原件|几份")
+# Documents residents ask about by name: when the list has none of them, the list's answer is "no".
+KNOWN_DOCUMENTS = re.compile(
+    r"户口本|户口簿|结婚证|离婚证|身份证|照片|出生医学证明|出生证|社保卡|房产证|不动产权证书?|驾驶证|驾照|居住证|护照|户籍证明"
+)
 
 
 def document_answer(guide: Guide, answer: Answer, said: str) -> str:
@@ -286,6 +290,11 @@ def document_answer(guide: Guide, answer: Answer, said: str) -> str:
             label + ("" if len(by) == len(chosen) else f"（{'、'.join(by)}）") for label, by in list(copies.items())[:4]
         ]
         return SAY["document_copies"].format(copies="、".join(listed))
+    if not any(parts):
+        # "还要带户口本吗" where no situation's list has it (a marriage since 2025): say so.
+        asked = KNOWN_DOCUMENTS.search(said)
+        if asked:
+            return SAY["document_not_listed"].format(document=asked.group(0))
     return "".join(parts)
 
 
