@@ -57,7 +57,12 @@ ASPECT_PATTERNS: list[tuple[Aspect, re.Pattern[str]]] = [
             r"电话多少|电话是多少|什么电话|哪个电话|电话号码是|电话号码多少|联系电话|咨询电话|打电话|电话咨询|号码多少|联系方式|怎么联系|热线|phone number|telephone|contact number"
         ),
     ),
-    (Aspect.VALIDITY, re.compile(r"有效期|管几年|管多久|能用多久|用多久|用几年|多少年有效|几年有效|有效几年|valid")),
+    (
+        Aspect.VALIDITY,
+        re.compile(
+            r"有效期|管几年|管多久|能用多久|用多久|用几年|多少年有效|几年有效|有效几年|能用多长时间|管多长时间|有效多久|会失效|会不会失效|会过期|几年内有效|valid"
+        ),
+    ),
     (
         Aspect.AMOUNT,
         re.compile(

@@ -39,6 +39,8 @@ def test_rrf_needs_one_weight_per_ranking() -> None:
         ("一定要去现场吗", Aspect.ONLINE),
         ("可以不去窗口吗", Aspect.ONLINE),
         ("非得她本人去吗", Aspect.PROXY),
+        ("这张能用多长时间", Aspect.VALIDITY),
+        ("过几年会失效吗", Aspect.VALIDITY),
         ("要带什么材料", Aspect.MATERIALS),
         ("身份证", None),
     ],

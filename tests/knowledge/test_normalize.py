@@ -44,6 +44,8 @@ def test_normalize_dialect_words(norm: Normalizer) -> None:
         ("几耐先攞到", "多久先拿到", Aspect.TIME),
         ("喺边度办", "在哪里办", Aspect.WHERE),
         ("俺娃的户口咋整", "我娃的户口怎么办", None),  # northern
+        ("阮后生替伊去办会使无", "阮儿子替他去办可以无", Aspect.PROXY),  # Minnan
+        ("这是头一回办", "这是第一次办", None),
     ],
 )
 def test_dialect_function_words_become_the_plain_ones_the_aspects_read(
