@@ -46,9 +46,13 @@ class ItemClassifier:
         self._log_alpha = float(np.log(alpha))
         self._vocab = vocab
 
+    def known(self, token_ids: Sequence[int]) -> list[int]:
+        """The distinct token ids the classifier knows, in order."""
+        return [t for t in dict.fromkeys(token_ids) if 0 <= t < self._vocab]
+
     def scores(self, token_ids: Sequence[int]) -> np.ndarray:
         """Log-likelihood of the tokens under each item (``self.items`` order)."""
-        ids = [t for t in dict.fromkeys(token_ids) if 0 <= t < self._vocab]
+        ids = self.known(token_ids)
         out = np.full(len(self.items), len(ids) * self._log_alpha, dtype=np.float32) - len(ids) * self._log_norm
         for t in ids:
             a, b = self._start[t], self._start[t + 1]
@@ -57,9 +61,8 @@ class ItemClassifier:
 
     def rank(self, token_ids: Sequence[int], k: int) -> list[tuple[str, float]]:
         """The ``k`` most likely items, best first (nothing when no token is known)."""
-        known = [t for t in token_ids if 0 <= t < self._vocab]
-        if not known or not self.items:
+        if not self.items or not self.known(token_ids):
             return []
-        s = self.scores(known)
+        s = self.scores(token_ids)
         top = np.argsort(-s, kind="stable")[:k]
         return [(self.items[n], float(s[n])) for n in top]

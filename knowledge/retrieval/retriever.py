@@ -673,19 +673,16 @@ class Retriever:
             margin = ranked[0][1] - ranked[1][1] if len(ranked) > 1 else 0.0
             if len(ranked) > 1 and margin >= self.config.situation_nb_margin:
                 return ranked[0][0], odds
-            # The question uses a word of one situation's own name (到期 of 到期换证) and the
-            # words agree: that situation, on a smaller lead.
-            # The lead is that situation's over the best other one: a negative margin lets the
-            # name win where the words lean a little the other way.
+            # The question uses a word of one situation's own name (到期 of 到期换证): that
+            # situation, on a smaller lead over the best other one (a negative margin would let
+            # the name win where the words lean a little the other way).
             name_margin = self.config.situation_name_margin
             if name_margin is not None and len(ranked) > 1:
                 said = set(self.index.lexical.tokenizer.words(normalized))
                 named = {sit for w, sit in self.situation_name_words(item).items() if w in said}
-                if len(named) == 1:
-                    (sit,) = named
-                    lead = odds[sit] - max(v for other, v in odds.items() if other != sit) if sit in odds else None
-                    if lead is not None and lead >= name_margin:
-                        return sit, odds
+                sit = next(iter(named)) if len(named) == 1 else None
+                if sit in odds and odds[sit] - max(v for o, v in odds.items() if o != sit) >= name_margin:
+                    return sit, odds
             return None, odds
         tokens = set(self.index.lexical.tokenizer.words(normalized))
         words = self.situation_words(item, exclude)
