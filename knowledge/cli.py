@@ -52,7 +52,9 @@ def cmd_guides_check(args: argparse.Namespace) -> int:
     sys.stdout.write(
         f"ok: {len(lib.guides)} guides ({sum(g.bundle for g in lib.guides.values())} bundles), "
         f"{n_sit} situations, {n_mat} materials, {n_ask} asks in {len(batches)} batches "
-        f"(per guide min {per_guide[0]}, median {per_guide[len(per_guide) // 2]}), {n_faq} questions with answers; "
+        f"(per guide min {per_guide[0]}, median {per_guide[len(per_guide) // 2]}), {n_faq} questions with answers "
+        f"({sum(a.faq is not None for a in lib.faq_asks)} follow-ups labelled with the one they ask, "
+        f"{sum(a.faq is None for a in lib.faq_asks)} with none, by {len({a.writer for a in lib.faq_asks})} writers); "
         f"{verified} verified, {len(lib.guides) - verified} draft; "
         f"{len(lib.referrals)} referral entries, {len(lib.lookups)} look-ups, {len(lib.out_of_scope)} out-of-scope topics; "
         f"{len(lib.halls)} halls ({', '.join(f'{k} {v}' for k, v in sorted(levels.items()))}); "
@@ -129,6 +131,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(rep, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(summary(rep) + "\n")
+    return 0
+
+
+def cmd_eval_faq(args: argparse.Namespace) -> int:
+    from knowledge.faq_eval import report, summary
+    from knowledge.service import KnowledgeBase
+
+    rep = report(KnowledgeBase.open(Settings()))
+    sys.stdout.write((json.dumps(rep, ensure_ascii=False) if args.json else summary(rep)) + "\n")
     return 0
 
 
@@ -290,4 +301,10 @@ def register(
         help="RetrieverConfig.classifier_weight to measure (default: the shipped one)",
     )
     cv.set_defaults(func=cmd_eval_cv)
+
+    faq = sub.add_parser(
+        "eval-faq", help="which FAQ a follow-up asks: writer folds on guides/faq_asks (chosen on 3, measured on 1)"
+    )
+    faq.add_argument("--json", action="store_true")
+    faq.set_defaults(func=cmd_eval_faq)
     return {"guides": guides}

@@ -488,6 +488,25 @@ class AskBatch(_Model):
     asks: list[TaggedAsk] = Field(min_length=1)
 
 
+class FaqAsk(_Model):
+    """A follow-up as a resident types it, labelled with the guide's common question (FAQ) it
+    asks — or with none (``faq: null``: a question about the item that no FAQ answers)."""
+
+    faq: str | None = Field(default=None, description="the FAQ's q, exactly as the guide writes it")
+    style: Code
+    q: NonEmpty
+
+
+class FaqAskFile(_Model):
+    """A writer's follow-ups for one item (guides/faq_asks/<writer>/<item>.yaml): evidence for
+    telling which FAQ a follow-up asks, kept by writer so the matcher can be measured on a
+    writer it was not tuned on."""
+
+    item: Code
+    writer: Code
+    asks: list[FaqAsk] = Field(min_length=1)
+
+
 class ReferralLevel(enum.StrEnum):
     CITY = "city"
     TOWN = "town"

@@ -15,12 +15,15 @@ from knowledge.hours import Clock, SystemClock
 from knowledge.index import Index, load_index
 from knowledge.library import Library, load_library
 from knowledge.pipeline import build_index
-from knowledge.retrieval import Aspect, RetrievalResult, Retriever, RetrieverConfig
+from knowledge.retrieval import Aspect, RetrievalResult, Retriever, RetrieverConfig, detect_aspect
 from knowledge.retrieval.calibration import CONFIDENCE_FILE, LOO_THRESHOLD, load_fold_calibration
 from knowledge.schema import FAQ, plate_code
 from knowledge.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+# The aspects no field of a guide answers better than a common question asked in other words.
+LOOSE_FAQ_ASPECTS = frozenset({None, Aspect.MATERIALS, Aspect.DOCUMENT})
 
 MAX_QUESTION_CHARS = 500
 
@@ -120,13 +123,25 @@ class KnowledgeBase:
             answer.confidence = round(result.confidence, 3)
         return AskResult(result, answer)
 
-    def faq_for(self, item: str, question: str) -> FAQ | None:
-        """The item's common question (FAQ) that ``question`` asks, if one does (its answer leads)."""
+    def faq_for(self, item: str, question: str, exclude: frozenset[str] = frozenset()) -> FAQ | None:
+        """The item's common question (FAQ) that ``question`` asks, if one does (its answer leads).
+
+        Its words first (most of the FAQ's rare words); else, for a question that asks no aspect a
+        field answers (only the list, one document, or nothing named), the FAQ it asks in other
+        words, judged against the FAQ and the follow-ups writers labelled with it (``exclude``:
+        follow-ups left out, when they are what is measured)."""
         guide = self.library.guides.get(item)
         if guide is None or not question.strip():
             return None
         normalized = self.index.normalizer(question[:MAX_QUESTION_CHARS])
-        n = self.retriever.faq_match(item, normalized, [f.q for f in guide.faqs], guide.title)
+        questions = [f.q for f in guide.faqs]
+        n = self.retriever.faq_match(item, normalized, questions, guide.title)
+        if n is None and detect_aspect(normalized) in LOOSE_FAQ_ASPECTS:
+            labelled: dict[str, list[str]] = {q: [q] for q in questions}
+            for a in self.library.faq_asks:
+                if a.item == item and a.faq in labelled and a.q not in exclude:
+                    labelled[a.faq].append(a.q)
+            n = self.retriever.faq_loose(normalized, [labelled[q] for q in questions], guide.title)
         return guide.faqs[n] if n is not None else None
 
     def answer(

@@ -499,6 +499,37 @@ class ActionConfirm(Action):
         return []
 
 
+class ActionSmallTalk(Action):
+    """Greeting, thanks, goodbye — unless the words are a question after all: "几耐先攞到" while
+    the bot asks which situation (the NLU reads the Cantonese as a goodbye), "谢谢，那要多少钱",
+    or a typed reply that chooses one of the options asked back."""
+
+    response = "utter_greet"
+
+    def name(self) -> Text:
+        return "action_" + self.response.removeprefix("utter_")
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        retrieval = retrieval_of(tracker)
+        if not explicit_request(tracker) and not retrieval.get("asks_person", True):
+            typed = typed_situation_events(dispatcher, tracker)
+            if typed is not None:
+                return typed
+            names_a_service = bool(candidates_of(retrieval)) and not retrieval.get("abstain", True)
+            if question_on_item(tracker, retrieval) or (retrieval.get("asks_question") and names_a_service):
+                return respond_to_question(dispatcher, tracker, "rephrase")
+        dispatcher.utter_message(response=self.response)
+        return []
+
+
+class ActionThank(ActionSmallTalk):
+    response = "utter_thank"
+
+
+class ActionGoodbye(ActionSmallTalk):
+    response = "utter_goodbye"
+
+
 class ActionStartOver(Action):
     """"重新开始": start over — unless it is a question about the item ("重新换一张要多久")."""
 

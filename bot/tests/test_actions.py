@@ -17,7 +17,10 @@ from actions.actions import (
     ActionDecline,
     ActionFollowUp,
     ActionHandoff,
+    ActionGoodbye,
+    ActionSmallTalk,
     ActionStartOver,
+    ActionThank,
     closest_option,
 )
 
@@ -441,3 +444,32 @@ def test_a_short_reply_sharing_words_with_one_option_only_chooses_it() -> None:
     t.latest_message["text"] = "对了，孩子医保怎么交"
     _, msgs = run(ActionAnswerService(), t)
     assert msgs[0]["item"] == "newborn-medical-insurance", msgs
+
+
+def test_small_talk_is_small_talk_unless_the_words_ask_about_the_item() -> None:
+    # "再见" / "谢谢" / "你好" with no question in them: the response, nothing else.
+    for action, response in [(ActionSmallTalk(), "utter_greet"), (ActionThank(), "utter_thank"),
+                             (ActionGoodbye(), "utter_goodbye")]:
+        d = CollectingDispatcher()
+        t = tracker(response.removeprefix("utter_"), dict(unsure(conf=0.1), asks_question=False, asks_person=False),
+                    slots={"item": "id-card-renew"})
+        assert action.run(d, t, {}) == [] and [m["response"] for m in d.messages] == [response]
+    # "几耐先攞到" while the bot asks which situation: the NLU reads it as goodbye; it asks how long.
+    pending = {"kind": "situation", "item": "id-card-renew", "aspect": "materials",
+               "options": [{"value": "expired", "label": "到期换证"}, {"value": "damaged", "label": "证件损坏换证"}]}
+    retrieval = dict(unsure(conf=0.1), aspect="time", asks_question=True, asks_person=False, names_service=False)
+    t = tracker("goodbye", retrieval, slots={"item": "id-card-renew", "pending": pending})
+    t.latest_message["text"] = "几耐先攞到"
+    _, msgs = run(ActionGoodbye(), with_current(t, "id-card-renew"))
+    assert msgs == [{"kind": "answer", "item": "id-card-renew", "situation": None, "aspect": "time",
+                     "follow_up": True}]
+    # A typed option read as thanks chooses it.
+    t = tracker("thank", dict(unsure(conf=0.1), asks_question=False, asks_person=False),
+                slots={"item": "id-card-renew", "pending": pending})
+    t.latest_message["text"] = "证件损坏换证"
+    _, msgs = run(ActionThank(), t)
+    assert msgs == [{"kind": "answer", "item": "id-card-renew", "situation": "damaged", "aspect": "materials"}]
+    # "你好，身份证到期了怎么换" read as a greeting, nothing talked about yet: the question is answered.
+    t = tracker("greet", dict(sure(ID_RENEW), asks_question=True, asks_person=False))
+    _, msgs = run(ActionSmallTalk(), t)
+    assert msgs[0]["kind"] == "choices" and msgs[0]["item"] == "id-card-renew"

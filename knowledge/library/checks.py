@@ -38,6 +38,7 @@ from knowledge.library.loaders import (
 from knowledge.library.model import (
     ASKS_DIR,
     CATALOGUE_FILE,
+    FAQ_ASKS_DIR,
     GUIDE_BATCH,
     GUIDES_SUBDIR,
     LOOKUPS_FILE,
@@ -45,13 +46,15 @@ from knowledge.library.model import (
     PLATES_FILE,
     REFERRALS_DIR,
     AskRecord,
+    FaqAskRecord,
     Library,
     guide_path,
 )
-from knowledge.library.problems import line_for, parse_yaml, rel_path, suggest
+from knowledge.library.problems import line_for, parse_yaml, read_yaml, rel_path, suggest, validate
 from knowledge.normalize import Normalizer
 from knowledge.schema import (
     CatalogueItem,
+    FaqAskFile,
     Guide,
     Hall,
     Holiday,
@@ -575,6 +578,47 @@ def check_asks(
     return records
 
 
+def check_faq_asks(root: Path, guides: dict[str, Guide], problems: list[Problem]) -> list[FaqAskRecord]:
+    """The writers' follow-ups labelled with the FAQ they ask (guides/faq_asks/<writer>/<item>.yaml):
+    the file in its writer's folder, for an item with a guide, every label one of its FAQs."""
+    records: list[FaqAskRecord] = []
+    for path in sorted((root / FAQ_ASKS_DIR).glob("*/*.yaml")):
+        rel = rel_path(path, root)
+        data, lines = read_yaml(path, rel, problems)
+        f = validate(FaqAskFile, data, rel, lines, problems) if data is not None else None
+        if f is None:
+            continue
+        guide = guides.get(f.item)
+        if f.writer != path.parent.name or f.item != path.stem or guide is None:
+            problems.append(
+                Problem(
+                    rel,
+                    line_for(lines, ("item",)),
+                    "item",
+                    f"{rel} is for item {f.item!r} by writer {f.writer!r}",
+                    f"guides/{FAQ_ASKS_DIR}/<writer>/<item>.yaml for an item with a guide",
+                    f"move it to guides/{FAQ_ASKS_DIR}/{f.writer}/{f.item}.yaml, or write the guide first",
+                )
+            )
+            continue
+        questions = [q.q for q in guide.faqs]
+        for i, ask in enumerate(f.asks):
+            if ask.faq is not None and ask.faq not in questions:
+                problems.append(
+                    Problem(
+                        rel,
+                        line_for(lines, ("asks", i, "faq")),
+                        f"asks[{i}].faq",
+                        f"{ask.faq!r} is not one of {f.item}'s common questions",
+                        "one of: " + " / ".join(questions),
+                        "copy the FAQ's q exactly, or write null",
+                    )
+                )
+                continue
+            records.append(FaqAskRecord(f.item, ask.q, f.writer, ask.style, ask.faq))
+    return records
+
+
 def check_guide_against_batches(guide: Guide, lib: Library, rel: str, lines: dict[Any, int]) -> list[Problem]:
     """The batch rules seen from an edited guide: labelled situations it keeps, asks no batch has."""
     problems: list[Problem] = []
@@ -590,6 +634,20 @@ def check_guide_against_batches(guide: Guide, lib: Library, rel: str, lines: dic
                 f"are labelled with the situation {sid!r}, which this guide no longer has",
                 ", ".join(sorted(situation_ids)),
                 f"keep a situation with id: {sid}, or relabel those asks first",
+            )
+        )
+    questions = {f.q for f in guide.faqs}
+    for faq in sorted({a.faq for a in lib.faq_asks if a.item == guide.code and a.faq} - questions):
+        writers = sorted({a.writer for a in lib.faq_asks if a.item == guide.code and a.faq == faq})
+        problems.append(
+            Problem(
+                rel,
+                line_for(lines, ("faqs",)),
+                "faqs",
+                f"follow-ups in {', '.join(f'guides/{FAQ_ASKS_DIR}/{w}/{guide.code}.yaml' for w in writers)} "
+                f"are labelled with the common question {faq!r}, which this guide no longer has",
+                "keep the question's wording",
+                "keep it, or relabel those follow-ups first",
             )
         )
     batch_keys = {lib.normalizer.key(a.q): a for a in lib.asks if a.batch != GUIDE_BATCH}
@@ -629,6 +687,7 @@ class Draft:
     plates: dict[str, Plate] = field(default_factory=dict)
     out_of_scope: dict[str, OutOfScopeTopic] = field(default_factory=dict)
     asks: list[AskRecord] = field(default_factory=list)
+    faq_asks: list[FaqAskRecord] = field(default_factory=list)
     referrals: dict[str, Referral] = field(default_factory=dict)
     lookups: dict[str, Lookup] = field(default_factory=dict)
     slots: SlotsFile = field(default_factory=SlotsFile)
@@ -747,6 +806,10 @@ def _asks_step(d: Draft, problems: list[Problem]) -> None:
     d.asks = check_asks(d.root, d.guides, d.normalizer, problems)
 
 
+def _faq_asks_step(d: Draft, problems: list[Problem]) -> None:
+    d.faq_asks = check_faq_asks(d.root, d.guides, problems)
+
+
 def _referrals_and_lookups_step(d: Draft, problems: list[Problem]) -> None:
     d.referrals = load_named(d.root / REFERRALS_DIR, "*.yaml", ReferralFile, "referrals", d.root, problems)
     d.lookups = load_named(d.root, LOOKUPS_FILE, LookupFile, "lookups", d.root, problems)
@@ -769,6 +832,7 @@ LIBRARY_STEPS: list[Callable[[Draft, list[Problem]], None]] = [
     _out_of_scope_step,
     _guide_rules_step,
     _asks_step,
+    _faq_asks_step,
     _referrals_and_lookups_step,
     _topic_rules_step,
 ]
@@ -802,6 +866,7 @@ def check_library(
         files=draft.files,
         out_of_scope=draft.out_of_scope,
         asks=draft.asks,
+        faq_asks=draft.faq_asks,
         referrals=draft.referrals,
         lookups=draft.lookups,
         slots=draft.slots,

@@ -29,6 +29,7 @@ ALIASES_FILE = "aliases.yaml"
 OUT_OF_SCOPE_FILE = "out_of_scope.yaml"
 CATALOGUE_FILE = "catalogue.yaml"
 ASKS_DIR = "asks"
+FAQ_ASKS_DIR = "faq_asks"
 REFERRALS_DIR = "referrals"
 LOOKUPS_FILE = "lookups.yaml"
 SLOTS_FILE = "slots.yaml"
@@ -46,6 +47,17 @@ class AskRecord:
     situation: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class FaqAskRecord:
+    """One follow-up labelled with the FAQ it asks (None: no FAQ answers it)."""
+
+    item: str
+    q: str
+    writer: str
+    style: str
+    faq: str | None
+
+
 @dataclass
 class Library:
     """The validated content, ready for the index and the pages."""
@@ -61,6 +73,7 @@ class Library:
     files: dict[str, Path] = field(default_factory=dict)
     out_of_scope: dict[str, OutOfScopeTopic] = field(default_factory=dict)
     asks: list[AskRecord] = field(default_factory=list)
+    faq_asks: list[FaqAskRecord] = field(default_factory=list)
     referrals: dict[str, Referral] = field(default_factory=dict)
     lookups: dict[str, Lookup] = field(default_factory=dict)
     slots: SlotsFile = field(default_factory=SlotsFile)  # guides/slots.yaml: appointments (预约)

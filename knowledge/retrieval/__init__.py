@@ -17,6 +17,7 @@ from knowledge.retrieval.query import (
     GENERIC,
     SWITCH_CUE,
     Aspect,
+    asks_for_list,
     detect_aspect,
     is_question,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "RetrievalResult",
     "Retriever",
     "RetrieverConfig",
+    "asks_for_list",
     "declined_key",
     "declined_kind",
     "detect_aspect",

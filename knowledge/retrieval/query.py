@@ -32,7 +32,7 @@ ASPECT_PATTERNS: list[tuple[Aspect, re.Pattern[str]]] = [
     (
         Aspect.HOURS,
         re.compile(
-            r"几点|开门|关门|上班时间|下班|休息|周六|周日|星期六|星期天|礼拜|周末|节假日|营业时间|中午|午休|还开|开不开|开着|开吗|开放时间"
+            r"几点|开门|关门|上班时间|下班|休息|周六|周日|星期六|星期天|礼拜|周末|节假日|营业时间|中午|午休|还开(?!车|证)|开不开门|(?<![去来替帮给能开])开不开|开着|(?<![去来替帮给能开])开吗|开放时间"
         ),
     ),
     (
@@ -99,6 +99,17 @@ ASPECT_PATTERNS: list[tuple[Aspect, re.Pattern[str]]] = [
     ),
     (Aspect.MATERIALS, re.compile(r"带什么|要什么|材料|证件|准备|手续|需要|bring|document")),
 ]
+
+
+# Words that ask for the checklist, whatever else a question asks ("要带什么，多少钱").
+LIST_CUE = re.compile(
+    r"带什么|带啥|带哪些|带些什么|要什么(?!时候)|什么材料|哪些材料|材料|准备什么|准备啥|准备哪些|准备些|要哪些|手续|bring|documents"
+)
+
+
+def asks_for_list(normalized: str) -> bool:
+    """Does the question ask what to bring (beside whatever else it asks)?"""
+    return bool(LIST_CUE.search(normalized))
 
 
 # Every aspect's cue words: they say what is asked about a service, never which service.

@@ -116,6 +116,15 @@ class RetrievalResult:
 # ``faq_match``'s docstring), never on the public sets.
 FAQ_MIN_SHARE = 0.6
 FAQ_MIN_MASS = 3.0
+# A follow-up that asks no aspect (or the list, or one document) may ask a FAQ in other words
+# ("补好之前俺还能开车不" → 补证期间能开车吗？): its score against the FAQ and the follow-ups
+# writers labelled with it is the lexical overlap (the mean of both sides' shares of rare-word
+# mass) plus FAQ_DENSE_WEIGHT × the dense cosine; the best FAQ is taken when it scores at least
+# FAQ_LOOSE_MIN and FAQ_LOOSE_MARGIN more than the next. Chosen on folds of guides/faq_asks
+# (``menpai eval-faq``: tuned on three writers, measured on the fourth), never on the public sets.
+FAQ_DENSE_WEIGHT = 0.5
+FAQ_LOOSE_MIN = 0.3
+FAQ_LOOSE_MARGIN = 0.1
 
 # A word that at most two items have anywhere (log((n + 1) / 2.5) with n ≈ 430 items).
 RARE_WORD_IDF = 5.1
@@ -199,6 +208,7 @@ class Retriever:
         self._labelled_asks: dict[str, list[int]] = defaultdict(list)
         self._situation_cache: dict[tuple[str, frozenset[str]], dict[str, set[str]]] = {}
         self._nb_cache: dict[tuple[str, frozenset[str]], tuple[dict[str, Counter[str]], set[str]]] = {}
+        self._faq_vectors: dict[str, np.ndarray] = {}
         by_item: dict[str, list[int]] = defaultdict(list)
         # English asks carry the glossary's Chinese words (for English questions): a Chinese
         # question matching them through those words is matching the glossary, not the ask.
@@ -556,6 +566,57 @@ class Retriever:
             if share >= FAQ_MIN_SHARE and mass >= FAQ_MIN_MASS and (best is None or share > best[0]):
                 best = (share, n)
         return best[1] if best else None
+
+    def faq_scores(self, normalized: str, texts: Sequence[Sequence[str]], name: str = "") -> list[float]:
+        """Each FAQ's score for a follow-up: the best over its texts (the FAQ's q and the follow-ups
+        labelled with it) of the lexical overlap plus the weighted dense cosine; a FAQ on another
+        aspect than the one asked scores nothing."""
+        norm = self.index.normalizer
+        aspect = detect_aspect(normalized)
+        named = set(self.content_words(norm(name))) if name else set()
+        asked = set(self.content_words(normalized)) - named
+        asked_mass = sum(self._idf[t] for t in asked)
+        dense = self.index.dense
+        qvec = dense.encode_one(normalized) if dense is not None and normalized else None
+        scores: list[float] = []
+        for variants in texts:
+            best = 0.0
+            for n, text in enumerate(variants):
+                q = norm(text)
+                other = detect_aspect(q) if n == 0 else None  # the FAQ's own aspect, from its q
+                if aspect is not None and other is not None and other is not aspect:
+                    break
+                words = set(self.content_words(q)) - named
+                total = sum(self._idf[t] for t in words)
+                mass = sum(self._idf[t] for t in words & asked)
+                lexical = ((mass / total if total else 0.0) + (mass / asked_mass if asked_mass else 0.0)) / 2
+                cosine = 0.0
+                if qvec is not None and dense is not None:
+                    key = f"{name} {q}"
+                    vec = self._faq_vectors.get(key)
+                    if vec is None:
+                        vec = self._faq_vectors[key] = dense.encode_one(norm(key))
+                    cosine = float(qvec @ vec)
+                best = max(best, lexical + FAQ_DENSE_WEIGHT * cosine)
+            scores.append(best)
+        return scores
+
+    def faq_loose(
+        self,
+        normalized: str,
+        texts: Sequence[Sequence[str]],
+        name: str = "",
+        minimum: float = FAQ_LOOSE_MIN,
+        margin: float = FAQ_LOOSE_MARGIN,
+    ) -> int | None:
+        """The FAQ a follow-up asks in other words (see FAQ_LOOSE_MIN), or None."""
+        scores = self.faq_scores(normalized, texts, name)
+        if not scores:
+            return None
+        ranked = sorted(range(len(scores)), key=lambda n: -scores[n])
+        top = scores[ranked[0]]
+        second = scores[ranked[1]] if len(ranked) > 1 else 0.0
+        return ranked[0] if top >= minimum and top - second >= margin else None
 
     def situation_words(self, item: str, exclude: frozenset[str] = frozenset()) -> dict[str, set[str]]:
         """The words of each situation of an item: its name and "when", and (unless switched

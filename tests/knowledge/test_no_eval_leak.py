@@ -39,6 +39,7 @@ def test_no_ask_copies_a_public_eval_question(library: Library) -> None:
     if not evals:
         pytest.fail(f"the public eval sets are missing under {SHARED}")
     ours = [a.q for a in library.asks]
+    ours += [a.q for a in library.faq_asks]
     ours += [q for r in library.referrals.values() for q in r.asks]
     ours += [q for x in library.lookups.values() for q in x.asks]
     copies = []

@@ -40,14 +40,14 @@ HOLIDAY = re.compile(r"节假日|放假|国庆|春节|过年|五一|元旦|中�
 FACT_WORDS = {
     Aspect.PROXY: re.compile(r"本人|亲自|到场|代办|代领|委托|代为|家属|亲属|家里人|家人|别人|替|监护人"),
     Aspect.MAIL: re.compile(r"邮寄|寄到|快递|寄送|邮政"),
-    Aspect.VALIDITY: re.compile(r"有效期|有效|年内|长期"),
+    Aspect.VALIDITY: re.compile(r"有效期|有效|年内|长期|能用多久|用多久|用几年|管几年|管多久"),
     # money paid out: the common question that asks it, else sentences with an amount or a rate
     Aspect.AMOUNT: re.compile(r"(领|发|补贴|补助|报销|报|赔|拿)(多少|几成|几个月|到多少)|标准|\d+元|%|比例"),
 }
 
 
 # A free service's fee basis that says what the resident pays all the same (保险费自己缴纳, 按实际收取).
-PAID_OTHERWISE = re.compile(r"缴纳|缴费|要交|自己交|按实际收取|自付|另交|另收")
+PAID_OTHERWISE = re.compile(r"缴纳|缴费|要交|自己交|按实际收取|自付|另交|另收|自理|自费|自己承担|自己出")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from html import escape
 from typing import Any
 
 from knowledge.answer import Answer
-from knowledge.retrieval import Aspect, Declined, detect_aspect
+from knowledge.retrieval import Aspect, Declined, asks_for_list, detect_aspect
 from knowledge.service import KnowledgeBase
 from web.contract import AnswerPayload, ChoicesPayload, HandoffPayload, Option, Payload, SimplePayload
 from web.render.direct import direct_answer, fits
@@ -25,6 +25,12 @@ from web.render.wechat import MAX_TEXT_BYTES, utf8_len
 # A direct answer's length (URLs aside): short for fee, time and hours; room for halls in "where".
 DIRECT_LIMITS = {Aspect.FEE: 150, Aspect.TIME: 150, Aspect.HOURS: 150, Aspect.WHERE: 300}
 DIRECT_DEFAULT_LIMIT = 220
+# The facts a first question may ask alone; who must go, one document or a common question lead
+# the checklist instead (the resident is about to get ready for the trip).
+ONE_FACT = frozenset(
+    {Aspect.FEE, Aspect.TIME, Aspect.HOURS, Aspect.WHERE, Aspect.PHONE, Aspect.VALIDITY, Aspect.AMOUNT, Aspect.MAIL}
+)
+ONE_FACT_TAIL = 20  # the line with the checklist's link (URL aside) and the draft note
 
 
 class MessageKind(enum.StrEnum):
@@ -163,14 +169,30 @@ def _answer(
     answer.url = f"{base_url}{answer.url}"
     location = (lng, lat) if lng is not None and lat is not None else None
     faq = kb.faq_for(answer.item, said) if said else None
-    direct = direct_answer(kb.library, answer, aspect, said, location=location, now=now, faq=faq)
+    normalized = kb.index.normalizer(said) if said else ""
+    # The words ask no aspect but one of the item's common questions ("补好之前还能开车不"): its
+    # answer, whatever aspect the NLU guessed from a stray word (开 → hours).
+    asked = Aspect.MATERIALS if faq is not None and detect_aspect(normalized) is None else aspect
+    direct = direct_answer(kb.library, answer, asked, said, location=location, now=now, faq=faq)
     # A follow-up that asks for the materials again ("那要带什么") gets the checklist itself.
-    asks_materials = detect_aspect(kb.index.normalizer(said)) is Aspect.MATERIALS if said else False
+    asks_materials = detect_aspect(normalized) is Aspect.MATERIALS if said else False
     follow_up = payload.follow_up and direct is not None and not asks_materials
-    lead = fits(direct.text, DIRECT_LIMITS.get(direct.aspect, DIRECT_DEFAULT_LIMIT)) if direct is not None else ""
+    # A first question about one fact only ("那护照在哪里办", "换一张要多少钱"): that fact, and the
+    # checklist one tap away (the card on web, the link in text) — not 600 characters of card.
+    one_fact = (
+        not follow_up
+        and direct is not None
+        and faq is None
+        and direct.aspect in ONE_FACT
+        and not asks_for_list(normalized)
+    )
+    limit = DIRECT_LIMITS.get(direct.aspect, DIRECT_DEFAULT_LIMIT) if direct is not None else 0
+    lead = fits(direct.text, limit - (ONE_FACT_TAIL if one_fact else 0)) if direct is not None else ""
     budget, measure = channel.budget, channel.measure
     if follow_up:
         text = lead + f"\n详情：{answer.url}"
+    elif one_fact:
+        text = lead + "\n" + SAY["list_link"].format(url=answer.url, review=SAY["draft"])
     elif direct is not None:
         rest = budget - measure(lead) - 1 if budget else None
         text = lead + "\n" + render_text(answer, rest, measure)
