@@ -240,6 +240,8 @@ def test_a_document_no_list_has_is_answered_no_from_the_list(kb: KnowledgeBase) 
     assert not any("户口" in m.name for s in guide.situations for m in s.materials)
     d = _direct(kb, "marriage-registration", None, Aspect.DOCUMENT, "还要带户口本吗")
     assert d is not None and d.text.startswith("不用带户口本"), d
+    # And what the list does have, so the resident is not left guessing.
+    assert "要带的是：" in d.text and "身份证" in d.text.split("要带的是：")[1], d
     # Something that is not a document at all is still left to the checklist: nothing made up.
     assert _direct(kb, "marriage-registration", None, Aspect.DOCUMENT, "要带红包吗") is None
 
@@ -265,3 +267,17 @@ def test_a_free_service_whose_resident_pays_something_else_says_so(kb: Knowledge
     # A free service with nothing else to pay stays "不收费".
     first = _direct(kb, "id-card-first", None, Aspect.FEE, "要钱吗")
     assert first is not None and "缴" not in first.text
+
+
+def test_a_common_question_on_the_aspect_answers_unless_the_situation_has_its_own_figure(kb: KnowledgeBase) -> None:
+    guide = kb.library.guides["id-card-renew"]
+    fee_faq = next((f for f in guide.faqs if detect_aspect(f.q) is Aspect.FEE), None)
+    assert fee_faq is not None
+    answer = kb.answer("id-card-renew", "damaged", Aspect.FEE)
+    # A damaged card costs 40元, its own figure: the field answers, not the FAQ on the usual fee.
+    d = direct_answer(kb.library, answer, Aspect.FEE, fee_faq.q, now=WEDNESDAY, faq=fee_faq)
+    assert d is not None and "40元" in d.text and d.text != fee_faq.a
+    # An expired card costs the usual 20元: the FAQ's fuller answer may lead.
+    answer = kb.answer("id-card-renew", "expired", Aspect.FEE)
+    d = direct_answer(kb.library, answer, Aspect.FEE, fee_faq.q, now=WEDNESDAY, faq=fee_faq)
+    assert d is not None and d.text == fee_faq.a

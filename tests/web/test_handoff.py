@@ -33,7 +33,7 @@ def test_transition_illegal_is_refused(mode: Mode, event: HandoffEvent) -> None:
 @pytest.mark.unit
 def test_every_mode_event_pair_is_decided() -> None:
     assert len(ILLEGAL) + len(TRANSITIONS) == len(Mode) * len(HandoffEvent)
-    assert len(ILLEGAL) == 22
+    assert len(ILLEGAL) == 25
 
 
 @pytest.mark.unit

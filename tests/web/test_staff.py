@@ -203,3 +203,23 @@ def test_long_poll_returns_at_once_when_the_mode_differs_and_empty_after_wait(cl
     assert quiet.json() == {"mode": "waiting", "messages": [], "last_id": known["last_id"]}
     too_long = client.get(f"/api/chat/{session}/messages", params={"wait": 3600})
     assert too_long.status_code == 422 and too_long.json()["error"]["code"]
+
+
+def test_a_resident_waiting_for_a_person_can_take_it_back_and_ask_the_bot(client: Any) -> None:
+    session = "withdraw-flow-1"
+    reply = client.post("/api/chat", json={"session": session, "text": "我要人工"}).json()
+    assert reply["mode"] == "waiting"
+    # Still waiting: a plain message goes to the queue.
+    assert client.post("/api/chat", json={"session": session, "text": "还要等多久"}).json()["mode"] == "waiting"
+    # "算了，我自己问": nobody took the chat; the bot answers the question in the same message.
+    back = client.post("/api/chat", json={"session": session, "text": "算了我自己问，换身份证要带什么"}).json()
+    assert back["mode"] == "bot"
+    assert any(m.get("item") == "id-card-renew" for m in back["messages"]), back
+    # Once staff hold the chat, the words go to them, whatever they say.
+    add_staff(client, "wu")
+    client.post("/api/chat", json={"session": session, "text": "我要人工"})
+    login(client, "wu")
+    csrf = csrf_of(client.get("/staff").text)
+    client.post(f"/staff/c/{session}/claim", data={"csrf": csrf})
+    during = client.post("/api/chat", json={"session": session, "text": "算了我自己问"}).json()
+    assert during["mode"] == "agent" and during["messages"] == []

@@ -29,6 +29,7 @@ class HandoffEvent(enum.StrEnum):
     BACK_TO_BOT = "back_to_bot"  # the agent (or a timeout) hands it back to the bot
     LEAVE_MESSAGE = "leave_message"  # the resident gives up waiting and leaves a callback ticket
     REOPEN = "reopen"  # the resident writes again after a resolved chat
+    WITHDRAW = "withdraw"  # the resident stops waiting before anyone took the chat ("算了，我自己问")
 
 
 class IllegalTransition(MenpaiError):
@@ -47,6 +48,7 @@ TRANSITIONS: dict[tuple[Mode, HandoffEvent], Mode] = {
     (Mode.WAITING, HandoffEvent.CLAIM): Mode.AGENT,
     (Mode.WAITING, HandoffEvent.LEAVE_MESSAGE): Mode.BOT,
     (Mode.WAITING, HandoffEvent.BACK_TO_BOT): Mode.BOT,
+    (Mode.WAITING, HandoffEvent.WITHDRAW): Mode.BOT,
     (Mode.AGENT, HandoffEvent.TRANSFER): Mode.AGENT,
     (Mode.AGENT, HandoffEvent.RELEASE): Mode.WAITING,
     (Mode.AGENT, HandoffEvent.RESOLVE): Mode.RESOLVED,
@@ -75,3 +77,13 @@ HUMAN_REQUEST = re.compile(r"人工|真人|客服|找个人|找人帮|工作人�
 
 def asks_for_person(text: str) -> bool:
     return bool(HUMAN_REQUEST.search(text))
+
+
+# Words with which a resident waiting for a person takes the request back and asks the bot again.
+WITHDRAW_REQUEST = re.compile(
+    r"^(算了|不用了|不等了|不要人工了?|不找人工了?|不用人工了?)|我自己(问|看|查|来问)|还是问(你|机器人|助手)"
+)
+
+
+def withdraws_request(text: str) -> bool:
+    return bool(WITHDRAW_REQUEST.search(text.strip())) and not asks_for_person(text)

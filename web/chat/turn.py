@@ -20,7 +20,7 @@ from knowledge.retrieval import RetrievalResult, declined_kind
 from knowledge.schema import plate_code
 from knowledge.service import KnowledgeBase
 from web.chat.fallback import fallback_payloads
-from web.chat.handoff import HandoffEvent, IllegalTransition, Mode, resident_talks_to_bot
+from web.chat.handoff import HandoffEvent, IllegalTransition, Mode, resident_talks_to_bot, withdraws_request
 from web.chat.policy import HandoffPolicy
 from web.chat.rasa import RasaClient, RasaUnavailable
 from web.chat.routing import Router
@@ -219,11 +219,18 @@ class ChatService:
             raise ConversationFull(SAY["chat_full"].format(count=self.max_messages))
         plate = plate or conv.plate
         events = [event_row("question", plate=plate, town=self._town(plate), detail=shown)]
-        if not resident_talks_to_bot(conv.mode):
+        mode = conv.mode
+        if mode is Mode.WAITING and withdraws_request(text):
+            # "算了，我自己问，居住证签注收钱吗": nobody has taken the chat yet; the bot answers again.
+            try:
+                mode = self.store.conversations.apply(session, HandoffEvent.WITHDRAW)
+            except IllegalTransition as exc:  # a staff member took it meanwhile: they answer
+                mode = exc.mode
+        if not resident_talks_to_bot(mode):
             # With a person (or waiting for one): the message goes to staff, not to Rasa.
             self.store.conversations.close_turn(session, [], events=events)
-            return ChatReply(conv.mode, [self.queue_message(session)] if conv.mode is Mode.WAITING else [])
-        if conv.mode is Mode.RESOLVED:
+            return ChatReply(mode, [self.queue_message(session)] if mode is Mode.WAITING else [])
+        if mode is Mode.RESOLVED:
             self.store.conversations.apply(session, HandoffEvent.REOPEN)
         result, metadata = turn_metadata(self.kb, text or shown, plate, conv.item, picked)
         return _Begun(session, text, shown, plate, channel, result, metadata, events)

@@ -144,6 +144,18 @@ def guide_fact(guide: Guide, aspect: Aspect, situation: str | None, limit: int =
     return "".join(hits)[:limit]
 
 
+def _own_figure(guide: Guide, aspect: Aspect, situation: str | None) -> bool:
+    """Does the resident's situation have its own fee or time limit (损坏换证 40元)? Then that
+    field answers, not the common question on the guide's usual figure."""
+    if situation is None:
+        return False
+    if aspect is Aspect.FEE:
+        return fee_text(guide, situation) != fee_text(guide)
+    if aspect is Aspect.TIME:
+        return time_text(guide, situation) != time_text(guide)
+    return True
+
+
 def _phone(lib: Library, guide: Guide, location: tuple[float, float] | None) -> str:
     halls = _halls_for(lib, guide, location, 1)
     return halls[0].phone if halls else "12345"
@@ -166,8 +178,8 @@ def direct_answer(
     who must go, posting, validity) — "外地户口能办吗" is answered by the guide's own FAQ.
     """
     guide = lib.guides[answer.item]
-    on_aspect = faq is not None and detect_aspect(faq.q) is aspect and answer.situation is None
-    if faq is not None and (aspect is Aspect.MATERIALS or aspect in FACT_WORDS or on_aspect):
+    on_aspect = faq is not None and detect_aspect(faq.q) is aspect and not _own_figure(guide, aspect, answer.situation)
+    if faq is not None and (aspect in (Aspect.MATERIALS, Aspect.DOCUMENT) or aspect in FACT_WORDS or on_aspect):
         # the item's own common question on what is asked ("一年大概要交多少钱？") answers it best,
         # unless the resident's situation is known and a field has its own figure (损坏换证 40元)
         return Direct(faq.a, aspect)
@@ -294,7 +306,12 @@ def document_answer(guide: Guide, answer: Answer, said: str) -> str:
         # "还要带户口本吗" where no situation's list has it (a marriage since 2025): say so.
         asked = KNOWN_DOCUMENTS.search(said)
         if asked:
-            return SAY["document_not_listed"].format(document=asked.group(0))
+            # and what the list does have, so the resident is not left guessing
+            listed = list(dict.fromkeys(ChecklistEntry.from_material(m).label for sit in chosen for m in sit.materials))
+            head = SAY["document_not_listed"].format(document=asked.group(0))
+            return head + SAY["document_listed"].format(
+                labels="、".join(listed[:4]) + ("等" if len(listed) > 4 else "")
+            )
     return "".join(parts)
 
 

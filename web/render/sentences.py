@@ -60,6 +60,7 @@ SAY = {
     "document_copies": "要复印件的是：{copies}；别的按清单带原件。",
     "document_no_copies": "不用带复印件：清单上没有要复印件的材料。",
     "document_not_listed": "不用带{document}：这件事的材料清单上没有它。",
+    "document_listed": "要带的是：{labels}。",
     "more": "要带的材料见下面的告知单。",
     "more_text": "要带的材料：{url}",
     # 跑几趟 (到办事现场次数)
