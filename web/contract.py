@@ -8,7 +8,7 @@ Web → Rasa (message metadata)::
 
     {"plate": str | None,
      "retrieval": RetrievalMeta,          # one serialisation of a RetrievalResult
-     "current": {"item", "situation"} | absent,
+     "current": {"item", "situation", "named"} | absent,
      "choice": {"kind", "value", "item", "label"} | absent}
 
 Rasa → web: each REST message carries ``custom`` (one of the payloads below) or,
@@ -253,6 +253,7 @@ class Current:
 
     item: str
     situation: str | None
+    named: bool = False  # the words use the situation's own name (到期, 损坏): enough to change it
 
 
 @dataclass(frozen=True)
@@ -283,7 +284,11 @@ class TurnMetadata:
     def to_metadata(self) -> dict[str, Any]:
         data: dict[str, Any] = {"plate": self.plate, "retrieval": self.retrieval.to_metadata()}
         if self.current is not None:
-            data["current"] = {"item": self.current.item, "situation": self.current.situation}
+            data["current"] = {
+                "item": self.current.item,
+                "situation": self.current.situation,
+                "named": self.current.named,
+            }
         if self.choice is not None:
             data["choice"] = {
                 "kind": self.choice.kind.value,

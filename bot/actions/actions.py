@@ -102,6 +102,7 @@ class RetrievalMetadata(TypedDict, total=False):
 class CurrentMetadata(TypedDict, total=False):
     item: str
     situation: Optional[str]
+    named: bool
 
 
 class ChoiceMetadata(TypedDict, total=False):
@@ -192,6 +193,17 @@ def current_of(tracker: Tracker) -> Dict[str, Any]:
     metadata = tracker.latest_message.get("metadata") or {}
     current = metadata.get("current") or {}
     return current if isinstance(current, dict) else {}
+
+
+def said_situation(tracker: Tracker) -> Optional[str]:
+    """The situation a follow-up's words give for the item talked about, if they may change it:
+    while none is known, or when they use its own name ("如果是损坏的呢"). Words that only lean
+    to another situation ("要不要自己出钱") leave the one already talked about."""
+    current = current_of(tracker)
+    situation = current.get("situation")
+    if not situation or not tracker.get_slot("situation") or current.get("named"):
+        return situation
+    return None
 
 
 def follow_up_events(
@@ -323,14 +335,14 @@ def respond_to_question(dispatcher: CollectingDispatcher, tracker: Tracker, unsu
         if typed is not None:
             return typed
         if aspect in DIRECT_ASPECTS:
-            return follow_up_events(dispatcher, tracker, aspect, current_of(tracker).get("situation"))
+            return follow_up_events(dispatcher, tracker, aspect, said_situation(tracker))
         if candidates and not retrieval.get("abstain", True) and candidates[0]["item"] == current:
-            said = current_of(tracker).get("situation") or tracker.get_slot("situation")
+            said = said_situation(tracker) or tracker.get_slot("situation")
             return answer_events(dispatcher, candidates[0], aspect, said)
         if retrieval.get("about_current"):
             # Its words name nothing the current item lacks ("他的身份证找不到了" while a death
             # is being registered): about the current item still, whatever a stray word matched.
-            return follow_up_events(dispatcher, tracker, aspect, current_of(tracker).get("situation"))
+            return follow_up_events(dispatcher, tracker, aspect, said_situation(tracker))
     if candidates and not retrieval.get("abstain", True):
         return answer_events(dispatcher, candidates[0], aspect)
     if candidates and float(retrieval.get("confidence") or 0) >= UNSURE_FLOOR and unsure_key == "rephrase":
@@ -383,7 +395,7 @@ class ActionFollowUp(Action):
                 # No aspect in the words: a typed reply to the question back, whatever act the NLU read.
                 return answer_for_option(dispatcher, tracker, chosen)
             # "证件损坏的要多少钱": the option and the aspect asked about it.
-            events = follow_up_events(dispatcher, tracker, aspect, chosen or current_of(tracker).get("situation"))
+            events = follow_up_events(dispatcher, tracker, aspect, chosen or said_situation(tracker))
             return [*events, SlotSet("pending", None)] if chosen else events
         if candidates and not retrieval.get("abstain", True):
             return answer_events(dispatcher, candidates[0], aspect)
@@ -445,7 +457,7 @@ class ActionHandoff(Action):
             # "公章要我们自己去外面刻吗" has no aspect word: a question about the item all the same
             # (web answers it from the guide's common questions, or shows the checklist).
             said = str(aspect) if aspect in DIRECT_ASPECTS else "materials"
-            return follow_up_events(dispatcher, tracker, said, current_of(tracker).get("situation"))
+            return follow_up_events(dispatcher, tracker, said, said_situation(tracker))
         return handoff_events(dispatcher, "complaint" if intent == "complain" else "asked")
 
 

@@ -473,3 +473,17 @@ def test_small_talk_is_small_talk_unless_the_words_ask_about_the_item() -> None:
     t = tracker("greet", dict(sure(ID_RENEW), asks_question=True, asks_person=False))
     _, msgs = run(ActionSmallTalk(), t)
     assert msgs[0]["kind"] == "choices" and msgs[0]["item"] == "id-card-renew"
+
+
+def test_a_follow_up_that_only_leans_to_another_situation_keeps_the_one_talked_about() -> None:
+    # "要不要自己出钱" after a first disability card: web's words lean to 到期换证 but do not name it.
+    retrieval = dict(unsure(conf=0.1), aspect="fee", asks_question=True, asks_person=False, names_service=False)
+    t = tracker("ask_fee", retrieval, slots={"item": "disability-card", "situation": "first-apply"})
+    t.latest_message["metadata"]["current"] = {"item": "disability-card", "situation": "renew", "named": False}
+    _, msgs = run(ActionFollowUp(), t)
+    assert msgs == [{"kind": "answer", "item": "disability-card", "situation": "first-apply", "aspect": "fee",
+                     "follow_up": True}]
+    # "如果是到期换证呢，多少钱": the words use the situation's own name — it changes.
+    t.latest_message["metadata"]["current"] = {"item": "disability-card", "situation": "renew", "named": True}
+    _, msgs = run(ActionFollowUp(), t)
+    assert msgs[0]["situation"] == "renew"

@@ -711,6 +711,14 @@ class Retriever:
         the model must not learn from (cross-validation)."""
         return self._situation(item, self.index.normalizer(text), None, {}, exclude)[0]
 
+    def names_situation(self, item: str, text: str, situation: str | None) -> bool:
+        """Do the words use the situation's own name (到期 of 到期换证)? A follow-up that only
+        leans to a situation ("要不要自己出钱") does not change the one already talked about."""
+        if situation is None:
+            return False
+        said = set(self.index.lexical.tokenizer.words(self.index.normalizer(text)))
+        return any(sit == situation and w in said for w, sit in self.situation_name_words(item).items())
+
     def _situation(
         self,
         item: str,

@@ -67,3 +67,10 @@ def test_a_label_that_is_not_one_of_the_guides_faqs_is_a_problem(tmp_path: Path)
     assert any(
         p.file.endswith("faq_asks/f1/driving-license-lost.yaml") and "补证期间能开车不" in p.message for p in problems
     ), problems
+
+
+def test_only_a_situations_own_name_changes_it_in_a_follow_up(kb: KnowledgeBase) -> None:
+    r = kb.retriever
+    assert r.names_situation("id-card-renew", "如果是证件损坏的呢", "damaged")
+    assert not r.names_situation("id-card-renew", "要不要自己出钱", "damaged")
+    assert not r.names_situation("id-card-renew", "如果是证件损坏的呢", None)

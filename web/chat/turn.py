@@ -113,7 +113,10 @@ def turn_metadata(
     talked_about = item if item in kb.library.guides else None
     # A follow-up none of whose words name another service is about the current item (about_current).
     result = kb.retriever.search(said, current=talked_about)
-    current = Current(talked_about, kb.retriever.situation_for(talked_about, said)) if talked_about else None
+    current = None
+    if talked_about:
+        situation = kb.retriever.situation_for(talked_about, said)
+        current = Current(talked_about, situation, kb.retriever.names_situation(talked_about, said, situation))
     return result, TurnMetadata(plate, RetrievalMeta.of(kb.library, result), current, picked)
 
 
