@@ -584,7 +584,8 @@ class Retriever:
             for n, text in enumerate(variants):
                 q = norm(text)
                 other = detect_aspect(q) if n == 0 else None  # the FAQ's own aspect, from its q
-                if aspect is not None and other is not None and other is not aspect:
+                # (one document asked about may be a FAQ's subject whatever its cue: 照片要自己去拍吗)
+                if aspect not in (None, Aspect.DOCUMENT) and other is not None and other is not aspect:
                     break
                 words = set(self.content_words(q)) - named
                 total = sum(self._idf[t] for t in words)

@@ -186,6 +186,26 @@ def test_the_common_questions_answer_leads_the_first_answer_and_is_the_follow_up
     assert again["direct"] is False and "要带的材料" in again["text"]
 
 
+def test_a_situation_question_back_is_led_by_the_common_question_asked(client: Any) -> None:
+    from web.contract import parse_payload
+    from web.render.messages import WEB, render_payload
+
+    kb = client.app.state.kb
+    guide = kb.library.guides["teacher-qualification"]
+    options = [{"value": s.id, "label": s.name} for s in guide.situations]
+    raw = {"kind": "choices", "choice_kind": "situation", "item": guide.code, "aspect": "materials", "options": options}
+    payload = parse_payload({"custom": raw})
+    assert payload is not None
+    said = "认定的时候还要不要去派出所开无犯罪证明"
+    faq = kb.faq_for(guide.code, said)
+    assert faq is not None and "无犯罪" in faq.q
+    out = render_payload(kb, payload, WEB, said=said).to_json()
+    assert out["text"].startswith(faq.a[:15]) and out["text"].endswith("您是哪种情况？") and out["choices"], out
+    # Nothing asked beyond the service: the question back alone.
+    plain = render_payload(kb, payload, WEB, said="教师资格认定要带什么").to_json()
+    assert plain["text"] == "不同情况要带的东西不一样。您是哪种情况？"
+
+
 def test_of_the_common_questions_on_an_aspect_the_closest_to_the_words_answers() -> None:
     from knowledge.schema import FAQ
 

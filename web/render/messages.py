@@ -129,9 +129,16 @@ def render_payload(
         return _answer(kb, payload, channel, plate=plate, retrieval_only=retrieval_only, said=said, base_url=base_url)
     if isinstance(payload, ChoicesPayload):
         key = "choose_situation" if payload.choice_kind.value == "situation" else "choose_item"
+        text = SAY[key]
+        if key == "choose_situation" and payload.item in kb.library.guides and said:
+            # "申请认定之前是不是还得去派出所开无犯罪证明" asks a common question of the item as well:
+            # its answer first, then which situation (the checklist depends on it).
+            faq = kb.faq_for(payload.item, said)
+            if faq is not None:
+                text = fits(faq.a, DIRECT_DEFAULT_LIMIT) + "\n" + text
         return ChatMessage(
             MessageKind.CHOICES,
-            SAY[key],
+            text,
             item=payload.item,
             choice_kind=payload.choice_kind.value,
             choices=list(payload.options),
