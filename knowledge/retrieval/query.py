@@ -72,13 +72,13 @@ ASPECT_PATTERNS: list[tuple[Aspect, re.Pattern[str]]] = [
     (
         Aspect.FEE,
         re.compile(
-            r"多少钱|收费|费用|费多少|费是多少|要交多少|要钱|交钱|花钱|出钱|掏钱|付钱|给钱|免费|工本费|几块|多少费|贵不贵|fee|cost|how much"
+            r"多少钱|收费|收钱|收不收|要不要钱|费用|费多少|费是多少|要交多少|要钱|交钱|花钱|出钱|掏钱|付钱|给钱|花多少|免费|工本费|几块|多少费|贵不贵|fee|cost|how much"
         ),
     ),
     (
         Aspect.TIME,
         re.compile(
-            r"多久|多长时间|几天|当天|时限|多快|要等|什么时候能拿|几个工作日|加急|加快|赶时间|尽快|快一点|快点|how long|urgent|expedite"
+            r"多久|多长时间|几天|当天|时限|多快|要等|什么时候(能|可以|有得|才能)?(拿|领|取|到手|下来|办好|出来)|几个工作日|加急|加快|赶时间|尽快|快一点|快点|how long|urgent|expedite"
         ),
     ),
     (
@@ -241,7 +241,7 @@ GENERIC = frozenset(
 
 # Characters of bare follow-ups ("在哪办", "去哪里办", "要多久"): a word made only of these
 # names no service, however rare the bigram happens to be in the guides.
-FOLLOW_UP_CHARS = frozenset("在去到哪里儿办要得多少钱久几天时候怎么样吗呢啊呀吧了的是有没能可以还请问交缴付那这不")
+FOLLOW_UP_CHARS = frozenset("在去到哪里儿办要得多少钱久几天时候怎么样吗呢啊呀吧了的是有没能可以还请问交缴付那这不爱无毋矣")  # 爱 无 毋 矣: Minnan 要 吗 不 了
 # "Another thing": the words residents use to move on to another service (另外, 还有, 对了, 那…呢).
 SWITCH_CUE = re.compile(r"另外|还有|对了|顺便|再问|换个|另一个|那.{1,12}呢|and also|another")
 # "Together, in one trip": the words residents use for a 一件事 bundle.

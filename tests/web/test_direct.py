@@ -109,10 +109,25 @@ def test_proxy_question_is_answered_from_the_guides_own_words(kb: KnowledgeBase)
         ("复印件要几份", Aspect.DOCUMENT),
         ("要带什么材料", Aspect.MATERIALS),
         ("需要带哪些东西", Aspect.MATERIALS),
+        ("居住证签注收钱吗", Aspect.FEE),
+        ("收不收费", Aspect.FEE),
+        ("什么时候有得拿", Aspect.TIME),
+        ("去补的时候要带户口本还是社保卡", Aspect.DOCUMENT),
+        ("我当妈的能替他去开吗", Aspect.PROXY),
+        ("今天还开吗", Aspect.HOURS),
     ],
 )
 def test_aspect_of_a_follow_up(said: str, aspect: Aspect) -> None:
     assert detect_aspect(said) is aspect
+
+
+@pytest.mark.parametrize(
+    ("said", "aspect"),
+    [("使唔使俾钱", Aspect.FEE), ("按呢爱开钱无", Aspect.FEE), ("几时有得攞", Aspect.TIME), ("免钱无", Aspect.FEE)],
+)
+def test_aspect_of_a_dialect_follow_up_after_the_aliases(kb: KnowledgeBase, said: str, aspect: Aspect) -> None:
+    assert detect_aspect(kb.index.normalizer(said)) is aspect
+    assert not kb.retriever.names_something(kb.index.normalizer(said))  # a follow-up: it names no service
 
 
 def test_follow_up_render_is_the_direct_answer_with_the_card_collapsed(client: Any) -> None:
