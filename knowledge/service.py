@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from knowledge.answer import Answer, build_answer
@@ -21,6 +23,15 @@ from knowledge.schema import FAQ, plate_code
 from knowledge.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+
+def split_sentences(texts: Iterable[str]) -> list[str]:
+    """Sentences of the guide's texts, each ending at 。！？；"""
+    out: list[str] = []
+    for t in texts:
+        out += [s.strip() for s in re.split(r"(?<=[。！？；])", t) if s.strip()]
+    return out
+
 
 # The aspects no field of a guide answers better than a common question asked in other words.
 LOOSE_FAQ_ASPECTS = frozenset({None, Aspect.MATERIALS, Aspect.DOCUMENT})

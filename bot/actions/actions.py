@@ -451,6 +451,14 @@ class ActionHandoff(Action):
             typed = typed_situation_events(dispatcher, tracker)  # "证件损坏换证" read as a complaint
             if typed is not None:
                 return typed
+        opening = not tracker.get_slot("item")  # nothing talked about yet: not a complaint about an answer
+        if intent == "complain" and opening and not explicit_request(tracker) and not retrieval.get("asks_person", True):
+            names_a_service = bool(candidates_of(retrieval)) and not retrieval.get("abstain", True)
+            if names_a_service or declined_topic(retrieval):
+                # "老板拖了我三个月的工钱一直不给" as the first message: a grievance against someone
+                # else, which a service (legal aid, labour inspection) handles — answered, not handed
+                # over. A complaint about us (投诉, 找人工 …) asks for a person: web's asks_person.
+                return respond_to_question(dispatcher, tracker, "rephrase")
         if question_not_request(tracker, retrieval):
             # "能不能让家里人替我去" is a question about the item, not a request for a person:
             # without words asking for one (web's asks_person), answer it directly.

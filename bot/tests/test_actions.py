@@ -487,3 +487,19 @@ def test_a_follow_up_that_only_leans_to_another_situation_keeps_the_one_talked_a
     t.latest_message["metadata"]["current"] = {"item": "disability-card", "situation": "renew", "named": True}
     _, msgs = run(ActionFollowUp(), t)
     assert msgs[0]["situation"] == "renew"
+
+
+def test_a_grievance_a_service_handles_is_answered_a_complaint_about_us_is_handed_over() -> None:
+    legal = {"item": "legal-aid", "title": "法律援助", "score": 0.9, "situation": None,
+             "situations": [{"id": "migrant-worker", "name": "农民工讨薪"}, {"id": "other", "name": "其他"}]}
+    t = tracker("complain", dict(sure(legal), asks_question=False, asks_person=False))
+    _, msgs = run(ActionHandoff(), t)
+    assert msgs[0]["kind"] == "choices" and msgs[0]["item"] == "legal-aid"
+    # "你们窗口的人态度太差了，我要投诉": web's asks_person (投诉) — a person.
+    t = tracker("complain", dict(unsure(conf=0.2), asks_question=False, asks_person=True))
+    _, msgs = run(ActionHandoff(), t)
+    assert msgs == [{"kind": "handoff", "reason": "complaint"}]
+    # Nothing retrieval is sure of: a person too.
+    t = tracker("complain", dict(unsure(conf=0.2), asks_question=False, asks_person=False))
+    _, msgs = run(ActionHandoff(), t)
+    assert msgs == [{"kind": "handoff", "reason": "complaint"}]

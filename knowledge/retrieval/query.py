@@ -32,7 +32,7 @@ ASPECT_PATTERNS: list[tuple[Aspect, re.Pattern[str]]] = [
     (
         Aspect.HOURS,
         re.compile(
-            r"几点|开门|关门|上班时间|下班|休息|周六|周日|星期六|星期天|礼拜|周末|节假日|营业时间|中午|午休|还开(?!车|证)|开不开门|(?<![去来替帮给能开])开不开|开着|(?<![去来替帮给能开])开吗|开放时间"
+            r"几点|开门|关门|上班时间|下班|休息|周六|周日|星期六|星期天|礼拜|周末|节假日|营业时间|中午|午休|还开(?!车|证)|开不开门|(?<![去来替帮给能开])开不开|开着|(?<![去来替帮给能开])开吗|有开|开无|开放时间"
         ),
     ),
     (
@@ -72,13 +72,13 @@ ASPECT_PATTERNS: list[tuple[Aspect, re.Pattern[str]]] = [
     (
         Aspect.FEE,
         re.compile(
-            r"多少钱|收费|收钱|收不收|要不要钱|费用|费多少|费是多少|要交多少|要钱|交钱|花钱|出钱|掏钱|付钱|给钱|花多少|免费|工本费|几块|多少费|贵不贵|fee|cost|how much"
+            r"多少钱|收费|收钱|收不收|要不要钱|费用|费多少|费是多少|交多少|缴多少|手续费|要钱|交钱|花钱|出钱|掏钱|付钱|给钱|花多少|免费|工本费|几块|多少费|贵不贵|fee|cost|how much"
         ),
     ),
     (
         Aspect.TIME,
         re.compile(
-            r"多久|多长时间|几天|当天|时限|多快|要等|什么时候(能|可以|有得|才能)?(拿|领|取|到手|下来|办好|出来)|几个工作日|加急|加快|赶时间|尽快|快一点|快点|how long|urgent|expedite"
+            r"多久|多长时间|几天|当天|时限|多快|要等|什么时候.{0,3}(拿|领|取|到手|下来|办好|出来)|(能|可以|才能)(拿到|领到|拿证|领证|到手)|几个工作日|加急|加快|赶时间|尽快|快一点|快点|how long|urgent|expedite"
         ),
     ),
     (
@@ -89,7 +89,12 @@ ASPECT_PATTERNS: list[tuple[Aspect, re.Pattern[str]]] = [
             r"|跑窗口|去窗口吗|到窗口吗|跑现场|去现场|到现场|跑大厅|非得去|非去不可|必须去|一定要去|不去(窗口|现场|大厅)?(能|可以|行)|可以不去|能不去|不跑"
         ),
     ),
-    (Aspect.WHERE, re.compile(r"在哪|哪里办|哪儿|去哪|什么地方|地址|哪个窗口|哪个大厅|怎么走|导航|附近|就近|where")),
+    (
+        Aspect.WHERE,
+        re.compile(
+            r"在哪|哪里办|哪里(可以|能|会|好)?(登记|申请|交|缴|领|拿|弄)|最近的(大厅|窗口|地方|哪|服务|便民)|哪儿|去哪|什么地方|地址|哪个窗口|哪个大厅|怎么走|导航|附近|就近|where"
+        ),
+    ),
     # One thing on the list, asked yes or no ("要带户口本吗"), or copies and originals; "要带什么" is the list.
     (
         Aspect.DOCUMENT,
@@ -104,7 +109,7 @@ ASPECT_PATTERNS: list[tuple[Aspect, re.Pattern[str]]] = [
 
 # Words that ask for the checklist, whatever else a question asks ("要带什么，多少钱").
 LIST_CUE = re.compile(
-    r"带什么|带啥|带哪些|带些什么|要什么(?!时候)|什么材料|哪些材料|材料|准备什么|准备啥|准备哪些|准备些|要哪些|手续|bring|documents"
+    r"带什么|带啥|带哪些|带些什么|要什么(?!时候)|什么材料|哪些材料|材料|准备什么|准备啥|准备哪些|准备些|要哪些|手续(?!费)|bring|documents"
 )
 
 
@@ -241,9 +246,11 @@ GENERIC = frozenset(
 
 # Characters of bare follow-ups ("在哪办", "去哪里办", "要多久"): a word made only of these
 # names no service, however rare the bigram happens to be in the guides.
-FOLLOW_UP_CHARS = frozenset("在去到哪里儿办要得多少钱久几天时候怎么样吗呢啊呀吧了的是有没能可以还请问交缴付那这不爱无毋矣")  # 爱 无 毋 矣: Minnan 要 吗 不 了
+FOLLOW_UP_CHARS = frozenset(
+    "在去到哪里儿办要得多少钱久几天时候怎么样吗呢啊呀吧了的是有没能可以还请问交缴付那这不爱无毋矣"
+)  # 爱 无 毋 矣: Minnan 要 吗 不 了
 # "Another thing": the words residents use to move on to another service (另外, 还有, 对了, 那…呢).
-SWITCH_CUE = re.compile(r"另外|还有|对了|顺便|再问|换个|另一个|那.{1,12}呢|and also|another")
+SWITCH_CUE = re.compile(r"另外|还有|对了|顺便|再问|换个|另一个|那[^。！？?]{1,30}呢|and also|another")
 # "Together, in one trip": the words residents use for a 一件事 bundle.
 BUNDLE_CUE = re.compile(
     r"(?<!第)一次办|一起办|一起申请|(?<!第)一次性办|一件事|联办|打包|一趟就|一块办|一并办|一次全办|一条龙"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from knowledge.hours import CHINA_TZ
 from knowledge.library import Library
 from knowledge.retrieval import Aspect, detect_aspect
 from knowledge.schema import FAQ, Guide, Hall, HallLevel
+from knowledge.service import split_sentences
 from web.render.sentences import SAY, TRIP_SAVERS, trips_badge
 
 WEEKDAY_WORDS: list[tuple[re.Pattern[str], list[int], str]] = [
@@ -99,7 +100,7 @@ def hours_answer(lib: Library, guide: Guide, text: str, location: tuple[float, f
         for word, day in days:
             open_halls = [(h, _day_sessions(h, day, lib)) for h in halls]
             if all(s == SAY["hours_closed"] for _, s in open_halls):
-                parts.append(SAY["hours_none"].format(day=word))
+                parts.append(SAY["hours_none"].format(day=word, week=f"{halls[0].name} {hours_text(halls[0])}"))
             else:
                 parts.append(SAY["hours_day"].format(day=word, halls="；".join(f"{h.name} {s}" for h, s in open_halls)))
         if any(word == "今天" for word, _ in days):
@@ -109,13 +110,6 @@ def hours_answer(lib: Library, guide: Guide, text: str, location: tuple[float, f
     if HOLIDAY.search(text) or not days:
         parts.append(SAY["holiday"])
     return "".join(parts)
-
-
-def _sentences(texts: Iterable[str]) -> list[str]:
-    out = []
-    for t in texts:
-        out += [s.strip() for s in re.split(r"(?<=[。！？；])", t) if s.strip()]
-    return out
 
 
 def _bigrams(text: str) -> set[str]:
@@ -137,7 +131,7 @@ def guide_fact(guide: Guide, aspect: Aspect, situation: str | None, limit: int =
     chosen = guide.situation(situation)
     pool += [chosen.notes, *(m.notes for m in chosen.materials if pattern.search(m.name + m.notes))]
     pool += [guide.online.note, *guide.tips, *(st.text for st in guide.steps), *(f.a for f in guide.faqs)]
-    hits = list(dict.fromkeys(s for s in _sentences(p for p in pool if p) if pattern.search(s)))
+    hits = list(dict.fromkeys(s for s in split_sentences(p for p in pool if p) if pattern.search(s)))
     if said:  # the sentences closest to what was asked first (the guide's order among equals)
         words = _bigrams(said)
         hits.sort(key=lambda s: -len(words & _bigrams(s)))
@@ -287,7 +281,12 @@ def document_answer(guide: Guide, answer: Answer, said: str) -> str:
         parts.append(head.format(label=entry.label, when=when) + (f"——{m.notes}" if m.notes else "") + "。")
     if not parts:
         noted = [
-            s for sit in chosen for m in sit.materials if m.notes for s in _sentences([m.notes]) if words & _bigrams(s)
+            s
+            for sit in chosen
+            for m in sit.materials
+            if m.notes
+            for s in split_sentences([m.notes])
+            if words & _bigrams(s)
         ]
         parts.append("".join(dict.fromkeys(noted)))
     if not any(parts) and COPIES.search(said):

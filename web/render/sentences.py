@@ -44,7 +44,7 @@ SAY = {
     "near": "离您最近的：{halls}。",
     "hours_day": "{day}：{halls}。",
     "hours_closed": "不开门",
-    "hours_none": "{day}这几个大厅都不办公，请换个工作日去。",
+    "hours_none": "{day}这几个大厅都不办公，请换个工作日去（{week}）。",
     "hours_week": "办公时间：{halls}。",
     "holiday": "法定节假日休息（调休上班的日子照常办公）。",
     "online_full": "可以全程网上办，不用跑：{channels}。",
