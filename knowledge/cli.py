@@ -188,6 +188,8 @@ def cmd_eval_cv(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, classifier_weight=args.classifier_weight)
     if args.english_topic_lead is not None:
         config = dataclasses.replace(config, english_topic_lead=args.english_topic_lead or None)
+    if args.lookup_lead is not None:
+        config = dataclasses.replace(config, lookup_lead=args.lookup_lead or None)
     rep = cross_validate(
         lib,
         kinds=args.kinds.split(","),
@@ -280,6 +282,11 @@ def register(
         "--english-topic-lead",
         type=float,
         help="RetrieverConfig.english_topic_lead to measure (0: off; default: the shipped one)",
+    )
+    cv.add_argument(
+        "--lookup-lead",
+        type=float,
+        help="RetrieverConfig.lookup_lead to measure (0: off; default: the shipped one)",
     )
     cv.add_argument(
         "--drop-common",

@@ -251,6 +251,14 @@ FOLLOW_UP_CHARS = frozenset(
 )  # 爱 无 毋 矣: Minnan 要 吗 不 了
 # "Another thing": the words residents use to move on to another service (另外, 还有, 对了, 那…呢).
 SWITCH_CUE = re.compile(r"另外|还有|对了|顺便|再问|换个|另一个|那[^。！？?]{1,30}呢|and also|another")
+# "Show me my own record": the words of a personal-data look-up (a balance, whether something was
+# paid or approved, how far an application has got) — the resident's data, not a checklist.
+LOOKUP_CUE = re.compile(
+    r"查(一下|一查|查|询)|想查|怎么查|帮我(看|查)|(还剩|剩下|还有)多少|余额|(交|缴)(上|进去)?了没|到账了?没"
+    r"|(批|审核|审批)(下来|通过|过)了?没|审核到|进度|到哪一步|办到哪|有没有在保|在不在保|还能领几个月"
+    r"|\bmy\b.{0,40}\b(balance|status|records?|account|progress)\b|how much .{0,30}\bleft\b"
+    r"|\bcheck (my|whether|if|on)\b|\blook up\b|\b(has|have|did)\b.{0,40}\b(paid|approved|processed|arrived)\b"
+)
 # "Together, in one trip": the words residents use for a 一件事 bundle.
 BUNDLE_CUE = re.compile(
     r"(?<!第)一次办|一起办|一起申请|(?<!第)一次性办|一件事|联办|打包|一趟就|一块办|一并办|一次全办|一条龙"

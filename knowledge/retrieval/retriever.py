@@ -25,6 +25,7 @@ from knowledge.retrieval.query import (
     ASPECT_CUES,
     BUNDLE_CUE,
     FOLLOW_UP_CHARS,
+    LOOKUP_CUE,
     GENERIC,
     SWITCH_CUE,
     Aspect,
@@ -168,6 +169,10 @@ class RetrieverConfig:
     # below this share of it (None: whenever it is first); chosen on the folds (0.9 / 0.75 / 0.6:
     # the most English declined with English false abstain at most 0.06, its level before).
     english_topic_lead: float | None = 0.75
+    # A question in the words of a look-up of one's own records (查一下, 还剩多少, 交上了没, "my
+    # balance"): the best personal-data look-up is the answer when it scores at least this share
+    # of the top match (None: off); chosen on the folds (menpai eval-cv --lookup-lead).
+    lookup_lead: float | None = None
     # The item classifier's weight in the fusion beside the lexical and dense sides (0: off);
     # chosen on the folds (menpai eval-cv --classifier-weight: 0 / 0.3 / 0.6 / 1.0 / 1.5 / 2.5).
     classifier_weight: float = 1.5
@@ -498,6 +503,12 @@ class Retriever:
             guide = next((score for item, score in r.ranked if not item.startswith(NOT_A_GUIDE)), 0.0)
             if guide >= lead * r.ranked[0][1]:
                 declined = None
+        if declined is None and cfg.lookup_lead is not None and r.ranked and LOOKUP_CUE.search(normalized):
+            # "我的公积金还剩多少" outranked by the fund's guides: the resident asks to see their own
+            # record, which the look-up's channel shows and no checklist does.
+            lookup = next(((item, score) for item, score in r.ranked if item.startswith(LOOKUP_PREFIX)), None)
+            if lookup is not None and lookup[1] >= cfg.lookup_lead * r.ranked[0][1]:
+                declined = declined_key(lookup[0])
         ranked = self._prefer_bundle(normalized, r.ranked)
         if ranked is not r.ranked:
             r = Ranking(ranked, r.features, r.fused, r.qvec, r.dense_used)

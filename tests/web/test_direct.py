@@ -65,6 +65,8 @@ def test_sunday_hours_say_closed_when_no_hall_opens(kb: KnowledgeBase) -> None:
     d = _direct(kb, "hukou-change", None, Aspect.HOURS, "星期天开门吗", plate="NA010001")
     assert d is not None and "周日" in d.text
     assert "不开门" in d.text or "不办公" in d.text
+    # and when they do open, so the resident knows which day to go
+    assert "周一至周五" in d.text and len(d.text) <= 150, d.text
 
 
 def test_where_names_the_nearest_halls_within_300_characters(kb: KnowledgeBase) -> None:
