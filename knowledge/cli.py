@@ -190,6 +190,8 @@ def cmd_eval_cv(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, english_topic_lead=args.english_topic_lead or None)
     if args.lookup_lead is not None:
         config = dataclasses.replace(config, lookup_lead=args.lookup_lead or None)
+    if args.english_lookup_lead is not None:
+        config = dataclasses.replace(config, english_lookup_lead=args.english_lookup_lead or None)
     rep = cross_validate(
         lib,
         kinds=args.kinds.split(","),
@@ -287,6 +289,11 @@ def register(
         "--lookup-lead",
         type=float,
         help="RetrieverConfig.lookup_lead to measure (0: off; default: the shipped one)",
+    )
+    cv.add_argument(
+        "--english-lookup-lead",
+        type=float,
+        help="RetrieverConfig.english_lookup_lead to measure (0: off for English; default: the shipped one)",
     )
     cv.add_argument(
         "--drop-common",

@@ -46,3 +46,21 @@ def test_own_record_cue(text: str, lookup: bool) -> None:
 )
 def test_list_cue(text: str, wants_list: bool) -> None:
     assert asks_for_list(text) is wants_list
+
+
+def test_own_record_words_turn_a_guide_match_into_the_look_up(kb) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from knowledge.retrieval import Retriever
+
+    q = "我儿子的居民医保今年交了没，帮我看下"
+    shipped = kb.retriever.search(q)
+    assert shipped.declined_topic == "look:medical-insurance-status", shipped.declined_topic
+    off = Retriever(
+        kb.index,
+        dataclasses.replace(kb.retriever.config, lookup_lead=None),
+        situations=kb.retriever.situation_ids,
+        calibration=kb.retriever.calibration,
+    )
+    assert off.search(q).declined_topic is None  # without the rule the fund's guides win
+    assert kb.retriever.search("公积金怎么提取").declined_topic is None  # no look-up words: the guide
