@@ -134,20 +134,25 @@ class KnowledgeBase:
             answer.confidence = round(result.confidence, 3)
         return AskResult(result, answer)
 
-    def faq_for(self, item: str, question: str, exclude: frozenset[str] = frozenset()) -> FAQ | None:
+    def faq_for(
+        self, item: str, question: str, exclude: frozenset[str] = frozenset(), *, follow_up: bool = True
+    ) -> FAQ | None:
         """The item's common question (FAQ) that ``question`` asks, if one does (its answer leads).
 
         Its words first (most of the FAQ's rare words); else, for a question that asks no aspect a
         field answers (only the list, one document, or nothing named), the FAQ it asks in other
         words, judged against the FAQ and the follow-ups writers labelled with it (``exclude``:
-        follow-ups left out, when they are what is measured)."""
+        follow-ups left out, when they are what is measured; ``follow_up``: False for a first
+        question, which only its own words may match)."""
         guide = self.library.guides.get(item)
         if guide is None or not question.strip():
             return None
         normalized = self.index.normalizer(question[:MAX_QUESTION_CHARS])
         questions = [f.q for f in guide.faqs]
         n = self.retriever.faq_match(item, normalized, questions, guide.title)
-        if n is None and detect_aspect(normalized) in LOOSE_FAQ_ASPECTS:
+        # Only a follow-up: a first question names the service, and in other words (the dense side
+        # above all) "驾照丢了要怎么补" is close to 驾照丢了要登报吗？ — measured on follow-ups only.
+        if n is None and follow_up and detect_aspect(normalized) in LOOSE_FAQ_ASPECTS:
             labelled: dict[str, list[str]] = {q: [q] for q in questions}
             for a in self.library.faq_asks:
                 if a.item == item and a.faq in labelled and a.q not in exclude:

@@ -133,7 +133,7 @@ def render_payload(
         if key == "choose_situation" and payload.item in kb.library.guides and said:
             # "申请认定之前是不是还得去派出所开无犯罪证明" asks a common question of the item as well:
             # its answer first, then which situation (the checklist depends on it).
-            faq = kb.faq_for(payload.item, said)
+            faq = kb.faq_for(payload.item, said, follow_up=False)
             if faq is not None:
                 text = fits(faq.a, DIRECT_DEFAULT_LIMIT) + "\n" + text
         return ChatMessage(
@@ -175,7 +175,7 @@ def _answer(
     answer.retrieval_only = retrieval_only
     answer.url = f"{base_url}{answer.url}"
     location = (lng, lat) if lng is not None and lat is not None else None
-    faq = kb.faq_for(answer.item, said) if said else None
+    faq = kb.faq_for(answer.item, said, follow_up=payload.follow_up) if said else None
     normalized = kb.index.normalizer(said) if said else ""
     # The words ask no aspect but one of the item's common questions ("补好之前还能开车不"): its
     # answer, whatever aspect the NLU guessed from a stray word (开 → hours).
