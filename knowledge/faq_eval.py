@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from knowledge.retrieval import detect_aspect
-from knowledge.retrieval.retriever import FAQ_LOOSE_MARGIN, FAQ_LOOSE_MIN
+from knowledge.retrieval.retriever import FAQ_LOOSE_MARGIN, FAQ_LOOSE_MIN, pick_faq
 from knowledge.service import LOOSE_FAQ_ASPECTS, KnowledgeBase
 
 MINIMA = (0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
@@ -42,23 +42,14 @@ def score_all(kb: KnowledgeBase) -> list[Scored]:
         strict = retriever.faq_match(a.item, normalized, questions, guide.title)
         loose = None
         if strict is None and detect_aspect(normalized) in LOOSE_FAQ_ASPECTS:
-            labelled: dict[str, list[str]] = {q: [q] for q in questions}
-            for b in kb.library.faq_asks:
-                if b.item == a.item and b.faq in labelled and b.q != a.q:
-                    labelled[b.faq].append(b.q)
-            loose = retriever.faq_scores(normalized, [labelled[q] for q in questions], guide.title)
+            loose = retriever.faq_scores(normalized, kb.faq_texts(a.item, frozenset({a.q})), guide.title)
         gold = questions.index(a.faq) if a.faq is not None else None
         out.append(Scored(a.writer, a.style, gold, strict, loose))
     return out
 
 
 def pick(s: Scored, minimum: float, margin: float) -> int | None:
-    if s.strict is not None or not s.loose:
-        return s.strict
-    ranked = sorted(range(len(s.loose)), key=lambda n: -s.loose[n])  # type: ignore[index]
-    top = s.loose[ranked[0]]
-    second = s.loose[ranked[1]] if len(ranked) > 1 else 0.0
-    return ranked[0] if top >= minimum and top - second >= margin else None
+    return s.strict if s.strict is not None or not s.loose else pick_faq(s.loose, minimum, margin)
 
 
 def tally(rows: list[Scored], minimum: float, margin: float) -> dict[str, float]:

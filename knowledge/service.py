@@ -79,6 +79,7 @@ class KnowledgeBase:
             names=library.names(),
             situation_names=library.situation_names(),
         )
+        self._faq_asks: dict[tuple[str, str], list[str]] | None = None  # (item, FAQ q) → labelled follow-ups
 
     @classmethod
     def open(cls, settings: Settings, *, with_dense: bool = True) -> KnowledgeBase:
@@ -153,12 +154,19 @@ class KnowledgeBase:
         # Only a follow-up: a first question names the service, and in other words (the dense side
         # above all) "驾照丢了要怎么补" is close to 驾照丢了要登报吗？ — measured on follow-ups only.
         if n is None and follow_up and detect_aspect(normalized) in LOOSE_FAQ_ASPECTS:
-            labelled: dict[str, list[str]] = {q: [q] for q in questions}
-            for a in self.library.faq_asks:
-                if a.item == item and a.faq in labelled and a.q not in exclude:
-                    labelled[a.faq].append(a.q)
-            n = self.retriever.faq_loose(normalized, [labelled[q] for q in questions], guide.title)
+            n = self.retriever.faq_loose(normalized, self.faq_texts(item, exclude), guide.title)
         return guide.faqs[n] if n is not None else None
+
+    def faq_texts(self, item: str, exclude: frozenset[str] = frozenset()) -> list[list[str]]:
+        """For each of the item's FAQs, its q and the follow-ups writers labelled with it (but those
+        in ``exclude``)."""
+        if self._faq_asks is None:
+            self._faq_asks = {}
+            for a in self.library.faq_asks:
+                if a.faq is not None:
+                    self._faq_asks.setdefault((a.item, a.faq), []).append(a.q)
+        guide = self.library.guides[item]
+        return [[f.q, *(q for q in self._faq_asks.get((item, f.q), []) if q not in exclude)] for f in guide.faqs]
 
     def answer(
         self,

@@ -129,6 +129,11 @@ def candidates_of(retrieval: Dict[str, Any]) -> List[Candidate]:
     return [c for c in retrieval.get("candidates") or [] if isinstance(c, dict) and c.get("item")]
 
 
+def names_a_service(retrieval: Dict[str, Any]) -> bool:
+    """Retrieval is sure the words are about one of the guides."""
+    return bool(candidates_of(retrieval)) and not retrieval.get("abstain", True)
+
+
 def answer_events(
     dispatcher: CollectingDispatcher, candidate: Candidate, aspect: str, situation: Optional[str] = None
 ) -> List[EventType]:
@@ -453,8 +458,7 @@ class ActionHandoff(Action):
                 return typed
         opening = not tracker.get_slot("item")  # nothing talked about yet: not a complaint about an answer
         if intent == "complain" and opening and not explicit_request(tracker) and not retrieval.get("asks_person", True):
-            names_a_service = bool(candidates_of(retrieval)) and not retrieval.get("abstain", True)
-            if names_a_service or declined_topic(retrieval):
+            if names_a_service(retrieval) or declined_topic(retrieval):
                 # "老板拖了我三个月的工钱一直不给" as the first message: a grievance against someone
                 # else, which a service (legal aid, labour inspection) handles — answered, not handed
                 # over. A complaint about us (投诉, 找人工 …) asks for a person: web's asks_person.
@@ -535,8 +539,7 @@ class ActionSmallTalk(Action):
             typed = typed_situation_events(dispatcher, tracker)
             if typed is not None:
                 return typed
-            names_a_service = bool(candidates_of(retrieval)) and not retrieval.get("abstain", True)
-            if question_on_item(tracker, retrieval) or (retrieval.get("asks_question") and names_a_service):
+            if question_on_item(tracker, retrieval) or (retrieval.get("asks_question") and names_a_service(retrieval)):
                 return respond_to_question(dispatcher, tracker, "rephrase")
         dispatcher.utter_message(response=self.response)
         return []

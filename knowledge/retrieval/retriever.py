@@ -140,6 +140,16 @@ MIN_SALIENCE = 1.5
 RELATED_SHARE = 0.9
 
 
+def pick_faq(scores: Sequence[float], minimum: float = FAQ_LOOSE_MIN, margin: float = FAQ_LOOSE_MARGIN) -> int | None:
+    """The best-scoring FAQ, when it scores at least ``minimum`` and ``margin`` more than the next."""
+    if not scores:
+        return None
+    ranked = sorted(range(len(scores)), key=lambda n: -scores[n])
+    top = scores[ranked[0]]
+    second = scores[ranked[1]] if len(ranked) > 1 else 0.0
+    return ranked[0] if top >= minimum and top - second >= margin else None
+
+
 @dataclass(frozen=True)
 class RetrieverConfig:
     lexical_weight: float = 1.0
@@ -216,7 +226,7 @@ class Retriever:
         self._labelled_asks: dict[str, list[int]] = defaultdict(list)
         self._situation_cache: dict[tuple[str, frozenset[str]], dict[str, set[str]]] = {}
         self._nb_cache: dict[tuple[str, frozenset[str]], tuple[dict[str, Counter[str]], set[str]]] = {}
-        self._faq_vectors: dict[str, np.ndarray] = {}
+        self._faq_texts: dict[tuple[str, str], tuple[str, frozenset[str], np.ndarray | None]] = {}
         by_item: dict[str, list[int]] = defaultdict(list)
         # English asks carry the glossary's Chinese words (for English questions): a Chinese
         # question matching them through those words is matching the glossary, not the ask.
@@ -589,9 +599,8 @@ class Retriever:
         """Each FAQ's score for a follow-up: the best over its texts (the FAQ's q and the follow-ups
         labelled with it) of the lexical overlap plus the weighted dense cosine; a FAQ on another
         aspect than the one asked scores nothing."""
-        norm = self.index.normalizer
         aspect = detect_aspect(normalized)
-        named = set(self.content_words(norm(name))) if name else set()
+        named = self._faq_text(name, "")[1] if name else frozenset()
         asked = set(self.content_words(normalized)) - named
         asked_mass = sum(self._idf[t] for t in asked)
         dense = self.index.dense
@@ -600,25 +609,31 @@ class Retriever:
         for variants in texts:
             best = 0.0
             for n, text in enumerate(variants):
-                q = norm(text)
+                q, words, vec = self._faq_text(name, text)
                 other = detect_aspect(q) if n == 0 else None  # the FAQ's own aspect, from its q
                 # (one document asked about may be a FAQ's subject whatever its cue: 照片要自己去拍吗)
                 if aspect not in (None, Aspect.DOCUMENT) and other is not None and other is not aspect:
                     break
-                words = set(self.content_words(q)) - named
+                words = words - named
                 total = sum(self._idf[t] for t in words)
                 mass = sum(self._idf[t] for t in words & asked)
                 lexical = ((mass / total if total else 0.0) + (mass / asked_mass if asked_mass else 0.0)) / 2
-                cosine = 0.0
-                if qvec is not None and dense is not None:
-                    key = f"{name} {q}"
-                    vec = self._faq_vectors.get(key)
-                    if vec is None:
-                        vec = self._faq_vectors[key] = dense.encode_one(norm(key))
-                    cosine = float(qvec @ vec)
+                cosine = float(qvec @ vec) if qvec is not None and vec is not None else 0.0
                 best = max(best, lexical + FAQ_DENSE_WEIGHT * cosine)
             scores.append(best)
         return scores
+
+    def _faq_text(self, name: str, text: str) -> tuple[str, frozenset[str], np.ndarray | None]:
+        """A FAQ's (or a labelled follow-up's) normalised text, its content words and its dense
+        vector (read with the service's name), computed once."""
+        key = (name, text)
+        cached = self._faq_texts.get(key)
+        if cached is None:
+            norm, dense = self.index.normalizer, self.index.dense
+            q = norm(text or name)
+            vec = dense.encode_one(norm(f"{name} {q}")) if dense is not None and text else None
+            cached = self._faq_texts[key] = (q, frozenset(self.content_words(q)), vec)
+        return cached
 
     def faq_loose(
         self,
@@ -629,13 +644,7 @@ class Retriever:
         margin: float = FAQ_LOOSE_MARGIN,
     ) -> int | None:
         """The FAQ a follow-up asks in other words (see FAQ_LOOSE_MIN), or None."""
-        scores = self.faq_scores(normalized, texts, name)
-        if not scores:
-            return None
-        ranked = sorted(range(len(scores)), key=lambda n: -scores[n])
-        top = scores[ranked[0]]
-        second = scores[ranked[1]] if len(ranked) > 1 else 0.0
-        return ranked[0] if top >= minimum and top - second >= margin else None
+        return pick_faq(self.faq_scores(normalized, texts, name), minimum, margin)
 
     def situation_words(self, item: str, exclude: frozenset[str] = frozenset()) -> dict[str, set[str]]:
         """The words of each situation of an item: its name and "when", and (unless switched
